@@ -1,0 +1,154 @@
+"""Devices and their array modules.
+
+A *backend* couples a device name ("cpu", "cuda:0", ...) with the array module
+(``xp``) that holds its data and a random generator seeded by
+``tinyseq.manual_seed``. Ops never import numpy or cupy for array math; they
+use ``tensor.xp`` (the backend's module).
+
+"cpu" is numpy. Other device kinds are registered by their own packages
+(``tinyseq_gpu`` registers "cuda") when first asked for, so importing tinyseq
+never imports CuPy, reads the environment or prints.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import zlib
+
+import numpy as np
+
+_DEFAULT_SEED = 0x5EED
+
+
+class Backend:
+    """One device: ``name`` (e.g. "cpu"), ``xp`` (its array module) and ``rng``.
+
+    Subclasses override ``to_host``/``from_host`` for devices whose arrays live
+    elsewhere, and ``make_rng`` for their own generators.
+    """
+
+    def __init__(self, name: str, xp):
+        self.name = name
+        self.xp = xp
+        self.rng = self.make_rng(_seed_for(name))
+
+    def make_rng(self, seed: int):
+        return np.random.default_rng(seed)
+
+    def seed(self, seed: int) -> None:
+        self.rng = self.make_rng(seed)
+
+    def asarray(self, data, dtype=None):
+        """Array on this device from host data or another of this device's arrays."""
+        return self.xp.asarray(data, dtype=dtype)
+
+    def from_host(self, array: np.ndarray):
+        return self.xp.asarray(array)
+
+    def to_host(self, array) -> np.ndarray:
+        return np.asarray(array)
+
+    def owns(self, array) -> bool:
+        """True when ``array`` is an array of this device (not e.g. a host array)."""
+        return isinstance(array, np.ndarray)
+
+    def synchronize(self) -> None:
+        pass
+
+    def scatter_add(self, target, index, values) -> None:
+        """target[index] += values, accumulating repeated indices (in place)."""
+        self.xp.add.at(target, index, values)
+
+    def __repr__(self) -> str:
+        return f"Backend({self.name!r})"
+
+
+# kind -> (module to import lazily, or None once registered) and factory(index) -> Backend
+_factories: dict = {"cpu": lambda index: Backend("cpu", np)}
+_lazy_modules: dict = {"cuda": "tinyseq_gpu"}
+_backends: dict = {}
+_seed = [None]  # the last manual_seed, None until one is given
+_default = [None]  # default device name, resolved on first use
+
+
+def register_device(kind: str, factory) -> None:
+    """Register a device kind; ``factory(index) -> Backend`` builds one device."""
+    _factories[kind] = factory
+    _lazy_modules.pop(kind, None)
+
+
+def _seed_for(name: str) -> int:
+    base = _DEFAULT_SEED if _seed[0] is None else _seed[0]
+    # Each device gets its own stream so seeding one does not depend on which
+    # devices were touched before; the "cpu" stream equals the plain seed.
+    return base if name == "cpu" else zlib.crc32(f"{base}:{name}".encode())
+
+
+def canonical(device) -> str:
+    """Normalise a device spec: "cuda" -> "cuda:0", "cpu" -> "cpu"."""
+    if isinstance(device, Backend):
+        return device.name
+    if not isinstance(device, str):
+        device = str(device)
+    kind, _, index = device.partition(":")
+    if kind == "cpu":
+        if index not in ("", "0"):
+            raise ValueError(f"device: unknown device {device!r}")
+        return "cpu"
+    if index and not index.isdigit():
+        raise ValueError(f"device: bad device index in {device!r}")
+    return f"{kind}:{int(index or 0)}"
+
+
+def get_backend(device=None) -> Backend:
+    """The backend for ``device`` (default: the default device)."""
+    if device is None:
+        device = default_device()
+    if isinstance(device, Backend):
+        return device
+    name = canonical(device)
+    be = _backends.get(name)
+    if be is not None:
+        return be
+    kind, _, index = name.partition(":")
+    if kind not in _factories and kind in _lazy_modules:
+        module = _lazy_modules[kind]
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise RuntimeError(
+                f"device {device!r} needs the {module} package and CuPy with a "
+                f"working GPU ({e}); install them with: pip install 'tinyseq[gpu]'"
+            ) from None
+    if kind not in _factories:
+        known = ", ".join(sorted(set(_factories) | set(_lazy_modules)))
+        raise ValueError(f"device: unknown device {device!r} (known kinds: {known})")
+    be = _factories[kind](int(index or 0))
+    _backends[name] = be
+    return be
+
+
+def default_device() -> str:
+    """The default device; reads TINYSEQ_DEVICE on first use, not at import."""
+    if _default[0] is None:
+        _default[0] = canonical(os.environ.get("TINYSEQ_DEVICE", "cpu") or "cpu")
+    return _default[0]
+
+
+def set_default_device(device) -> None:
+    """Make ``device`` the device new tensors go to when none is named."""
+    get_backend(device)  # fail now, not at the first factory call
+    _default[0] = canonical(device)
+
+
+def manual_seed(seed: int) -> None:
+    """Seed every random draw tinyseq makes, on every device."""
+    _seed[0] = int(seed)
+    for be in _backends.values():
+        be.seed(_seed_for(be.name))
+
+
+def host_rng() -> np.random.Generator:
+    """The host generator (shuffling, dropout masks on the CPU, initialisation)."""
+    return get_backend("cpu").rng

@@ -1,0 +1,296 @@
+"""Module and Parameter, with PyTorch's registration and state-dict semantics."""
+
+from __future__ import annotations
+
+import weakref
+from collections import OrderedDict
+
+import numpy as np
+
+from ..backend import get_backend
+from ..tensor import Tensor, as_dtype, parse_to_args
+
+
+class Parameter(Tensor):
+    """A tensor that a Module registers as trainable (requires_grad=True by default)."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, data=None, requires_grad=True):
+        if data is None:
+            data = np.zeros((0,), dtype=np.float32)
+        if isinstance(data, Tensor):
+            be, array = data._backend, data.data
+        else:
+            t = Tensor(data)
+            be, array = t._backend, t.data
+        self.data = array
+        self.grad = None
+        self._ctx = None
+        self._idx = 0
+        self._backend = be
+        self._owner = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+    @property
+    def qualified_name(self):
+        """Dotted name from the outermost module that owns it (``lstm.weight_ih_l0``), or None."""
+        if self._owner is None:
+            return None
+        module, name = self._owner[0](), self._owner[1]
+        return None if module is None else module._qualify(name)
+
+
+class Module:
+    """Base class of layers. Assigning a Parameter or Module attribute registers it."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_parent", None)
+        object.__setattr__(self, "training", True)
+
+    # -- registration ---------------------------------------------------------------
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        for store in (self._parameters, self._buffers, self._modules):
+            if name in store and not (store is self._buffers and isinstance(value, Tensor)):
+                del store[name]
+        if isinstance(value, Parameter):
+            self.register_parameter(name, value)
+        elif isinstance(value, Module):
+            self._modules[name] = value
+            object.__setattr__(value, "_parent", (weakref.ref(self), name))
+            self.__dict__.pop(name, None)
+        elif name in self._buffers:
+            self._buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        d = self.__dict__
+        for store in ("_parameters", "_buffers", "_modules"):
+            if store in d and name in d[store]:
+                return d[store][name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name):
+        for store in (self._parameters, self._buffers, self._modules):
+            if name in store:
+                del store[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param) -> None:
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, got {type(param).__name__}")
+        self.__dict__.pop(name, None)
+        self._parameters[name] = param
+        if param is not None:
+            param._owner = (weakref.ref(self), name)
+
+    def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
+        """A tensor that belongs to the module's state (moved by ``to``) but is not trained."""
+        self.__dict__.pop(name, None)
+        self._buffers[name] = tensor
+        if not persistent:
+            object.__setattr__(self, "_non_persistent", getattr(self, "_non_persistent", set()) | {name})
+
+    def add_module(self, name: str, module) -> None:
+        setattr(self, name, module)
+
+    def _qualify(self, name: str) -> str:
+        parts = [name]
+        node = self
+        while node._parent is not None:
+            parent, attr = node._parent[0](), node._parent[1]
+            if parent is None:
+                break
+            parts.append(attr)
+            node = parent
+        return ".".join(reversed(parts))
+
+    # -- traversal -----------------------------------------------------------------
+    def named_modules(self, prefix: str = ""):
+        """(name, module) for this module and every descendant, depth first, each once."""
+        seen = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, mod = stack.pop()
+            if id(mod) in seen:
+                continue
+            seen.add(id(mod))
+            yield name, mod
+            children = [(f"{name}.{k}" if name else k, m) for k, m in mod._modules.items() if m is not None]
+            stack.extend(reversed(children))
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        for k, m in self._modules.items():
+            if m is not None:
+                yield k, m
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True):
+        """(dotted name, parameter), in registration order; shared parameters once."""
+        seen = set()
+        mods = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mname, mod in mods:
+            for k, p in mod._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{mname}.{k}" if mname else k), p
+
+    def parameters(self, recurse: bool = True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = ""):
+        for mname, mod in self.named_modules(prefix):
+            for k, b in mod._buffers.items():
+                if b is not None:
+                    yield (f"{mname}.{k}" if mname else k), b
+
+    def buffers(self):
+        for _, b in self.named_buffers():
+            yield b
+
+    # -- state ------------------------------------------------------------------------
+    def state_dict(self) -> OrderedDict:
+        """Ordered name -> tensor (detached, sharing memory) for parameters and persistent buffers."""
+        out = OrderedDict()
+        for mname, mod in self.named_modules():
+            skip = getattr(mod, "_non_persistent", set())
+            for k, p in mod._parameters.items():
+                if p is not None:
+                    out[f"{mname}.{k}" if mname else k] = p.detach()
+            for k, b in mod._buffers.items():
+                if b is not None and k not in skip:
+                    out[f"{mname}.{k}" if mname else k] = b.detach() if isinstance(b, Tensor) else b
+        return out
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """Copy arrays/tensors into the existing parameters (keeping their dtype/device).
+
+        With ``strict``, missing, unexpected and wrong-shape keys are all listed in
+        one error; otherwise matching keys load and (missing, unexpected) is returned."""
+        own = self.state_dict()
+        targets = dict(self.named_parameters())
+        targets.update(dict(self.named_buffers()))
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        wrong = []
+        for k, v in state_dict.items():
+            if k in own:
+                shape = tuple(v.shape) if hasattr(v, "shape") else np.shape(v)
+                if shape != own[k].shape:
+                    wrong.append(f"{k}: expected {own[k].shape}, got {shape}")
+        problems = []
+        if missing:
+            problems.append("missing keys: " + ", ".join(missing))
+        if unexpected:
+            problems.append("unexpected keys: " + ", ".join(unexpected))
+        if wrong:
+            problems.append("wrong shapes: " + "; ".join(wrong))
+        if wrong or (strict and problems):
+            raise KeyError(f"load_state_dict for {type(self).__name__}: " + " | ".join(problems))
+        for k, v in state_dict.items():
+            if k not in targets:
+                continue
+            t = targets[k]
+            host = v.numpy() if isinstance(v, Tensor) else np.asarray(v)
+            t.data = t._backend.from_host(np.ascontiguousarray(host, dtype=t.dtype))
+        return missing, unexpected
+
+    # -- modes and devices -------------------------------------------------------------
+    def train(self, mode: bool = True):
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True):
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.data = p.xp.zeros_like(p.grad.data)
+
+    def to(self, *args, device=None, dtype=None):
+        """Move/convert parameters and buffers in place (``to("cuda")``, ``to(ts.float64)``)."""
+        device, dtype = parse_to_args(args, device, dtype)
+        be = get_backend(device) if device is not None else None
+        dtype = as_dtype(dtype)
+        for t in list(self.parameters()) + [b for b in self.buffers() if isinstance(b, Tensor)]:
+            _move(t, be, dtype)
+        return self
+
+    def float(self):
+        return self.to(dtype=np.float32)
+
+    def double(self):
+        return self.to(dtype=np.float64)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, index: int = 0):
+        return self.to(f"cuda:{index}")
+
+    # -- calling ------------------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        for name, mod in self._modules.items():
+            child = repr(mod).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child}")
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n" + "\n".join(lines) + "\n)"
+
+    def __dir__(self):
+        return list(super().__dir__()) + list(self._parameters) + list(self._modules) + list(self._buffers)
+
+
+def _move(t, be, dtype):
+    """Move a tensor's storage (and its grad) in place, so references stay valid."""
+    if dtype is not None and t.dtype.kind == "f" and t.dtype != dtype:
+        t.data = t.data.astype(dtype)
+        if t.grad is not None:
+            t.grad.data = t.grad.data.astype(dtype)
+    if be is not None and be is not t._backend:
+        t.data = be.from_host(t._backend.to_host(t.data))
+        if t.grad is not None:
+            t.grad.data = be.from_host(t._backend.to_host(t.grad.data))
+            t.grad._backend = be
+        t._backend = be

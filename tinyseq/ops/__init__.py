@@ -1,0 +1,595 @@
+"""The differentiable functions (``ts.add``, ``ts.matmul``, ``ts.cat`` ...).
+
+Each one checks and normalises its arguments (PyTorch's ``dim``/``keepdim``,
+Python scalars, negative dims) and applies one primitive from
+``elementwise``, ``reduce``, ``shape`` or ``matmul``; composite functions
+(softmax, var, ...) are built from those primitives.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections import namedtuple
+
+import numpy as np
+
+from ..autograd import Function, OpError
+from ..tensor import Tensor, as_dtype, float32
+from . import elementwise as E
+from . import matmul as M
+from . import reduce as R
+from . import shape as S
+
+_scalar_cache: dict = {}
+
+
+def _const(value, dtype, be):
+    """A 0-d constant (cached: GPU devices would copy a new one each call)."""
+    key = (value, dtype, be.name, type(value))
+    arr = _scalar_cache.get(key)
+    if arr is None:
+        if len(_scalar_cache) > 4096:
+            _scalar_cache.clear()
+        arr = _scalar_cache[key] = be.xp.asarray(value, dtype=dtype)
+    return Tensor._make(arr, be)
+
+
+def _is_float(dtype) -> bool:
+    return dtype.kind in "fc"
+
+
+def _pair(a, b, name):
+    """Two tensors of one dtype from tensors and Python numbers (PyTorch's rules,
+    except that two different float dtypes are an error rather than an upcast)."""
+    if not isinstance(a, Tensor):
+        if not isinstance(b, Tensor):
+            raise TypeError(f"{name}: expected at least one tensor, got {type(a).__name__} and {type(b).__name__}")
+        b, a = _pair(b, a, name)
+        return a, b
+    if isinstance(b, Tensor):
+        da, db = a.data.dtype, b.data.dtype
+        if da == db:
+            return a, b
+        if _is_float(da) and _is_float(db):
+            raise OpError(
+                f"{name}: dtypes differ ({da} and {db}) for shapes {a.shape} and {b.shape}; "
+                "convert one with .to(dtype)"
+            )
+        if _is_float(da):
+            return a, cast(b, da)
+        if _is_float(db):
+            return cast(a, db), b
+        common = np.promote_types(da, db)
+        return cast(a, common), cast(b, common)
+    if isinstance(b, (bool, int, float, np.number)):
+        da = a.data.dtype
+        if isinstance(b, (float, np.floating)) and not _is_float(da):
+            a, da = cast(a, float32), float32
+        elif isinstance(b, (int, np.integer)) and not isinstance(b, bool) and da.kind == "b":
+            a, da = cast(a, np.dtype("int64")), np.dtype("int64")
+        return a, _const(b, da, a._backend)
+    if isinstance(b, np.ndarray) or hasattr(b, "__array__"):
+        return a, Tensor(b, device=a.device).to(a.dtype)
+    raise TypeError(f"{name}: unsupported operand type {type(b).__name__}")
+
+
+def _binary(op, name):
+    def fn(a, b):
+        a, b = _pair(a, b, name)
+        return op.apply(a, b)
+
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise {name} with broadcasting; Python numbers work on either side."
+    return fn
+
+
+add = _binary(E.Add, "add")
+sub = _binary(E.Sub, "sub")
+mul = _binary(E.Mul, "mul")
+div = _binary(E.Div, "div")
+maximum = _binary(E.Maximum, "maximum")
+minimum = _binary(E.Minimum, "minimum")
+true_divide = div
+
+
+def pow(a, b):
+    """a ** b; b a Python number or a tensor (a may be a number when b is a tensor)."""
+    if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
+        if not _is_float(a.dtype):
+            return Tensor._make(a.data**b, a._backend)
+        return E.PowScalar.apply(a, p=b)
+    if not isinstance(a, Tensor) and isinstance(b, Tensor) and isinstance(a, (int, float)):
+        if not _is_float(b.dtype):
+            b = cast(b, float32)
+        return E.RPowScalar.apply(b, c=a)
+    a, b = _pair(a, b, "pow")
+    return E.Pow.apply(a, b)
+
+
+def _unary(op, name, doc):
+    def fn(x):
+        if not _is_float(x.dtype):
+            x = cast(x, float32)
+        return op.apply(x)
+
+    fn.__name__ = name
+    fn.__doc__ = doc
+    return fn
+
+
+exp = _unary(E.Exp, "exp", "Elementwise e**x.")
+log = _unary(E.Log, "log", "Elementwise natural logarithm.")
+sqrt = _unary(E.Sqrt, "sqrt", "Elementwise square root.")
+tanh = _unary(E.Tanh, "tanh", "Elementwise hyperbolic tangent.")
+sigmoid = _unary(E.Sigmoid, "sigmoid", "Elementwise logistic function; no overflow for any finite input.")
+relu = _unary(E.Relu, "relu", "Elementwise max(x, 0).")
+
+
+def neg(x):
+    return E.Neg.apply(x)
+
+
+def abs(x):
+    """Elementwise |x| (gradient 0 at 0, as PyTorch)."""
+    if not _is_float(x.dtype):
+        return Tensor._make(x.xp.abs(x.data), x._backend)
+    return E.Abs.apply(x)
+
+
+def square(x):
+    return pow(x, 2)
+
+
+def sign(x):
+    """Elementwise sign; not differentiable (its gradient is zero)."""
+    return Tensor._make(x.xp.sign(x.data), x._backend)
+
+
+def clamp(x, min=None, max=None):
+    """Limit values to [min, max]; the gradient passes where min <= x <= max."""
+    if min is None and max is None:
+        raise ValueError("clamp: give at least one of min and max")
+    return E.Clamp.apply(x, lo=min, hi=max)
+
+
+clip = clamp
+
+
+def where(condition, a, b):
+    """Elementwise ``a`` where ``condition`` else ``b`` (broadcasting)."""
+    if isinstance(condition, Tensor):
+        cond = condition.data
+    else:
+        ref = a if isinstance(a, Tensor) else b
+        cond = ref._backend.asarray(condition)
+    if cond.dtype != np.bool_:
+        cond = cond.astype(bool)
+    a, b = _pair(a, b, "where")
+    return E.Where.apply(a, b, cond=cond)
+
+
+def masked_fill(x, mask, value):
+    """``x`` with ``value`` where ``mask`` is true."""
+    return where(mask, _const(value, x.dtype, x._backend), x)
+
+
+_COMPARE = {"less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "logical_and", "logical_or"}
+
+
+def compare(a, b, how):
+    """Elementwise comparison -> bool tensor (no gradient)."""
+    assert how in _COMPARE
+    if isinstance(b, Tensor) and b._backend is not a._backend:
+        raise RuntimeError(f"{how}: tensors on different devices ({a.device} and {b.device})")
+    bd = b.data if isinstance(b, Tensor) else b
+    return Tensor._make(getattr(a.xp, how)(a.data, bd), a._backend)
+
+
+def eq(a, b):
+    return compare(a, b, "equal")
+
+
+def cast(x, dtype):
+    """``x`` as ``dtype``; differentiable between float types."""
+    dtype = as_dtype(dtype)
+    if x.data.dtype == dtype:
+        return x
+    if not (_is_float(dtype) and _is_float(x.dtype)):
+        return Tensor._make(x.data.astype(dtype), x._backend)
+    return E.Cast.apply(x, dtype=dtype)
+
+
+class _Clone(Function):
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, g):
+        return g
+
+
+def clone(x):
+    return _Clone.apply(x)
+
+
+class _ToDevice(Function):
+    """Move between devices; the gradient moves back."""
+
+    def forward(self, a, target):
+        self.source = self.backend
+        self.out_backend = target
+        return target.from_host(self.source.to_host(a))
+
+    def backward(self, g):
+        return self.source.from_host(self.out_backend.to_host(g))
+
+
+def to_device(x, backend):
+    out = _ToDevice.apply(x, target=backend)
+    out._backend = backend
+    return out
+
+
+# -- reductions ------------------------------------------------------------------
+def _axes(x, dim, name):
+    """PyTorch ``dim`` (None, int or sequence, negatives allowed) -> tuple or None."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    n = x.ndim
+    out = []
+    for d in dims:
+        if not -builtins.max(n, 1) <= d < builtins.max(n, 1):
+            raise OpError(f"{name}: dim {d} out of range for a tensor of shape {x.shape}")
+        out.append(d % n if n else 0)
+    if len(set(out)) != len(out):
+        raise OpError(f"{name}: dim {dim} repeats a dimension")
+    return tuple(out) if n else None
+
+
+def sum(x, dim=None, keepdim=False, dtype=None):
+    """Sum over ``dim`` (all dims by default)."""
+    if dtype is not None:
+        x = cast(x, dtype)
+    elif x.dtype.kind in "bi" and x.dtype != np.int64:
+        x = cast(x, np.int64)
+    if x.dtype.kind not in "fc":
+        return Tensor._make(x.data.sum(axis=_axes(x, dim, "sum"), keepdims=keepdim), x._backend)
+    return R.Sum.apply(x, axis=_axes(x, dim, "sum"), keepdims=keepdim)
+
+
+def mean(x, dim=None, keepdim=False):
+    """Mean over ``dim`` (all dims by default)."""
+    if not _is_float(x.dtype):
+        raise OpError(f"mean: needs a floating-point tensor, got {x.dtype}; use .float() first")
+    return R.Mean.apply(x, axis=_axes(x, dim, "mean"), keepdims=keepdim)
+
+
+_MinMax = namedtuple("values_indices", ["values", "indices"])
+
+
+def _minmax(x, dim, keepdim, largest):
+    name = "max" if largest else "min"
+    if isinstance(dim, Tensor):  # max(a, b): the elementwise form
+        return (maximum if largest else minimum)(x, dim)
+    if x.data.size == 0:
+        raise OpError(f"{name}: cannot reduce an empty tensor of shape {x.shape}")
+    if dim is None:
+        return (R.Amax if largest else R.Amin).apply(x, axis=None, keepdims=False)
+    (axis,) = _axes(x, dim, name) or (0,)
+    xp = x.xp
+    index = (xp.argmax if largest else xp.argmin)(x.data, axis=axis)
+    values = R.TakeAlong.apply(x, index=index, axis=axis, keepdims=keepdim)
+    if keepdim:
+        index = xp.expand_dims(index, axis)
+    return _MinMax(values, Tensor._make(index.astype(np.int64), x._backend))
+
+
+def max(x, dim=None, keepdim=False):
+    """Largest value; with ``dim``: ``(values, indices)`` along it. ``max(a, b)``: elementwise."""
+    return _minmax(x, dim, keepdim, True)
+
+
+def min(x, dim=None, keepdim=False):
+    """Smallest value; with ``dim``: ``(values, indices)`` along it."""
+    return _minmax(x, dim, keepdim, False)
+
+
+def amax(x, dim=None, keepdim=False):
+    return R.Amax.apply(x, axis=_axes(x, dim, "amax"), keepdims=keepdim)
+
+
+def amin(x, dim=None, keepdim=False):
+    return R.Amin.apply(x, axis=_axes(x, dim, "amin"), keepdims=keepdim)
+
+
+def _arg(x, dim, keepdim, fn, name):
+    xp = x.xp
+    if dim is None:
+        out = fn(x.data.reshape(-1))
+        if keepdim:
+            out = xp.asarray(out).reshape((1,) * x.ndim)
+    else:
+        (axis,) = _axes(x, dim, name) or (0,)
+        out = fn(x.data, axis=axis)
+        if keepdim:
+            out = xp.expand_dims(out, axis)
+    return Tensor._make(xp.asarray(out).astype(np.int64), x._backend)
+
+
+def argmax(x, dim=None, keepdim=False):
+    """Index of the largest value (flattened when ``dim`` is None); no gradient."""
+    return _arg(x, dim, keepdim, x.xp.argmax, "argmax")
+
+
+def argmin(x, dim=None, keepdim=False):
+    return _arg(x, dim, keepdim, x.xp.argmin, "argmin")
+
+
+def var(x, dim=None, unbiased=None, keepdim=False, correction=None):
+    """Variance with Bessel's correction by default (``correction=1``), as PyTorch."""
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    axes = _axes(x, dim, "var")
+    n = x.numel() if axes is None else int(np.prod([x.shape[a] for a in axes]))
+    centered = x - mean(x, dim=dim, keepdim=True)
+    return sum(centered * centered, dim=dim, keepdim=keepdim) / float(builtins.max(n - correction, 0))
+
+
+def std(x, dim=None, unbiased=None, keepdim=False, correction=None):
+    return sqrt(var(x, dim, unbiased, keepdim, correction))
+
+
+def logsumexp(x, dim=None, keepdim=False):
+    """log(sum(exp(x))) over ``dim``, stable for large logits."""
+    return R.LogSumExp.apply(x, axis=_axes(x, dim, "logsumexp"), keepdims=keepdim)
+
+
+def softmax(x, dim=-1):
+    """exp(x) / sum(exp(x)) along ``dim``, stable for logits of any size."""
+    return exp(log_softmax(x, dim))
+
+
+def log_softmax(x, dim=-1):
+    """x - logsumexp(x) along ``dim``."""
+    return x - logsumexp(x, dim=dim, keepdim=True)
+
+
+# -- shapes ----------------------------------------------------------------------
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def reshape(x, *shape):
+    """Same data, new shape (one entry may be -1)."""
+    shape = _shape_arg(shape)
+    if shape == x.shape:
+        return x
+    known = [s for s in shape if s != -1]
+    size = int(np.prod(known)) if known else 1
+    if shape.count(-1) > 1 or (shape.count(-1) == 0 and size != x.numel()) or (
+        shape.count(-1) == 1 and (size == 0 or x.numel() % size)
+    ):
+        raise OpError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.numel()} elements) to {shape}")
+    return S.Reshape.apply(x, shape=shape)
+
+
+view = reshape
+
+
+def view_as(x, other):
+    return reshape(x, other.shape)
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    if x.ndim == 0:
+        return reshape(x, 1)
+    s, e = start_dim % x.ndim, end_dim % x.ndim
+    if s > e:
+        raise OpError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape}")
+    shape = x.shape[:s] + (int(np.prod(x.shape[s : e + 1])),) + x.shape[e + 1 :]
+    return reshape(x, shape)
+
+
+def permute(x, *dims):
+    dims = _shape_arg(dims)
+    if len(dims) != x.ndim or (x.ndim and sorted(_axes(x, dims, "permute")) != list(range(x.ndim))):
+        raise OpError(f"permute: {dims} is not a permutation of the {x.ndim} dims of shape {x.shape}")
+    if x.ndim == 0:
+        return x
+    dims = tuple(d % x.ndim for d in dims)
+    if dims == tuple(range(x.ndim)):
+        return x
+    return S.Permute.apply(x, axes=dims)
+
+
+def transpose(x, dim0, dim1):
+    """Swap two dimensions."""
+    if x.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+        return x
+    (d0,) = _axes(x, dim0, "transpose")
+    (d1,) = _axes(x, dim1, "transpose")
+    dims = list(range(x.ndim))
+    dims[d0], dims[d1] = dims[d1], dims[d0]
+    return permute(x, dims)
+
+
+swapaxes = transpose
+
+
+def squeeze(x, dim=None):
+    """Remove size-1 dims (only ``dim`` if given; a no-op when it is not size 1)."""
+    if dim is None:
+        shape = tuple(s for s in x.shape if s != 1)
+    else:
+        axes = _axes(x, dim, "squeeze") or ()
+        shape = tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1))
+    return reshape(x, shape)
+
+
+def unsqueeze(x, dim):
+    """Insert a size-1 dim at ``dim`` (negative counts from the end of the result)."""
+    n = x.ndim + 1
+    if not -n <= dim < n:
+        raise OpError(f"unsqueeze: dim {dim} out of range for a tensor of shape {x.shape}")
+    dim %= n
+    return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
+
+
+def expand(x, *sizes):
+    """Broadcast to ``sizes`` (-1 keeps a dim) without copying."""
+    sizes = _shape_arg(sizes)
+    if len(sizes) < x.ndim:
+        raise OpError(f"expand: cannot expand shape {x.shape} to fewer dims {sizes}")
+    lead = len(sizes) - x.ndim
+    shape = tuple(x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+    for i, n in enumerate(x.shape):
+        if n != 1 and n != shape[lead + i]:
+            raise OpError(f"expand: cannot expand shape {x.shape} to {sizes} (dim {i} has size {n})")
+    if shape == x.shape:
+        return x
+    return S.Expand.apply(x, shape=shape)
+
+
+def expand_as(x, other):
+    return expand(x, other.shape)
+
+
+def broadcast_to(x, shape):
+    return expand(x, shape)
+
+
+def normalize_index(x, index):
+    """PyTorch indices (ints, slices, None, ..., lists, int/bool tensors) as array indices."""
+    parts = index if isinstance(index, tuple) else (index,)
+    out = []
+    for p in parts:
+        if isinstance(p, Tensor):
+            if p._backend is not x._backend:
+                raise RuntimeError(f"getitem: index on {p.device} for a tensor on {x.device}")
+            p = p.data
+        elif isinstance(p, (list, np.ndarray)):
+            p = x._backend.from_host(np.asarray(p))
+        elif isinstance(p, np.integer):
+            p = int(p)
+        out.append(p)
+    return tuple(out) if isinstance(index, tuple) else out[0]
+
+
+def getitem(x, index):
+    """``x[index]``: ints, slices (with steps), None, ..., integer or boolean arrays."""
+    index = normalize_index(x, index)
+    if x.requires_grad:
+        return S.GetItem.apply(x, index=index)
+    try:
+        return Tensor._make(x.data[index], x._backend)
+    except IndexError as e:
+        raise IndexError(f"getitem: index {index!r} for a tensor of shape {x.shape}: {e}") from None
+
+
+def _tensors(tensors, name):
+    tensors = list(tensors)
+    if not tensors:
+        raise OpError(f"{name}: expected a non-empty sequence of tensors")
+    first = tensors[0]
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}: expected tensors, got {type(t).__name__}")
+        if t.dtype != first.dtype:
+            raise OpError(f"{name}: dtypes differ ({first.dtype} and {t.dtype}); convert with .to(dtype)")
+    return tensors
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing dim; other dims must match."""
+    tensors = _tensors(tensors, "cat")
+    nd = tensors[0].ndim
+    if nd == 0:
+        raise OpError("cat: zero-dimensional tensors cannot be concatenated")
+    (axis,) = _axes(tensors[0], dim, "cat")
+    ref = tensors[0].shape
+    for t in tensors:
+        if t.ndim != nd or t.shape[:axis] + t.shape[axis + 1 :] != ref[:axis] + ref[axis + 1 :]:
+            shapes = ", ".join(str(u.shape) for u in tensors)
+            raise OpError(f"cat: shapes {shapes} differ outside dim {dim}")
+    if len(tensors) == 1:
+        return tensors[0]
+    return S.Cat.apply(*tensors, axis=axis)
+
+
+concatenate = cat
+
+
+def stack(tensors, dim=0):
+    """Join same-shaped tensors along a new dim."""
+    tensors = _tensors(tensors, "stack")
+    ref = tensors[0].shape
+    for t in tensors:
+        if t.shape != ref:
+            shapes = ", ".join(str(u.shape) for u in tensors)
+            raise OpError(f"stack: all tensors need the same shape, got {shapes}")
+    n = len(ref) + 1
+    if not -n <= dim < n:
+        raise OpError(f"stack: dim {dim} out of range for tensors of shape {ref}")
+    return S.Stack.apply(*tensors, axis=dim % n)
+
+
+def split(x, split_size_or_sections, dim=0):
+    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the given sizes."""
+    (axis,) = _axes(x, dim, "split")
+    n = x.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0:
+            raise OpError(f"split: split_size must be positive, got {step}")
+        sizes = [step] * (n // step) + ([n % step] if n % step else [])
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if builtins.sum(sizes) != n:
+            raise OpError(f"split: sizes {sizes} do not add up to {n} (dim {dim} of shape {x.shape})")
+    if len(sizes) == 1:
+        return (x,)
+    return S.Split.apply(x, sizes=sizes, axis=axis)
+
+
+def chunk(x, chunks, dim=0):
+    """Split into ``chunks`` pieces of ceil(n / chunks) (the last may be smaller)."""
+    if chunks <= 0:
+        raise OpError(f"chunk: chunks must be positive, got {chunks}")
+    (axis,) = _axes(x, dim, "chunk")
+    n = x.shape[axis]
+    return split(x, builtins.max(-(-n // chunks), 1), dim)
+
+
+def pad(x, pad, mode="constant", value=0.0):
+    """PyTorch's F.pad: ``pad`` = (left, right) for the last dim, then the one before, ..."""
+    if mode != "constant":
+        raise OpError(f"pad: only mode='constant' is supported, got {mode!r}")
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise OpError(f"pad: padding {tuple(pad)} needs pairs for at most {x.ndim} dims (shape {x.shape})")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    return S.Pad.apply(x, widths=tuple(widths), value=value)
+
+
+# -- products ----------------------------------------------------------------------
+def matmul(a, b):
+    """Matrix product: 1-D, 2-D, batched (batch dims broadcast)."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        a, b = _pair(a, b, "matmul")
+    return M.MatMul.apply(a, b)
+
+
+def mm(a, b):
+    if a.ndim != 2 or b.ndim != 2:
+        raise OpError(f"mm: expects 2-D tensors, got {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+
+from .. import tensor as _tensor_module  # noqa: E402
+import sys as _sys  # noqa: E402
+
+_tensor_module._methods_from_ops(_sys.modules[__name__])

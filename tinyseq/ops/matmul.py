@@ -1,0 +1,49 @@
+"""Matrix product with numpy's rules: 1-D, 2-D, batched, broadcast batch dims."""
+
+from __future__ import annotations
+
+from ..autograd import Function, OpError
+
+
+class MatMul(Function):
+    def forward(self, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise OpError(f"matmul: both arguments need at least 1 dimension, got {a.shape} @ {b.shape}")
+        if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+            k2 = b.shape[-2 if b.ndim > 1 else 0]
+            raise OpError(
+                f"matmul: {a.shape} @ {b.shape}: inner dimensions differ ({a.shape[-1]} vs {k2})"
+            )
+        if a.dtype != b.dtype:
+            raise OpError(f"matmul: dtypes differ ({a.dtype} @ {b.dtype}) for {a.shape} @ {b.shape}")
+        try:
+            out = a @ b
+        except ValueError:
+            raise OpError(f"matmul: {a.shape} @ {b.shape}: batch dimensions do not broadcast") from None
+        self.saved = (a, b)
+        return out
+
+    def backward(self, g):
+        a, b = self.saved
+        if a.ndim == 1 and b.ndim == 1:
+            return g * b, g * a
+        # Promote 1-D operands to matrices; the engine sums broadcast batch
+        # dimensions back to each input's shape.
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = g[..., None, :] if a.ndim == 1 else g[..., None] if b.ndim == 1 else g
+        ga = gb = None
+        if self.needs(0):
+            ga = g2 @ b2.swapaxes(-1, -2)
+            if a.ndim == 1:
+                ga = ga[..., 0, :]
+        if self.needs(1):
+            if b2.ndim == 2 and a2.ndim > 2:
+                # (..., n, k) @ (k, m), a Linear layer on a batch: one GEMM, not a batch of them
+                k, m = b2.shape
+                gb = a2.reshape(-1, k).T @ g2.reshape(-1, m)
+            else:
+                gb = a2.swapaxes(-1, -2) @ g2
+            if b.ndim == 1:
+                gb = gb[..., 0]
+        return ga, gb

@@ -1,0 +1,104 @@
+"""Reductions. ``axis`` is None (all) or a tuple of non-negative ints."""
+
+from __future__ import annotations
+
+import math
+
+from ..autograd import Function
+
+
+def _expand_back(g, shape, axis, keepdims):
+    """Re-insert reduced axes so ``g`` broadcasts against an input of ``shape``."""
+    if keepdims or axis is None and g.ndim == len(shape):
+        return g
+    if axis is None:
+        return g.reshape((1,) * len(shape))
+    out = list(g.shape)
+    for a in sorted(axis):
+        out.insert(a, 1)
+    return g.reshape(out)
+
+
+class Sum(Function):
+    def forward(self, a, axis, keepdims):
+        self.args = (a.shape, axis, keepdims)
+        return a.sum(axis=axis, keepdims=keepdims)
+
+    def backward(self, g):
+        shape, axis, keepdims = self.args
+        return self.xp.broadcast_to(_expand_back(g, shape, axis, keepdims), shape)
+
+
+class Mean(Function):
+    def forward(self, a, axis, keepdims):
+        self.args = (a.shape, axis, keepdims)
+        return a.mean(axis=axis, keepdims=keepdims)
+
+    def backward(self, g):
+        shape, axis, keepdims = self.args
+        n = math.prod(shape) if axis is None else math.prod(shape[i] for i in axis)
+        g = _expand_back(g, shape, axis, keepdims) / n
+        return self.xp.broadcast_to(g, shape)
+
+
+class Amax(Function):
+    """max over ``axis``; tied maxima share the gradient evenly (PyTorch's amax)."""
+
+    sign = 1
+
+    def forward(self, a, axis, keepdims):
+        out = a.max(axis=axis, keepdims=True) if self.sign > 0 else a.min(axis=axis, keepdims=True)
+        self.saved = (a, out)
+        self.args = (axis, keepdims)
+        if keepdims:
+            return out
+        return out.reshape(()) if axis is None else out.squeeze(axis)
+
+    def backward(self, g):
+        a, out = self.saved
+        axis, keepdims = self.args
+        mask = (a == out).astype(g.dtype)
+        count = mask.sum(axis=axis, keepdims=True)
+        return mask / count * _expand_back(g, a.shape, axis, keepdims)
+
+
+class Amin(Amax):
+    sign = -1
+
+
+class TakeAlong(Function):
+    """Values at ``index`` along ``axis`` (max/min with dim); gradient to those indices."""
+
+    def forward(self, a, index, axis, keepdims):
+        xp = self.xp
+        idx = xp.expand_dims(index, axis)
+        self.saved = (idx,)
+        self.args = (a.shape, axis, keepdims)
+        out = xp.take_along_axis(a, idx, axis=axis)
+        return out if keepdims else out.squeeze(axis)
+
+    def backward(self, g):
+        (idx,) = self.saved
+        shape, axis, keepdims = self.args
+        xp = self.xp
+        gx = xp.zeros(shape, dtype=g.dtype)
+        xp.put_along_axis(gx, idx, g if keepdims else xp.expand_dims(g, axis), axis=axis)
+        return gx
+
+
+class LogSumExp(Function):
+    def forward(self, a, axis, keepdims):
+        xp = self.xp
+        m = a.max(axis=axis, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)
+        out = xp.log(xp.exp(a - m).sum(axis=axis, keepdims=True)) + m
+        self.saved = (a, out)
+        self.args = (axis, keepdims)
+        if keepdims:
+            return out
+        return out.reshape(()) if axis is None else out.squeeze(axis)
+
+    def backward(self, g):
+        a, out = self.saved
+        axis, keepdims = self.args
+        return self.xp.exp(a - out) * _expand_back(g, a.shape, axis, keepdims)

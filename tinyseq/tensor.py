@@ -1,0 +1,564 @@
+"""Tensor: an array on a device, plus what autograd needs (grad, requires_grad, the
+node that made it). Operators and methods call the ops in ``tinyseq.ops``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import autograd
+from .backend import get_backend
+
+float32 = np.dtype("float32")
+float64 = np.dtype("float64")
+float16 = np.dtype("float16")
+int32 = np.dtype("int32")
+int64 = np.dtype("int64")
+bool_ = np.dtype("bool")
+_DTYPES = {
+    "float32": float32, "float": float32, "float64": float64, "double": float64,
+    "float16": float16, "half": float16, "int32": int32, "int64": int64, "long": int64,
+    "bool": bool_,
+}  # fmt: skip
+
+
+def as_dtype(dtype):
+    """A numpy dtype from a dtype, its name, or a Python type (float -> float32)."""
+    if dtype is None:
+        return None
+    if dtype is float:
+        return float32
+    if dtype is int:
+        return int64
+    if dtype is bool:
+        return bool_
+    if isinstance(dtype, str):
+        if dtype not in _DTYPES:
+            raise TypeError(f"dtype: unknown dtype {dtype!r}")
+        return _DTYPES[dtype]
+    return np.dtype(dtype)
+
+
+def parse_to_args(args, device=None, dtype=None):
+    """Split ``to(...)``'s positional arguments into (device, dtype)."""
+    for a in args:
+        if isinstance(a, (np.dtype, type)) or (isinstance(a, str) and a in _DTYPES):
+            dtype = a
+        else:
+            device = a
+    return device, dtype
+
+
+def _infer_dtype(data, array) -> np.dtype:
+    """PyTorch's inference: arrays keep their dtype; Python floats -> float32."""
+    if hasattr(data, "dtype"):
+        return array.dtype
+    if array.dtype.kind == "f":
+        return float32
+    if array.dtype.kind in "iu":
+        return int64
+    return array.dtype
+
+
+class Tensor:
+    """An n-dimensional array with reverse-mode autograd.
+
+    ``data`` is the raw array (numpy on "cpu"); ``grad`` is a Tensor or None.
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_idx", "_backend", "__weakref__")
+    __array_priority__ = 1000  # numpy scalars on the left defer to our operators
+
+    def __init__(self, data, dtype=None, requires_grad=False, device=None):
+        be = get_backend(device if device is not None else getattr(data, "device", None))
+        if isinstance(data, Tensor):
+            data = data.data
+        dtype = as_dtype(dtype)
+        if be.owns(data):
+            array = data.astype(dtype) if dtype is not None else data.copy()
+        else:
+            host = np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
+            if host.dtype == object:
+                raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data")
+            dtype = dtype or _infer_dtype(data, host)
+            array = be.from_host(np.ascontiguousarray(host, dtype=dtype))
+        self.data = array
+        self.grad = None
+        self._ctx = None
+        self._idx = 0
+        self._backend = be
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data, backend, ctx=None, idx=0):
+        t = cls.__new__(cls)
+        t.data = data
+        t.grad = None
+        t._ctx = ctx
+        t._idx = idx
+        t._backend = backend
+        t.requires_grad = ctx is not None
+        return t
+
+    # -- attributes ---------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.data.shape)
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        return self._backend.name
+
+    @property
+    def xp(self):
+        """The array module of this tensor's device."""
+        return self._backend.xp
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        return self._ctx
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    # -- autograd -----------------------------------------------------------
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if not self.is_leaf:
+            raise RuntimeError("requires_grad_: only leaf tensors can change requires_grad; use detach()")
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(f"requires_grad_: only floating-point tensors can require grad, not {self.dtype}")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+
+        ``gradient`` (same shape as self) is required unless self has one element."""
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad and has no graph "
+                "(was it made under no_grad, or from tensors without requires_grad=True?)"
+            )
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be implicitly created only for scalar outputs; this "
+                    f"tensor has shape {self.shape}, so pass gradient= of that shape"
+                )
+            g = self.xp.ones(self.data.shape, dtype=self.data.dtype)
+        else:
+            g = gradient.data if isinstance(gradient, Tensor) else self._backend.asarray(gradient)
+            if tuple(g.shape) != self.shape:
+                raise RuntimeError(f"backward: gradient has shape {tuple(g.shape)} but the tensor has {self.shape}")
+            g = g.astype(self.data.dtype, copy=False)
+        autograd.backward([self], [g], retain_graph=retain_graph)
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph."""
+        return Tensor._make(self.data, self._backend)
+
+    def detach_(self) -> Tensor:
+        self._ctx = None
+        self.requires_grad = False
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
+        if self._ctx is None:
+            return
+        import weakref
+
+        ref = weakref.ref(self)
+        be = self._backend
+
+        def keep(g):
+            t = ref()
+            if t is not None:
+                t.grad = Tensor._make(g.copy(), be) if t.grad is None else Tensor._make(t.grad.data + g, be)
+
+        self.register_hook(keep)
+
+    def register_hook(self, hook) -> None:
+        """``hook(grad_array)`` runs when this non-leaf tensor's gradient is computed;
+        it may return a replacement array."""
+        if self._ctx is None:
+            raise RuntimeError("register_hook: only tensors made by ops (non-leaf) take hooks")
+        if self._ctx.hooks is None:
+            self._ctx.hooks = {}
+        self._ctx.hooks.setdefault(self._idx, []).append(hook)
+
+    # -- conversion ---------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """A host numpy array (shares memory on the CPU)."""
+        return self._backend.to_host(self.data)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors convert to Python scalars, got shape {self.shape}")
+        return self.numpy().reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def to(self, *args, device=None, dtype=None, copy=False) -> Tensor:
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``; differentiable."""
+        device, dtype = parse_to_args(args, device, dtype)
+        out = self
+        if device is not None and get_backend(device) is not self._backend:
+            out = ops.to_device(out, get_backend(device))
+        if dtype is not None and as_dtype(dtype) != out.dtype:
+            out = ops.cast(out, as_dtype(dtype))
+        if copy and out is self:
+            out = self.clone()
+        return out
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self, index: int = 0) -> Tensor:
+        return self.to(f"cuda:{index}")
+
+    def float(self) -> Tensor:
+        return self.to(float32)
+
+    def double(self) -> Tensor:
+        return self.to(float64)
+
+    def long(self) -> Tensor:
+        return self.to(int64)
+
+    def bool(self) -> Tensor:
+        return self.to(bool_)
+
+    def clone(self) -> Tensor:
+        return ops.clone(self)
+
+    def __repr__(self) -> str:
+        body = np.array2string(
+            self.numpy(), precision=4, separator=", ", prefix="tensor(", suppress_small=False
+        )
+        extra = []
+        if self.device != "cpu":
+            extra.append(f"device='{self.device}'")
+        if self.dtype not in (float32, int64, bool_):
+            extra.append(f"dtype={self.dtype}")
+        if self._ctx is not None:
+            extra.append(f"grad_fn=<{self._ctx.name}>")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        return "tensor(" + ", ".join([body] + extra) + ")"
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"bool: a tensor of shape {self.shape} has no single truth value")
+        return bool(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu":
+            raise TypeError("only integer tensors can be used as an index")
+        return int(self.item())
+
+    def __hash__(self):
+        return id(self)
+
+    # -- in-place updates (optimizers, init, masking); never recorded -------------
+    def _inplace_check(self, name):
+        if self.requires_grad and autograd.is_grad_enabled() and self.is_leaf:
+            raise RuntimeError(
+                f"{name}: a leaf tensor that requires grad is used in an in-place operation; "
+                "wrap it in `with ts.no_grad():`"
+            )
+        if self._ctx is not None and autograd.is_grad_enabled():
+            raise RuntimeError(f"{name}: in-place operations on tensors in a graph are not supported")
+
+    def _other_data(self, other):
+        return other.data if isinstance(other, Tensor) else other
+
+    def zero_(self) -> Tensor:
+        self._inplace_check("zero_")
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value) -> Tensor:
+        self._inplace_check("fill_")
+        self.data[...] = self._other_data(value)
+        return self
+
+    def copy_(self, src) -> Tensor:
+        self._inplace_check("copy_")
+        src = src if isinstance(src, Tensor) else Tensor(src, device=self.device)
+        if src._backend is not self._backend:
+            src = src.to(self.device)
+        self.data[...] = src.data
+        return self
+
+    def add_(self, other, alpha=1) -> Tensor:
+        self._inplace_check("add_")
+        o = self._other_data(other)
+        self.data += o if alpha == 1 else alpha * o
+        return self
+
+    def sub_(self, other, alpha=1) -> Tensor:
+        return self.add_(other, -alpha)
+
+    def mul_(self, other) -> Tensor:
+        self._inplace_check("mul_")
+        self.data *= self._other_data(other)
+        return self
+
+    def div_(self, other) -> Tensor:
+        self._inplace_check("div_")
+        self.data /= self._other_data(other)
+        return self
+
+    def clamp_(self, min=None, max=None) -> Tensor:
+        self._inplace_check("clamp_")
+        self.xp.clip(self.data, min, max, out=self.data)
+        return self
+
+    def __setitem__(self, index, value) -> None:
+        self._inplace_check("__setitem__")
+        self.data[ops.normalize_index(self, index)] = self._other_data(value)
+
+    # -- operators: the ops live in tinyseq.ops ---------------------------------
+    def __add__(self, o):
+        return ops.add(self, o)
+
+    def __radd__(self, o):
+        return ops.add(o, self)
+
+    def __sub__(self, o):
+        return ops.sub(self, o)
+
+    def __rsub__(self, o):
+        return ops.sub(o, self)
+
+    def __mul__(self, o):
+        return ops.mul(self, o)
+
+    def __rmul__(self, o):
+        return ops.mul(o, self)
+
+    def __truediv__(self, o):
+        return ops.div(self, o)
+
+    def __rtruediv__(self, o):
+        return ops.div(o, self)
+
+    def __pow__(self, o):
+        return ops.pow(self, o)
+
+    def __rpow__(self, o):
+        return ops.pow(o, self)
+
+    def __neg__(self):
+        return ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return ops.abs(self)
+
+    def __matmul__(self, o):
+        return ops.matmul(self, o)
+
+    def __rmatmul__(self, o):
+        return ops.matmul(o, self)
+
+    def __getitem__(self, index):
+        return ops.getitem(self, index)
+
+    def __lt__(self, o):
+        return ops.compare(self, o, "less")
+
+    def __le__(self, o):
+        return ops.compare(self, o, "less_equal")
+
+    def __gt__(self, o):
+        return ops.compare(self, o, "greater")
+
+    def __ge__(self, o):
+        return ops.compare(self, o, "greater_equal")
+
+    def __eq__(self, o):
+        return ops.compare(self, o, "equal")
+
+    def __ne__(self, o):
+        return ops.compare(self, o, "not_equal")
+
+    def __invert__(self):
+        return Tensor._make(~self.data, self._backend)
+
+    def __and__(self, o):
+        return ops.compare(self, o, "logical_and")
+
+    def __or__(self, o):
+        return ops.compare(self, o, "logical_or")
+
+    # -- methods with PyTorch's names -----------------------------------------
+    @property
+    def T(self):
+        return ops.permute(self, tuple(reversed(range(self.ndim))))
+
+    @property
+    def mT(self):
+        return ops.transpose(self, -2, -1)
+
+
+_METHODS = (
+    "exp log sqrt abs tanh sigmoid relu clamp clip maximum minimum neg pow matmul mm "
+    "sum mean max min var std logsumexp argmax argmin amax amin "
+    "reshape view flatten transpose permute squeeze unsqueeze expand expand_as view_as "
+    "split chunk softmax log_softmax masked_fill sign square"
+).split()
+
+
+ops = None  # tinyseq.ops, set when it is imported (it needs Tensor first)
+
+
+def _methods_from_ops(module):
+    global ops
+    ops = module
+    # Each method is the ts.<name> function with the tensor as first argument;
+    # give them the functions' names and docstrings so help() shows shapes.
+    for name in _METHODS:
+        fn = getattr(ops, name)
+
+        def method(self, *args, _fn=fn, **kwargs):
+            return _fn(self, *args, **kwargs)
+
+        method.__name__ = name
+        method.__doc__ = fn.__doc__
+        setattr(Tensor, name, method)
+
+
+# -- factories ------------------------------------------------------------------
+def tensor(data, dtype=None, requires_grad=False, device=None) -> Tensor:
+    """A new tensor from data (nested lists, numbers, arrays, tensors): always a copy.
+
+    Python floats become float32, ints int64; numpy arrays keep their dtype."""
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
+
+
+def _size(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    return tuple(int(s) for s in size)
+
+
+def _factory(make, size, dtype, device, requires_grad, default=float32):
+    be = get_backend(device)
+    dtype = as_dtype(dtype) or default
+    t = Tensor._make(make(be, _size(size), dtype), be)
+    return t.requires_grad_() if requires_grad else t
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _factory(lambda be, s, d: be.xp.zeros(s, dtype=d), size, dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _factory(lambda be, s, d: be.xp.ones(s, dtype=d), size, dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _factory(lambda be, s, d: be.xp.empty(s, dtype=d), size, dtype, device, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if dtype is None:
+        dtype = bool_ if isinstance(fill_value, bool) else int64 if isinstance(fill_value, int) else float32
+    return _factory(
+        lambda be, s, d: be.xp.full(s, fill_value, dtype=d), (size,) if isinstance(size, int) else size,
+        dtype, device, requires_grad,
+    )
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Standard normal draws from the device's generator (seeded by manual_seed)."""
+    return _factory(lambda be, s, d: be.rng.standard_normal(s, dtype=d), size, dtype, device, requires_grad)
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Uniform draws in [0, 1)."""
+    return _factory(lambda be, s, d: be.rng.random(s, dtype=d), size, dtype, device, requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
+    """Integers in [low, high) (``randint(high, size)`` also works, as in PyTorch)."""
+    if high is None:
+        low, high = 0, low
+    if isinstance(size, int):
+        size = (size,)
+    return _factory(lambda be, s, d: be.rng.integers(low, high, s).astype(d), (tuple(size),),
+                    dtype, device, False, default=int64)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        dtype = int64 if all(isinstance(v, int) for v in (start, end, step)) else float32
+    be = get_backend(device)
+    t = Tensor._make(be.xp.arange(start, end, step, dtype=as_dtype(dtype)), be)
+    return t.requires_grad_() if requires_grad else t
+
+
+def _like(fn, t, dtype, device, requires_grad, **kw):
+    return fn(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad, **kw)
+
+
+def zeros_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(zeros, t, dtype, device, requires_grad)
+
+
+def ones_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(ones, t, dtype, device, requires_grad)
+
+
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
+
+
+def randn_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(randn, t, dtype, device, requires_grad)
+
+
+def rand_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(rand, t, dtype, device, requires_grad)
+

@@ -7,6 +7,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..autograd import scope
 from ..backend import get_backend
 from ..tensor import Tensor, as_dtype, parse_to_args
 
@@ -263,7 +264,10 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        # Nodes made inside are tagged with the module's name, so the graph
+        # drawer can collapse a whole layer into one box (detail="module").
+        with scope(module=self._qualify(type(self).__name__) if self._parent else type(self).__name__):
+            return self.forward(*args, **kwargs)
 
     def extra_repr(self) -> str:
         return ""

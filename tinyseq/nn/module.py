@@ -266,8 +266,13 @@ class Module:
     def __call__(self, *args, **kwargs):
         # Nodes made inside are tagged with the module's name, so the graph
         # drawer can collapse a whole layer into one box (detail="module").
-        with scope(module=self._qualify(type(self).__name__) if self._parent else type(self).__name__):
+        with scope(module=self._label()):
             return self.forward(*args, **kwargs)
+
+    def _label(self) -> str:
+        """Dotted path from the outermost module ("encoder.lstm"), or the class name at the top."""
+        parent = self._parent[0]() if self._parent else None
+        return parent._qualify(self._parent[1]) if parent is not None else type(self).__name__
 
     def extra_repr(self) -> str:
         return ""

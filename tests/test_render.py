@@ -97,3 +97,14 @@ def test_no_renderer_message(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="no Graphviz renderer found"):
         make_graph().render(tmp_path / "g", format="svg")
     assert not (tmp_path / "g.svg").exists()
+
+
+def test_non_ascii_labels_render_quietly(tmp_path, mode, capsys):
+    g = Digraph("arrows")
+    g.node("a", "layer 0 → · t=3")
+    g.node("b", "… 5 steps …")
+    g.edge("a", "b", label="‖g‖=1.0e-03")
+    g.render(tmp_path / "arrows", format="svg")
+    text = (tmp_path / "arrows.svg").read_text(encoding="utf-8")
+    assert "layer 0 → · t=3" in text and "… 5 steps …" in text
+    assert "non-ASCII" not in capsys.readouterr().err

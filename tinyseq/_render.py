@@ -22,6 +22,11 @@ __all__ = ["Digraph", "Graph", "find_renderer", "render_source", "system_dot"]
 
 FALLBACK_COMMAND = "graphviz-pure"
 
+# graphviz-pure estimates text widths from a table of ASCII glyphs and warns,
+# once per label, about every other character ("→", "…"); the estimate it
+# falls back to is fine, and the warning would bury any real one.
+_NOISE = "no value for width of non-ASCII character"
+
 _INSTALL_HINT = (
     "no Graphviz renderer found: install the 'graphviz-pure' package "
     "(pip install graphviz-pure) or Graphviz itself (https://graphviz.org/download/, "
@@ -68,15 +73,13 @@ def _run(args: list[str], dot_source: str, cwd: str | None = None, quiet: bool =
     cmd = find_renderer()
     if cmd is None:
         raise RuntimeError(_INSTALL_HINT)
-    proc = subprocess.run(
-        [*cmd, *args], input=dot_source.encode("utf-8"), capture_output=True, cwd=cwd
-    )
+    proc = subprocess.run([*cmd, *args], input=dot_source.encode("utf-8"), capture_output=True, cwd=cwd)
     stderr = proc.stderr.decode("utf-8", errors="replace").strip()
     if proc.returncode != 0:
         raise RuntimeError(
-            f"{Path(cmd[0]).name} failed (exit status {proc.returncode}): "
-            f"{stderr or 'no error message'}"
+            f"{Path(cmd[0]).name} failed (exit status {proc.returncode}): {stderr or 'no error message'}"
         )
+    stderr = "\n".join(line for line in stderr.splitlines() if _NOISE not in line)
     if stderr and not quiet:
         # Layout warnings (e.g. unknown attributes) are worth seeing, as with dot.
         print(stderr, file=sys.stderr)
@@ -100,15 +103,15 @@ def render_source(
     return _render_file(dot_source, out, format, engine=engine, quiet=quiet)
 
 
-def _render_file(dot_source: str, out: str | os.PathLike, format: str, *,
-                 engine: str = "dot", quiet: bool = False) -> str:
+def _render_file(
+    dot_source: str, out: str | os.PathLike, format: str, *, engine: str = "dot", quiet: bool = False
+) -> str:
     """Render DOT text into the file ``out``; return ``out`` as a string."""
     target = Path(out).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     # Run from the output's folder so relative paths in the graph (images)
     # resolve as they would with graphviz's own render().
-    _run([f"-K{engine}", f"-T{format}", "-o", str(target)],
-         dot_source, cwd=str(target.parent), quiet=quiet)
+    _run([f"-K{engine}", f"-T{format}", "-o", str(target)], dot_source, cwd=str(target.parent), quiet=quiet)
     return os.fspath(out)
 
 
@@ -120,16 +123,14 @@ class _FallbackRendering:
     ``_repr_mimebundle_`` calls ``self.pipe``, which is overridden here.
     """
 
-    def render(self, filename=None, directory=None, view=False, cleanup=False,
-               format=None, **kwargs):
+    def render(self, filename=None, directory=None, view=False, cleanup=False, format=None, **kwargs):
         """Save the source and render it, like :meth:`graphviz.Digraph.render`.
 
         Without ``dot`` only ``outfile``, ``engine``, ``quiet`` and
         ``quiet_view`` are honoured among the extra keyword arguments.
         """
         if system_dot():
-            return super().render(filename, directory=directory, view=view,
-                                  cleanup=cleanup, format=format, **kwargs)
+            return super().render(filename, directory=directory, view=view, cleanup=cleanup, format=format, **kwargs)
         engine = kwargs.get("engine") or self.engine
         outfile = kwargs.get("outfile")
         if outfile is not None:
@@ -142,23 +143,28 @@ class _FallbackRendering:
         filepath = self.save(filename, directory=directory)
         # Same naming as ``dot -O``: the source path plus ".<format>".
         out = outfile if outfile is not None else f"{filepath}.{format}"
-        rendered = _render_file(self.source, out, format, engine=engine,
-                                quiet=kwargs.get("quiet", False))
+        rendered = _render_file(self.source, out, format, engine=engine, quiet=kwargs.get("quiet", False))
         if cleanup:
             os.remove(filepath)
         if view or kwargs.get("quiet_view"):
             graphviz.view(rendered, quiet=kwargs.get("quiet_view", False))
         return rendered
 
-    def pipe(self, format=None, renderer=None, formatter=None, neato_no_op=None,
-             quiet=False, *, engine=None, encoding=None):
+    def pipe(
+        self, format=None, renderer=None, formatter=None, neato_no_op=None, quiet=False, *, engine=None, encoding=None
+    ):
         """Return the rendered graph as bytes (or str if ``encoding`` is given)."""
         if system_dot():
-            return super().pipe(format, renderer=renderer, formatter=formatter,
-                                neato_no_op=neato_no_op, quiet=quiet,
-                                engine=engine, encoding=encoding)
-        data = _run([f"-K{engine or self.engine}", f"-T{format or self.format}"],
-                    self.source, quiet=quiet)
+            return super().pipe(
+                format,
+                renderer=renderer,
+                formatter=formatter,
+                neato_no_op=neato_no_op,
+                quiet=quiet,
+                engine=engine,
+                encoding=encoding,
+            )
+        data = _run([f"-K{engine or self.engine}", f"-T{format or self.format}"], self.source, quiet=quiet)
         return data.decode(encoding) if encoding is not None else data
 
     def _repr_svg_(self) -> str:

@@ -1,0 +1,79 @@
+"""Reading back the DOT text that ts.viz.draw writes: helpers for the viz tests, and their own test."""
+
+import re
+
+_NODE = re.compile(r"^\t+(\w+) \[(.*)\]$")
+_EDGE = re.compile(r"^\t+(\w+) -> (\w+)(?: \[(.*)\])?$")
+_ATTR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|[^ \]]+)')
+_CLUSTER = re.compile(r'subgraph (cluster_\w+) \{\n\t+graph \[label="((?:[^"\\]|\\.)*)"(.*)\]')
+
+
+def attrs(text):
+    return {k: v[1:-1] if v.startswith('"') else v for k, v in _ATTR.findall(text or "")}
+
+
+def nodes(src):
+    """name -> attributes of every node statement."""
+    out = {}
+    for line in src.splitlines():
+        m = _NODE.match(line)
+        if m and m.group(1) not in ("graph", "node", "edge") and "->" not in line:
+            out[m.group(1)] = attrs(m.group(2))
+    return out
+
+
+def edges(src):
+    """[(src, dst, attributes)] of every edge statement."""
+    out = []
+    for line in src.splitlines():
+        m = _EDGE.match(line)
+        if m:
+            out.append((m.group(1), m.group(2), attrs(m.group(3))))
+    return out
+
+
+def clusters(src):
+    """[(label, attributes)] of every cluster, in order."""
+    return [(m.group(2), attrs(m.group(3))) for m in _CLUSTER.finditer(src)]
+
+
+def labelled(src, first_line):
+    """Names of the nodes whose label's first line is ``first_line``."""
+    return [n for n, a in nodes(src).items() if a.get("label", "").split("\\n")[0] == first_line]
+
+
+def members(src):
+    """cluster label -> names of the nodes declared inside that cluster."""
+    out = {}
+    label = None
+    for line in src.splitlines():
+        if line.startswith("\tsubgraph cluster_"):
+            label = ""
+        elif label == "" and line.startswith("\t\tgraph [label="):
+            label = attrs(line[len("\t\tgraph [") : -1])["label"]
+            out[label] = []
+        elif line == "\t}":
+            label = None
+        elif label:
+            m = _NODE.match(line)
+            if m:
+                out[label].append(m.group(1))
+    return out
+
+
+def test_the_readers_on_a_drawing():
+    import tinyseq as ts
+
+    w = ts.randn(2, 2, requires_grad=True)
+    h = ts.randn(1, 2)
+    for t in range(2):
+        with ts.viz.step(t):
+            h = (h @ w).tanh()
+    src = ts.viz.draw(h, params={"w": w}).source
+    assert [label for label, _ in clusters(src)] == ["t=0", "t=1"]
+    (p,) = labelled(src, "w")
+    assert nodes(src)[p]["label"] == "w\\n(2, 2)" and nodes(src)[p]["shape"] == "box"
+    inside = members(src)
+    assert sorted(nodes(src)[n]["label"] for n in inside["t=1"]) == ["MatMul", "Tanh"]
+    assert sum(1 for s, _, _ in edges(src) if s == p) == 2
+    assert ("n0", "n1", {"label": "(1, 2)"}) in edges(src)

@@ -1,0 +1,18 @@
+"""Drawing unrolled computation graphs (``ts.viz``).
+
+    loss = model(x) ...                     # record a graph
+    ts.viz.draw(loss).render("lstm", format="png")
+    ts.viz.gradient_norms(loss)             # {(layer, direction): [norm per t]}
+    ts.viz.plot_gradient_flow(loss)         # matplotlib figure, log y
+
+Hand-written loops tag their steps with ``with ts.viz.step(t):``. From a
+shell: ``python -m tinyseq.viz lstm --layers 2 --bidirectional -o lstm.svg``.
+Rendering uses a system Graphviz ``dot`` when there is one and the
+pip-installed ``graphviz-pure`` otherwise (see ``tinyseq._render``).
+"""
+
+from .draw import draw
+from .gradients import gradient_norms, plot_gradient_flow
+from .graph import step
+
+__all__ = ["draw", "step", "gradient_norms", "plot_gradient_flow"]

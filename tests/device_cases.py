@@ -1,0 +1,269 @@
+"""Every op and layer, run on a device and on the CPU from the same inputs: the
+outputs and all gradients must agree.
+
+The test files parametrize over ``CASES`` (``test_device_ops.py`` on the
+CPU-only "strict" device, ``test_gpu.py`` on "cuda"). Without pytest this file
+runs the same checks itself, for machines that have a GPU but no test tools:
+
+    python tests/device_cases.py cuda          # prints one line per case, exits 1 on a failure
+
+Each case is (name, inputs, fn): ``inputs`` make host arrays from a seeded
+generator; floating inputs require grad; ``fn`` maps tensors to a tensor or a
+tuple of tensors. Module cases build the layer on the CPU under a fixed seed
+and move a copy to the device, so both start from the same weights; their
+parameter gradients are compared too. Layers that are not written yet are
+skipped (``hasattr`` checks), so the list grows as the library does.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a script from anywhere
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import tinyseq as ts  # noqa: E402
+
+F = ts.nn.functional
+TOLERANCE = {"float64": (1e-10, 1e-10), "float32": (1e-5, 1e-5)}  # (rtol, atol relative to the array's scale)
+
+
+# -- inputs ------------------------------------------------------------------------------------
+def R(*shape):
+    """Standard normal floats."""
+    return lambda rng, dtype: rng.standard_normal(shape).astype(dtype)
+
+
+def P(*shape):
+    """Positive floats in [0.5, 2)."""
+    return lambda rng, dtype: rng.uniform(0.5, 2.0, shape).astype(dtype)
+
+
+def I(low, high, *shape):  # noqa: E743
+    """Integers in [low, high) (int64), no gradient."""
+    return lambda rng, dtype: rng.integers(low, high, shape).astype(np.int64)
+
+
+def B(*shape):
+    """Booleans, no gradient."""
+    return lambda rng, dtype: rng.random(shape) < 0.5
+
+
+class Case:
+    def __init__(self, name, inputs, fn, module=None):
+        self.name, self.inputs, self.fn, self.module = name, inputs, fn, module
+
+    def __repr__(self):
+        return self.name
+
+
+def _op_cases():
+    c = Case
+    return [
+        c("add_broadcast", [R(3, 4), R(4)], lambda a, b: a + b),
+        c("sub_scalar", [R(3, 4)], lambda a: 2.5 - a),
+        c("mul_broadcast", [R(2, 3, 4), R(3, 1)], lambda a, b: a * b),
+        c("div", [R(3, 4), P(3, 4)], lambda a, b: a / b),
+        c("pow_scalar", [P(3, 4)], lambda a: a**3 + a**0.5),
+        c("pow_tensor", [P(3, 4), R(3, 4)], lambda a, b: a**b),
+        c("neg_abs", [R(3, 4)], lambda a: -ts.abs(a)),
+        c("exp_log_sqrt", [P(3, 4)], lambda a: ts.exp(a) + ts.log(a) + ts.sqrt(a)),
+        c("tanh_sigmoid_relu", [R(3, 4)], lambda a: ts.tanh(a) * ts.sigmoid(a) + ts.relu(a)),
+        c("sigmoid_extremes", [R(6)], lambda a: ts.sigmoid(a * 300.0)),
+        c("clamp", [R(3, 4)], lambda a: ts.clamp(a, -0.5, 0.7)),
+        c("maximum_minimum", [R(3, 4), R(4)], lambda a, b: ts.maximum(a, b) - ts.minimum(a, b)),
+        c("where", [B(3, 4), R(3, 4), R(4)], lambda m, a, b: ts.where(m, a, b)),
+        c("masked_fill", [R(3, 4), B(3, 4)], lambda a, m: ts.masked_fill(a, m, 0.25)),
+        c("compare", [R(3, 4), R(3, 4)], lambda a, b: ((a > b) | (a <= 0)) & (a != b)),
+        c("sum_dims", [R(2, 3, 4)], lambda a: (a.sum(), a.sum(dim=1), a.sum(dim=(0, 2), keepdim=True))),
+        c("mean_var_std", [R(3, 5)], lambda a: (a.mean(dim=0), ts.var(a, dim=1), ts.std(a))),
+        c("max_min_dim", [R(3, 5)], lambda a: (*ts.max(a, dim=1), *ts.min(a, dim=0, keepdim=True))),
+        c("amax_amin", [R(3, 5)], lambda a: (ts.amax(a, dim=1), ts.amin(a), ts.max(a))),
+        c("argmax_argmin", [R(3, 5)], lambda a: (ts.argmax(a, dim=1), ts.argmin(a), a * 1.0)),
+        c("logsumexp", [R(3, 5)], lambda a: ts.logsumexp(a * 50.0, dim=1)),
+        c("softmax", [R(3, 5)], lambda a: (ts.softmax(a, dim=1), ts.log_softmax(a, dim=0))),
+        c("reshape_permute", [R(2, 3, 4)], lambda a: a.reshape(4, 6).T.reshape(-1, 2).permute(1, 0)),
+        c("transpose_squeeze", [R(2, 1, 4)], lambda a: a.transpose(0, 2).squeeze(2).unsqueeze(0)),
+        c("expand", [R(3, 1)], lambda a: a.expand(2, 3, 4) * 1.5),
+        c("getitem_slices", [R(4, 5)], lambda a: (a[1:3, ::2], a[-1], a[None, ..., 2])),
+        c("getitem_arrays", [R(5, 3), I(0, 5, 7)], lambda a, i: a[i] * 2.0),
+        c("getitem_list", [R(5, 3)], lambda a: a[[0, 0, 3], 1:]),
+        c("getitem_mask", [R(4, 3), B(4, 3)], lambda a, m: a[m] * 3.0),
+        c("cat_stack", [R(2, 3), R(4, 3)], lambda a, b: (ts.cat([a, b], dim=0), ts.stack([a, b[:2]], dim=1))),
+        c("split_chunk", [R(6, 4)], lambda a: (*ts.split(a, [1, 5]), *ts.chunk(a, 2, dim=1))),
+        c("pad", [R(2, 3)], lambda a: ts.pad(a, (1, 2, 0, 1), value=0.5)),
+        c("matmul_2d", [R(3, 4), R(4, 5)], lambda a, b: a @ b),
+        c("matmul_batched", [R(2, 3, 4), R(4, 5)], lambda a, b: ts.matmul(a, b)),
+        c("matmul_bcast", [R(2, 1, 3, 4), R(3, 4, 2)], lambda a, b: a @ b),
+        c("matmul_vec", [R(4), R(4, 3)], lambda a, b: (a @ b, b.T @ a)),
+        c("cross_entropy_fused", [R(6, 5), I(0, 5, 6)], lambda x, t: F.cross_entropy(x, t)),
+        c("cross_entropy_sum", [R(6, 5), I(0, 5, 6)], lambda x, t: F.cross_entropy(x, t, reduction="sum")),
+        c(
+            "cross_entropy_none_ignore",
+            [R(6, 5), I(-1, 5, 6)],
+            lambda x, t: F.cross_entropy(x, t, ignore_index=-1, reduction="none"),
+        ),
+        c("cross_entropy_3d", [R(2, 5, 3), I(0, 5, 2, 3)], lambda x, t: F.cross_entropy(x, t)),
+        c("cross_entropy_composed", [R(6, 5), I(0, 5, 6)], lambda x, t: F.cross_entropy(x, t, fused=False)),
+        c("nll_loss", [R(6, 5), I(0, 5, 6)], lambda x, t: F.nll_loss(ts.log_softmax(x, dim=1), t)),
+        c("mse_l1", [R(3, 4), R(3, 4)], lambda a, b: F.mse_loss(a, b) + F.l1_loss(a, b, reduction="sum")),
+        c("bce_logits", [R(3, 4), P(3, 4)], lambda a, b: F.binary_cross_entropy_with_logits(a, b * 0.5)),
+        c("embedding", [R(6, 3), I(0, 6, 2, 4)], lambda w, i: F.embedding(i, w, padding_idx=1)),
+        c("one_hot", [I(0, 4, 5)], lambda i: F.one_hot(i, 4)),
+        c("clone_cast", [R(3, 4)], lambda a: (a.clone() * 2.0, a.to(ts.float32).to(a.dtype))),
+    ]
+
+
+# -- layers -----------------------------------------------------------------------------------
+def _module_cases():
+    nn = ts.nn
+    c = Case
+    out = []
+
+    def add(cls_name, args, inputs, call=lambda m, *xs: m(*xs), kwargs=None, name=None):
+        if hasattr(nn, cls_name):
+            out.append(c(name or cls_name, inputs, call, module=(cls_name, args, kwargs or {})))
+
+    first = lambda m, x: m(x)[0]  # noqa: E731
+    add("Linear", (4, 3), [R(2, 5, 4)])
+    add("Embedding", (7, 3), [I(0, 7, 2, 4)])
+    add("Conv2d", (2, 3, 3), [R(2, 2, 6, 5)], kwargs={"padding": 1})
+    for cell, hidden in (("RNNCell", R(3, 5)), ("GRUCell", R(3, 5))):
+        add(cell, (4, 5), [R(3, 4), hidden])
+    add("LSTMCell", (4, 5), [R(3, 4), R(3, 5), R(3, 5)], call=lambda m, x, h, c: m(x, (h, c)))
+    for layer in ("RNN", "GRU", "LSTM"):
+        add(layer, (4, 5), [R(6, 3, 4)], call=first)
+        add(
+            layer,
+            (4, 5),
+            [R(3, 6, 4)],
+            call=first,
+            name=f"{layer}_2layer_bidir_batch_first",
+            kwargs={"num_layers": 2, "bidirectional": True, "batch_first": True},
+        )
+        add(
+            layer,
+            (4, 5),
+            [R(6, 3, 4)],
+            name=f"{layer}_lengths_bidir",
+            kwargs={"bidirectional": True},
+            call=lambda m, x: _flatten(m(x, lengths=[6, 4, 1])),
+        )
+        add(layer, (4, 5), [R(6, 3, 4)], call=first, name=f"{layer}_composed", kwargs={"fused": False})
+    add("RNN", (4, 5), [R(6, 3, 4)], call=first, name="RNN_relu", kwargs={"nonlinearity": "relu"})
+    add(
+        "LSTM",
+        (4, 5),
+        [R(6, 3, 4)],
+        name="LSTM_proj_h0",
+        kwargs={"proj_size": 3},
+        call=lambda m, x: _flatten(m(x, (x[:1, :, :3] * 0.5, ts.cat([x[1:2], x[2:3, :, :1]], dim=2)))),
+    )
+    for layer in ("ConvRNN", "ConvGRU", "ConvLSTM"):
+        add(layer, (2, 3, 3), [R(4, 2, 2, 5, 5)], call=lambda m, x: _flatten(m(x)))
+        add(f"{layer}Cell", (2, 3, 3), [R(2, 2, 5, 5)], call=lambda m, x: _flatten(m(x)))
+    return out
+
+
+def _flatten(out):
+    """(output, h) or (output, (h, c)) -> a flat tuple of tensors."""
+    if not isinstance(out, (tuple, list)):
+        return (out,)
+    flat = []
+    for o in out:
+        flat.extend(_flatten(o))
+    return tuple(flat)
+
+
+CASES = _op_cases() + _module_cases()
+
+
+# -- running ----------------------------------------------------------------------------------
+def _run(case, host, device, dtype):
+    """Forward + backward on ``device``: (outputs, input grads, parameter grads) as host arrays."""
+    module = None
+    if case.module is not None:
+        cls_name, args, kwargs = case.module
+        ts.manual_seed(1234)
+        module = getattr(ts.nn, cls_name)(*args, **kwargs).to(dtype).to(device)
+    xs = [ts.tensor(h, device=device, requires_grad=h.dtype.kind == "f") for h in host]
+    ts.manual_seed(99)
+    out = case.fn(module, *xs) if module is not None else case.fn(*xs)
+    outs = out if isinstance(out, tuple) else (out,)
+    for o in outs:
+        assert o.device == ts.get_backend(device).name, f"{case.name}: output on {o.device}, expected {device}"
+    rng = np.random.default_rng(7)
+    loss = None
+    for o in outs:
+        if o.requires_grad:
+            w = ts.tensor(rng.standard_normal(o.shape).astype(dtype), device=device)
+            term = (o * w).sum()
+            loss = term if loss is None else loss + term
+    if loss is not None:
+        loss.backward()
+    grads = [None if x.grad is None else x.grad.numpy() for x in xs]
+    params = {} if module is None else {k: p.grad.numpy() for k, p in module.named_parameters() if p.grad is not None}
+    return [o.numpy() for o in outs], grads, params
+
+
+def _close(what, got, want, dtype):
+    rtol, atol = TOLERANCE[np.dtype(dtype).name]
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape, f"{what}: shape {got.shape} on the device, {want.shape} on the CPU"
+    assert got.dtype == want.dtype, f"{what}: dtype {got.dtype} on the device, {want.dtype} on the CPU"
+    if want.dtype.kind not in "fc":
+        assert np.array_equal(got, want), f"{what}: values differ"
+        return
+    scale = max(1.0, float(np.max(np.abs(want[np.isfinite(want)]), initial=0.0)))
+    bad = ~np.isclose(got, want, rtol=rtol, atol=atol * scale, equal_nan=True)
+    if bad.any():
+        i = tuple(int(k) for k in np.argwhere(bad)[0])
+        raise AssertionError(
+            f"{what}: {int(bad.sum())} of {bad.size} elements differ beyond rtol={rtol}, atol={atol}*{scale:.3g}; "
+            f"first at {i}: device {got[i]!r}, cpu {want[i]!r}"
+        )
+
+
+def check(case, device, dtype="float64", seed=0):
+    """Run ``case`` on ``device`` and on the CPU; raise AssertionError on any difference."""
+    rng = np.random.default_rng(seed)
+    host = [make(rng, np.dtype(dtype)) for make in case.inputs]
+    want = _run(case, host, "cpu", dtype)
+    got = _run(case, host, device, dtype)
+    for k, (g, w) in enumerate(zip(got[0], want[0])):
+        _close(f"{case.name} output {k}", g, w, dtype)
+    for k, (g, w) in enumerate(zip(got[1], want[1])):
+        assert (g is None) == (w is None), f"{case.name}: input {k} has a gradient on one device only"
+        if g is not None:
+            _close(f"{case.name} grad of input {k}", g, w, dtype)
+    assert got[2].keys() == want[2].keys(), f"{case.name}: parameters with gradients differ"
+    for k in want[2]:
+        _close(f"{case.name} grad of {k}", got[2][k], want[2][k], dtype)
+
+
+def main(argv) -> int:
+    device = argv[1] if len(argv) > 1 else "strict"
+    dtypes = argv[2].split(",") if len(argv) > 2 else ["float64", "float32"]
+    failures = 0
+    for dtype in dtypes:
+        for case in CASES:
+            t0 = time.perf_counter()
+            try:
+                check(case, device, dtype)
+                status = "ok"
+            except Exception as e:  # report every case, then fail once
+                failures += 1
+                status = f"FAIL {type(e).__name__}: {e}"
+            ms = (time.perf_counter() - t0) * 1e3
+            print(f"{device:8s} {dtype:8s} {case.name:40s} {ms:8.1f} ms  {status}", flush=True)
+    total = len(CASES) * len(dtypes)
+    print(f"{total - failures} of {total} device cases agree with the CPU on {device}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

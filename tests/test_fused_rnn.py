@@ -229,3 +229,20 @@ def test_output_is_a_view_of_the_step_states():
     out, (h_n, _) = lstm(ts.randn(5, 2, 3))
     assert type(out._ctx).__name__ == "RecurrentOutput"
     np.testing.assert_array_equal(out.numpy()[-1], h_n.numpy()[0])
+
+
+@pytest.mark.parametrize("kind, kw", [("LSTM", {}), ("LSTM", {"proj_size": 2}), ("GRU", {}), ("RNN", {})])
+def test_parameter_gradients_share_no_memory(kind, kw):
+    # the input node hands its gradients to the parameters uncopied (fresh_grads): every one
+    # must be an array of its own, so updating one in place leaves the others alone
+    m = getattr(ts.nn, kind)(3, 4, **kw)
+    x = ts.randn(5, 2, 3, requires_grad=True)
+    out, _ = m(x)
+    out.sum().backward()
+    grads = [p.grad.data for p in m.parameters()] + [x.grad.data]
+    for i, a in enumerate(grads):
+        for b in grads[i + 1 :]:
+            assert not np.shares_memory(a, b)
+    before = m.bias_hh_l0.grad.numpy().copy()
+    m.bias_ih_l0.grad.data *= 0
+    np.testing.assert_array_equal(m.bias_hh_l0.grad.numpy(), before)

@@ -283,3 +283,28 @@ def test_data_is_always_an_array_even_for_0d_results():
         grad = x.grad if grad is None else grad
         assert isinstance(x.grad.data, np.ndarray)
     assert x.grad is grad and x.grad.item() == 8.0  # accumulated into the same tensor
+
+
+def test_augmented_assignment_updates_in_place_under_no_grad():
+    p = ts.tensor([1.0, 2.0], requires_grad=True)
+    (p * p).sum().backward()
+    same = p
+    with ts.no_grad():
+        p -= 0.5 * p.grad
+        p *= 2.0
+    assert p is same
+    np.testing.assert_allclose(p.numpy(), [0.0, 0.0])
+
+
+def test_augmented_assignment_on_a_leaf_requiring_grad_raises_while_recording():
+    p = ts.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="in-place operation"):
+        p += 1.0
+
+
+def test_augmented_assignment_on_a_non_leaf_builds_a_new_node():
+    x = ts.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y += x
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])

@@ -48,6 +48,27 @@ def test_composed_lstm_weight_feeds_every_step():
 
 
 @needs_layers
+@pytest.mark.parametrize(
+    "kind, kw, names",
+    [("LSTM", {}, ["weight_hh_l0"]), ("LSTM", {"proj_size": 2}, ["weight_hh_l0", "weight_hr_l0"]),
+     ("GRU", {}, ["weight_hh_l0", "bias_hh_l0"]), ("RNN", {}, ["weight_hh_l0"])],
+)  # fmt: skip
+def test_fused_weights_feed_every_step(kind, kw, names):
+    # the fused steps take their recurrent weights as inputs, so the drawing shows the sharing
+    model = getattr(ts.nn, kind)(3, 4, **kw)
+    out, _ = model(ts.randn(5, 2, 3))
+    src = ts.viz.draw(out.sum(), detail="cell").source
+    inside = members(src)
+    for name in names:
+        (w,) = labelled(src, name)
+        targets = {dst for s, dst, _ in edges(src) if s == w}
+        for t in range(5):
+            assert targets & set(inside[f"layer 0 → · t={t}"]), (name, t)
+    (w_ih,) = labelled(src, "weight_ih_l0")
+    assert not {dst for s, dst, _ in edges(src) if s == w_ih} & {n for ns in inside.values() for n in ns}
+
+
+@needs_layers
 def test_cell_view_is_smaller_than_op_view():
     _, fused = lstm(T=3)
     _, composed = lstm(T=3, fused=False)

@@ -20,16 +20,26 @@ consumers, without recursion: 100,000-step chains are fine.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 
 _state = {"grad": True, "anomaly": False}
+Tensor = None  # tinyseq.tensor.Tensor; tensor.py sets it (it imports this module first)
 _scope: list = [()]  # current scope: a tuple of (key, value) pairs, innermost last
+# Creation order of graph nodes. backward breaks generation ties with it (not id(), an
+# address that differs between runs), so gradients sum in the same order every run.
+_creation = itertools.count()
 
 
 class no_grad:
-    """Context manager (or decorator) that records no graph."""
+    """Context manager (or decorator, with or without parentheses) that records no graph."""
 
     _mode = False
+
+    def __new__(cls, func=None):
+        if func is not None:  # used as @no_grad, without parentheses
+            return super().__new__(cls)(func)
+        return super().__new__(cls)
 
     def __enter__(self):
         self._prev = _state["grad"]
@@ -101,6 +111,20 @@ class OpError(ValueError):
     """A bad-input error raised by an op, already naming the op and the shapes."""
 
 
+def _raise_devices(name, inputs):
+    devices = list(dict.fromkeys(t._backend.name for t in inputs))
+    shapes = ", ".join(f"{t.shape}@{t._backend.name}" for t in inputs)
+    raise RuntimeError(f"{name}: tensors on different devices ({' and '.join(devices)}): {shapes}")
+
+
+def _explain(name, inputs, error) -> str:
+    """An array library's error, restated with the op's name and its input shapes."""
+    shapes = [tuple(t.shape) for t in inputs]
+    if "broadcast" in str(error) and len(shapes) > 1:
+        return f"{name}: shapes {' and '.join(map(str, shapes))} cannot be broadcast together"
+    return f"{name}: inputs of shapes {', '.join(map(str, shapes))}: {error}"
+
+
 class Function:
     """One differentiable op. Subclasses define::
 
@@ -110,44 +134,50 @@ class Function:
     ``self.saved`` holds the arrays backward needs; it is dropped after
     backward unless the graph is retained. ``self.needs(i)`` says whether input
     ``i`` wants a gradient, so backward can skip work.
+
+    ``fresh_grads = True`` promises that backward returns arrays made for that
+    call alone (no views of its inputs, of its saved arrays or of each other);
+    a leaf's first gradient is then kept without the defensive copy.
     """
 
+    fresh_grads = False
     saved = ()
     parents = ()
     out_meta = ()
     generation = 0
+    seq = 0
     scope = ()
     backend = None
     hooks = None
 
     @classmethod
     def apply(cls, *inputs, **params):
+        """Run ``forward`` on the inputs' arrays -> Tensor (or a tuple of them), and
+        record this op as a graph node when grad mode is on and an input requires grad."""
         be = inputs[0]._backend
+        arrays = []
+        track = False
         for t in inputs:
             if t._backend is not be:
-                names = ", ".join(str(x.shape) + "@" + x._backend.name for x in inputs)
-                raise RuntimeError(
-                    f"{cls.__name__.lower()}: tensors on different devices "
-                    f"({be.name} and {t._backend.name}): {names}"
-                )
+                _raise_devices(cls.__name__.lower(), inputs)
+            arrays.append(t.data)
+            if t.requires_grad:
+                track = True
         fn = cls()
         fn.backend = be
         try:
-            out = fn.forward(*[t.data for t in inputs], **params)
+            out = fn.forward(*arrays, **params)
         except OpError:
             raise
         except (ValueError, IndexError, TypeError) as e:
-            shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
-            raise type(e)(f"{fn.name.lower()}: inputs of shapes {shapes}: {e}") from None
-        multi = isinstance(out, tuple)
+            raise type(e)(_explain(fn.name.lower(), inputs, e)) from None
+        multi = out.__class__ is tuple
         if _state["anomaly"]:
             _check_finite(fn, out if multi else (out,), "forward")
-        from .tensor import Tensor
+        make = Tensor._make
+        if not (track and _state["grad"]):
+            return tuple([make(o, be) for o in out]) if multi else make(out, be)
 
-        if not (_state["grad"] and any(t.requires_grad for t in inputs)):
-            if multi:
-                return tuple(Tensor._make(o, be) for o in out)
-            return Tensor._make(out, be)
         parents = []
         gen = 0
         for t in inputs:
@@ -162,12 +192,19 @@ class Function:
                 parents.append((None, t.data.shape))
         fn.parents = parents
         fn.generation = gen + 1
+        fn.seq = next(_creation)
         fn.scope = _scope[-1]
         if multi:
-            fn.out_meta = tuple((o.shape, o.dtype) for o in out)
-            return tuple(Tensor._make(o, be, fn, i) for i, o in enumerate(out))
+            # plain loops: generator expressions would cost more than this bookkeeping
+            meta = []
+            tensors = []
+            for i, o in enumerate(out):
+                meta.append((o.shape, o.dtype))
+                tensors.append(make(o, be, fn, i))
+            fn.out_meta = tuple(meta)
+            return tuple(tensors)
         fn.out_meta = ((out.shape, out.dtype),)
-        return Tensor._make(out, be, fn, 0)
+        return make(out, be, fn, 0)
 
     @property
     def xp(self):
@@ -191,9 +228,10 @@ def _check_finite(fn, arrays, phase):
         if not bool(fn.xp.isfinite(a).all()):
             where = describe_scope(_scope[-1] if phase == "forward" else fn.scope)
             where = f" at {where}" if where else ""
+            what = "output" if phase == "forward" else "input gradient"
             raise FloatingPointError(
                 f"detect_anomaly: {fn.name} produced NaN or inf in its {phase} pass{where} "
-                f"(output shape {tuple(a.shape)})"
+                f"({what} of shape {tuple(a.shape)})"
             )
 
 
@@ -209,29 +247,53 @@ def _reduce_to(g, shape):
     return g.reshape(shape)
 
 
-def _accumulate_leaf(leaf, g):
-    from .tensor import Tensor
-
-    g = _reduce_to(g, leaf.data.shape)
-    if g.dtype != leaf.data.dtype:
-        g = g.astype(leaf.data.dtype)
+def _accumulate_leaf(leaf, g, fresh=False):
+    data = leaf.data
+    if g.shape != data.shape:
+        g = _reduce_to(g, data.shape)
+        fresh = False  # the reduction may be a reshaped view of g
+    if g.dtype != data.dtype:
+        g = g.astype(data.dtype)
+        fresh = True
     if leaf.grad is None:
-        # A backward output may be a view shared with other gradients; copy so
-        # in-place updates of one .grad never reach another.
-        leaf.grad = Tensor._make(g.copy(), leaf._backend)
+        # A backward output may be a view shared with other gradients (or the
+        # caller's own array); copy so in-place updates of one .grad reach no other.
+        if not fresh:
+            g = leaf._backend.xp.array(g, copy=True)
+        leaf.grad = Tensor._make(g, leaf._backend)
     else:
-        leaf.grad.data = leaf.grad.data + g
+        total = leaf.grad.data + g
+        # the same grad tensor, as PyTorch keeps it (0-d sums come back as numpy scalars)
+        leaf.grad.data = total if total.ndim else leaf._backend.xp.asarray(total)
 
 
-def backward(roots, grads, retain_graph=False, accumulate=True, observer=None):
+def _run_hooks(fn, out_grads, accumulate=True) -> None:
+    """Tensor hooks (``register_hook``) of ``fn``'s outputs; each may replace its gradient.
+
+    Without ``accumulate``, ``retain_grad``'s hooks are skipped: such a pass
+    (e.g. the graph drawer measuring gradients) must leave every ``.grad`` alone."""
+    for i, hooks in fn.hooks.items():
+        for hook in list(hooks):
+            if not accumulate and getattr(hook, "retains_grad", False):
+                continue
+            new = hook(Tensor._make(out_grads[i], fn.backend))
+            if new is not None:
+                out_grads[i] = new.data if isinstance(new, Tensor) else new
+
+
+def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, input_observer=None):
     """Backpropagate ``grads`` (arrays) from ``roots`` (tensors).
 
-    Leaves that require grad receive ``.grad`` (when ``accumulate``).
+    Leaves that require grad, and tensors that ``retain_grad()``, receive
+    ``.grad`` (only when ``accumulate``).
     ``observer(fn, out_grads)``, if given, sees each node's output gradients
-    before its backward runs (the graph drawer's gradient-flow view uses it).
+    before its backward runs; ``input_observer(fn, in_grads)`` sees what its
+    backward hands to each parent (one per parent, None for none; broadcast
+    shapes not yet reduced). The graph drawer's gradient-flow view uses both.
     """
     pending: dict = {}
     heap: list = []
+    push = heapq.heappush
     for root, g in zip(roots, grads):
         fn = root._ctx
         if fn is None:
@@ -241,11 +303,12 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None):
         slot = pending.get(fn)
         if slot is None:
             slot = pending[fn] = [None] * len(fn.out_meta)
-            heapq.heappush(heap, (-fn.generation, id(fn), fn))
+            push(heap, (-fn.generation, -fn.seq, fn))
         slot[root._idx] = g if slot[root._idx] is None else slot[root._idx] + g
     anomaly = _state["anomaly"]
+    pop = heapq.heappop
     while heap:
-        fn = heapq.heappop(heap)[2]
+        fn = pop(heap)[2]
         out_grads = pending.pop(fn)
         if fn.saved is None:
             raise RuntimeError(
@@ -253,22 +316,21 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None):
                 "arrays were freed after the first backward. Pass retain_graph=True to the "
                 "first backward() if you need to call it twice."
             )
-        xp = fn.backend.xp
-        for i, g in enumerate(out_grads):
-            if g is None:
-                shape, dtype = fn.out_meta[i]
-                out_grads[i] = xp.zeros(shape, dtype=dtype)
+        if len(out_grads) > 1:
+            # Outputs of a multi-output node that nothing used get zero gradients.
+            for i, g in enumerate(out_grads):
+                if g is None:
+                    shape, dtype = fn.out_meta[i]
+                    out_grads[i] = fn.backend.xp.zeros(shape, dtype=dtype)
         if fn.hooks:
-            for i, hook_list in fn.hooks.items():
-                for hook in hook_list:
-                    new = hook(out_grads[i])
-                    if new is not None:
-                        out_grads[i] = new
+            _run_hooks(fn, out_grads, accumulate)
         if observer is not None:
             observer(fn, out_grads)
         in_grads = fn.backward(*out_grads)
-        if not isinstance(in_grads, tuple):
+        if in_grads.__class__ is not tuple:
             in_grads = (in_grads,)
+        if input_observer is not None:
+            input_observer(fn, in_grads)
         if anomaly:
             _check_finite(fn, in_grads, "backward")
         if not retain_graph:
@@ -278,13 +340,15 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None):
                 continue
             if idx < 0:
                 if accumulate:
-                    _accumulate_leaf(parent, g)
+                    _accumulate_leaf(parent, g, fn.fresh_grads)
                 continue
-            g = _reduce_to(g, parent.out_meta[idx][0])
+            shape = parent.out_meta[idx][0]
+            if g.shape != shape:
+                g = _reduce_to(g, shape)
             slot = pending.get(parent)
             if slot is None:
                 slot = pending[parent] = [None] * len(parent.out_meta)
-                heapq.heappush(heap, (-parent.generation, id(parent), parent))
+                push(heap, (-parent.generation, -parent.seq, parent))
                 slot[idx] = g
             elif slot[idx] is None:
                 slot[idx] = g

@@ -32,6 +32,8 @@ class Backend:
         self.name = name
         self.xp = xp
         self.rng = self.make_rng(_seed_for(name))
+        # name -> device kernels that fused ops use instead of their array code
+        self.fused = {}
 
     def make_rng(self, seed: int):
         return np.random.default_rng(seed)
@@ -56,6 +58,9 @@ class Backend:
     def synchronize(self) -> None:
         pass
 
+    def activate(self) -> None:
+        """Make this device the current one of its kind (a GPU index); called by set_default_device."""
+
     def scatter_add(self, target, index, values) -> None:
         """target[index] += values, accumulating repeated indices (in place)."""
         self.xp.add.at(target, index, values)
@@ -63,10 +68,14 @@ class Backend:
     def __repr__(self) -> str:
         return f"Backend({self.name!r})"
 
+    def __deepcopy__(self, memo):
+        # One Backend per device: a deep-copied tensor or module stays on the same device.
+        return self
+
 
 # kind -> (module to import lazily, or None once registered) and factory(index) -> Backend
 _factories: dict = {"cpu": lambda index: Backend("cpu", np)}
-_lazy_modules: dict = {"cuda": "tinyseq_gpu"}
+_lazy_modules: dict = {"cuda": "tinyseq_gpu", "strict": "tinyseq.testing.strict_device"}
 _backends: dict = {}
 _seed = [None]  # the last manual_seed, None until one is given
 _default = [None]  # default device name, resolved on first use
@@ -90,7 +99,9 @@ def canonical(device) -> str:
     if isinstance(device, Backend):
         return device.name
     if not isinstance(device, str):
-        device = str(device)
+        # an array library's device object: cupy.cuda.Device names its GPU by .id
+        index = getattr(device, "id", None)
+        device = f"cuda:{index}" if isinstance(index, int) else str(device)
     kind, _, index = device.partition(":")
     if kind == "cpu":
         if index not in ("", "0"):
@@ -138,7 +149,7 @@ def default_device() -> str:
 
 def set_default_device(device) -> None:
     """Make ``device`` the device new tensors go to when none is named."""
-    get_backend(device)  # fail now, not at the first factory call
+    get_backend(device).activate()  # fail now, not at the first factory call
     _default[0] = canonical(device)
 
 

@@ -3,6 +3,8 @@ node that made it). Operators and methods call the ops in ``tinyseq.ops``."""
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from . import autograd
@@ -72,6 +74,8 @@ class Tensor:
         be = get_backend(device if device is not None else getattr(data, "device", None))
         if isinstance(data, Tensor):
             data = data.data
+        elif isinstance(data, (list, tuple)) and data and isinstance(data[0], Tensor):
+            data = np.stack([t.numpy() for t in data])  # a list of tensors, as PyTorch allows
         dtype = as_dtype(dtype)
         if be.owns(data):
             array = data.astype(dtype) if dtype is not None else data.copy()
@@ -80,7 +84,8 @@ class Tensor:
             if host.dtype == object:
                 raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data")
             dtype = dtype or _infer_dtype(data, host)
-            array = be.from_host(np.ascontiguousarray(host, dtype=dtype))
+            # np.array, not ascontiguousarray: the latter turns 0-d data into shape (1,)
+            array = be.from_host(np.array(host, dtype=dtype, order="C"))
         self.data = array
         self.grad = None
         self._ctx = None
@@ -92,8 +97,10 @@ class Tensor:
 
     @classmethod
     def _make(cls, data, backend, ctx=None, idx=0):
-        t = cls.__new__(cls)
-        t.data = data
+        """Wrap an array of ``backend`` without copying; ``ctx`` is the node that made it."""
+        t = _new(cls)
+        # numpy hands back scalars for 0-d results; a tensor's data is always an array
+        t.data = data if data.ndim else backend.xp.asarray(data)
         t.grad = None
         t._ctx = ctx
         t._idx = idx
@@ -152,6 +159,8 @@ class Tensor:
     # -- autograd -----------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if not self.is_leaf:
+            if requires_grad:
+                return self  # it already does
             raise RuntimeError("requires_grad_: only leaf tensors can change requires_grad; use detach()")
         if requires_grad and self.data.dtype.kind not in "fc":
             raise TypeError(f"requires_grad_: only floating-point tensors can require grad, not {self.dtype}")
@@ -194,26 +203,37 @@ class Tensor:
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
         if self._ctx is None:
             return
-        import weakref
-
-        ref = weakref.ref(self)
-        be = self._backend
+        hooks = (self._ctx.hooks or {}).get(self._idx, ())
+        if any(getattr(h, "retains_grad", False) for h in hooks):
+            return
+        ref = weakref.ref(self)  # a strong reference would make a node -> tensor -> node cycle
 
         def keep(g):
             t = ref()
             if t is not None:
-                t.grad = Tensor._make(g.copy(), be) if t.grad is None else Tensor._make(t.grad.data + g, be)
+                t.grad = g.clone() if t.grad is None else Tensor._make(t.grad.data + g.data, t._backend)
 
+        keep.retains_grad = True
         self.register_hook(keep)
 
-    def register_hook(self, hook) -> None:
-        """``hook(grad_array)`` runs when this non-leaf tensor's gradient is computed;
-        it may return a replacement array."""
+    def register_hook(self, hook) -> _HookHandle:
+        """``hook(grad) -> Tensor or None`` runs when this non-leaf tensor's gradient
+        is computed; a returned tensor replaces the gradient. Returns a handle
+        whose ``remove()`` unregisters the hook."""
         if self._ctx is None:
-            raise RuntimeError("register_hook: only tensors made by ops (non-leaf) take hooks")
+            raise RuntimeError(
+                "register_hook: only tensors made by ops (non-leaf) take hooks; "
+                f"this is a leaf of shape {self.shape}"
+            )
         if self._ctx.hooks is None:
             self._ctx.hooks = {}
-        self._ctx.hooks.setdefault(self._idx, []).append(hook)
+        hooks = self._ctx.hooks.setdefault(self._idx, [])
+        # retain_grad's hook stays last so .grad holds what the other hooks made (as in PyTorch)
+        if hooks and getattr(hooks[-1], "retains_grad", False):
+            hooks.insert(len(hooks) - 1, hook)
+        else:
+            hooks.append(hook)
+        return _HookHandle(hooks, hook)
 
     # -- conversion ---------------------------------------------------------
     def numpy(self) -> np.ndarray:
@@ -262,9 +282,7 @@ class Tensor:
         return ops.clone(self)
 
     def __repr__(self) -> str:
-        body = np.array2string(
-            self.numpy(), precision=4, separator=", ", prefix="tensor(", suppress_small=False
-        )
+        body = _format(self.numpy())
         extra = []
         if self.device != "cpu":
             extra.append(f"device='{self.device}'")
@@ -349,6 +367,27 @@ class Tensor:
         self._inplace_check("clamp_")
         self.xp.clip(self.data, min, max, out=self.data)
         return self
+
+    def _augmented(self, other, inplace, op):
+        # `p -= lr * p.grad` under no_grad updates p in place, as in PyTorch (without
+        # these methods Python would silently rebind p to a new tensor). While a graph
+        # is recorded through a non-leaf, the result is a new node instead.
+        recording = autograd.is_grad_enabled() and (self.requires_grad or getattr(other, "requires_grad", False))
+        if recording and not (self.is_leaf and self.requires_grad):
+            return op(self, other)
+        return inplace(other)
+
+    def __iadd__(self, o):
+        return self._augmented(o, self.add_, ops.add)
+
+    def __isub__(self, o):
+        return self._augmented(o, self.sub_, ops.sub)
+
+    def __imul__(self, o):
+        return self._augmented(o, self.mul_, ops.mul)
+
+    def __itruediv__(self, o):
+        return self._augmented(o, self.div_, ops.div)
 
     def __setitem__(self, index, value) -> None:
         self._inplace_check("__setitem__")
@@ -440,6 +479,32 @@ class Tensor:
         return ops.transpose(self, -2, -1)
 
 
+_new = object.__new__
+autograd.Tensor = Tensor  # the engine wraps results and gradients without importing this module
+
+
+class _HookHandle:
+    """What ``register_hook`` returns; ``remove()`` unregisters the hook."""
+
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def _format(array) -> str:
+    """Array text the way PyTorch prints it: 4 decimals unless every value is whole."""
+    fixed = False
+    if array.dtype.kind == "f" and array.size:
+        finite = array[np.isfinite(array)]
+        fixed = bool(finite.size) and not bool((finite == np.round(finite)).all())
+    return np.array2string(
+        array, precision=4, separator=", ", prefix="tensor(", floatmode="fixed" if fixed else "maxprec"
+    )
+
+
 _METHODS = (
     "exp log sqrt abs tanh sigmoid relu clamp clip maximum minimum neg pow matmul mm "
     "sum mean max min var std logsumexp argmax argmin amax amin "
@@ -454,17 +519,10 @@ ops = None  # tinyseq.ops, set when it is imported (it needs Tensor first)
 def _methods_from_ops(module):
     global ops
     ops = module
-    # Each method is the ts.<name> function with the tensor as first argument;
-    # give them the functions' names and docstrings so help() shows shapes.
+    # Each method is the ts.<name> function itself, with the tensor as its first
+    # argument: no wrapper call per use, and help() shows the function's shapes.
     for name in _METHODS:
-        fn = getattr(ops, name)
-
-        def method(self, *args, _fn=fn, **kwargs):
-            return _fn(self, *args, **kwargs)
-
-        method.__name__ = name
-        method.__doc__ = fn.__doc__
-        setattr(Tensor, name, method)
+        setattr(Tensor, name, getattr(ops, name))  # plain functions bind as methods
 
 
 # -- factories ------------------------------------------------------------------
@@ -523,6 +581,8 @@ def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
     """Integers in [low, high) (``randint(high, size)`` also works, as in PyTorch)."""
     if high is None:
         low, high = 0, low
+    elif isinstance(high, (tuple, list)):  # randint(high, size)
+        low, high, size = 0, low, high
     if isinstance(size, int):
         size = (size,)
     return _factory(lambda be, s, d: be.rng.integers(low, high, s).astype(d), (tuple(size),),

@@ -1,6 +1,22 @@
 """Neural-network building blocks (``ts.nn``)."""
 
-from . import functional  # noqa: F401
+from . import functional, init, utils  # noqa: F401
+from .activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .containers import ModuleDict, ModuleList, Sequential
+from .conv import Conv2d
+from .conv_recurrent import ConvGRU, ConvGRUCell, ConvLSTM, ConvLSTMCell, ConvRNN, ConvRNNCell
+from .dropout import Dropout
+from .embedding import Embedding
+from .flatten import Flatten, Unflatten
+from .linear import Identity, Linear
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import Module, Parameter
+from .normalization import LayerNorm
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
-__all__ = ["Module", "Parameter", "functional"]
+__all__ = ["Module", "Parameter", "functional", "utils"]
+__all__ += ["init", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear", "Embedding", "Dropout"]
+__all__ += ["Conv2d", "Flatten", "Unflatten", "LayerNorm", "ReLU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax"]
+__all__ += ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss"]
+__all__ += ["ConvRNNCell", "ConvLSTMCell", "ConvGRUCell", "ConvRNN", "ConvLSTM", "ConvGRU"]
+__all__ += ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU"]

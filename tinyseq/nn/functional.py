@@ -7,6 +7,7 @@ import numpy as np
 from .. import ops
 from ..autograd import Function, OpError
 from ..ops import log_softmax, pad, relu, sigmoid, softmax, tanh  # noqa: F401  (re-exported)
+from ..ops.conv import Conv2d as _Conv2d
 from ..ops.fused import SoftmaxCrossEntropy
 from ..tensor import Tensor
 
@@ -54,43 +55,93 @@ def _check_targets(target, num_classes, ignore_index, name):
         raise OpError(f"{name}: target {int(t[bad][0])} is out of range for {num_classes} classes")
 
 
-def cross_entropy(input, target, ignore_index=-100, reduction="mean", fused=True):
-    """Softmax cross-entropy of logits against class indices.
+def _class_weight(weight, num_classes, like, name):
+    """Per-class weights (C,) as a constant of ``like``'s dtype and device, or None."""
+    if weight is None:
+        return None
+    weight = _as_float(weight, like).detach()
+    if weight.shape != (num_classes,):
+        raise OpError(f"{name}: weight of shape {weight.shape} needs one entry per class ({num_classes})")
+    return weight
 
-    input: (N, C), (C,) or (N, C, d1, ...); target: (N,), () or (N, d1, ...) ints.
+
+def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0,
+                  fused=True):
+    """Softmax cross-entropy of logits against class indices or class probabilities.
+
+    input: (N, C), (C,) or (N, C, d1, ...); target: (N,), () or (N, d1, ...) ints,
+    or floats of the input's shape (probabilities). ``weight`` (C,) rescales
+    each class (the mean divides by the summed weights of the targets, as
+    PyTorch); ``label_smoothing`` mixes the target with the uniform distribution.
     ``fused=False`` builds it from log_softmax and indexing instead of one node
     (same numbers; what a student reads)."""
     _check_reduction("cross_entropy", reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if not isinstance(target, Tensor):
+        target = Tensor(np.asarray(target), device=input.device)
+    if target.dtype.kind == "f" and target.shape == input.shape:
+        return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
     logits, t, out_shape = _class_last(input, target, "cross_entropy")
     _check_targets(t, logits.shape[1], ignore_index, "cross_entropy")
-    if fused:
+    weight = _class_weight(weight, logits.shape[1], logits, "cross_entropy")
+    if fused and weight is None and label_smoothing == 0:
         loss = SoftmaxCrossEntropy.apply(logits, t, ignore_index=ignore_index, reduction=reduction)
     else:
-        loss = _nll(log_softmax(logits, dim=1), t, ignore_index, reduction)
+        logp = log_softmax(logits, dim=1)
+        loss = _nll(logp, t, ignore_index, reduction, weight)
+        if label_smoothing:
+            smooth = _nll(logp, t, ignore_index, reduction, weight, smooth=True)
+            loss = (1 - label_smoothing) * loss + smooth * (label_smoothing / logits.shape[1])
     return loss.reshape(out_shape) if reduction == "none" else loss
 
 
-def _nll(logp, t, ignore_index, reduction):
+def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
+    """-sum_c target_c * weight_c * log_softmax(input)_c; the mean is over all but the class dim."""
+    dim = 0 if input.ndim == 1 else 1
+    num_classes = input.shape[dim]
+    if label_smoothing:
+        target = target * (1 - label_smoothing) + label_smoothing / num_classes
+    logp = log_softmax(input, dim=dim)
+    if weight is not None:
+        weight = _class_weight(weight, num_classes, input, "cross_entropy")
+        logp = logp * weight.reshape((num_classes,) + (1,) * (input.ndim - dim - 1))
+    loss = -(logp * target).sum(dim=dim)
+    if reduction == "mean":
+        return loss.sum() / float(max(loss.numel(), 1))
+    return _reduce(loss, reduction)
+
+
+def _nll(logp, t, ignore_index, reduction, weight=None, smooth=False):
+    """-logp at the targets (M, C), (M,), times the targets' class weights; ignored rows count 0.
+    ``smooth``: the label-smoothing term, -sum over classes of (weight *) logp, instead."""
     xp = logp.xp
     valid = t.data != ignore_index
-    safe = Tensor._make(xp.where(valid, t.data, 0), t._backend)
-    rows = Tensor._make(xp.arange(logp.shape[0]), t._backend)
-    picked = -logp[rows, safe]
-    mask = Tensor._make(valid.astype(logp.dtype), t._backend)
-    loss = picked * mask
+    safe = xp.where(valid, t.data, 0)
+    scale = valid.astype(logp.dtype) if weight is None else weight.data[safe] * valid
+    if smooth:
+        per_class = logp if weight is None else logp * weight
+        picked = -per_class.sum(dim=1)
+        weights = Tensor._make(valid.astype(logp.dtype), t._backend)
+    else:
+        rows = Tensor._make(xp.arange(logp.shape[0]), t._backend)
+        picked = -logp[rows, Tensor._make(safe, t._backend)]
+        weights = Tensor._make(scale, t._backend)
+    loss = picked * weights
     if reduction == "none":
         return loss
     if reduction == "sum":
         return loss.sum()
-    return loss.sum() / mask.sum()
+    return loss.sum() / Tensor._make(scale.sum(), t._backend)
 
 
-def nll_loss(input, target, ignore_index=-100, reduction="mean"):
-    """Negative log-likelihood of log-probabilities (N, C[, d...]) at class indices."""
+def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean"):
+    """Negative log-likelihood of log-probabilities (N, C[, d...]) at class indices;
+    ``weight`` (C,) rescales each class (the mean divides by the targets' summed weights)."""
     _check_reduction("nll_loss", reduction)
     logp, t, out_shape = _class_last(input, target, "nll_loss")
     _check_targets(t, logp.shape[1], ignore_index, "nll_loss")
-    loss = _nll(logp, t, ignore_index, reduction)
+    loss = _nll(logp, t, ignore_index, reduction, _class_weight(weight, logp.shape[1], logp, "nll_loss"))
     return loss.reshape(out_shape) if reduction == "none" else loss
 
 
@@ -117,17 +168,30 @@ def l1_loss(input, target, reduction="mean"):
     return _reduce(ops.abs(input - target), reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="mean", pos_weight=None):
     """Sigmoid + binary cross-entropy in one stable expression:
-    max(x, 0) - x*y + log(1 + exp(-|x|)) (with pos_weight: PyTorch's weighting)."""
-    _check_reduction("binary_cross_entropy_with_logits", reduction)
-    target = _same_shape("binary_cross_entropy_with_logits", input, target)
+    max(x, 0) - x*y + log(1 + exp(-|x|)). ``weight`` (broadcast to the input)
+    rescales each element; ``pos_weight`` (broadcast over the last dim, one per
+    class) weights the positive term, as PyTorch."""
+    name = "binary_cross_entropy_with_logits"
+    _check_reduction(name, reduction)
+    target = _same_shape(name, input, target)
     softplus_neg = ops.log(1 + ops.exp(-ops.abs(input))) + relu(-input)  # log(1 + exp(-x))
     if pos_weight is None:
         loss = (1 - target) * input + softplus_neg
     else:
+        pos_weight = _as_float(pos_weight, input)
         loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_neg
+    if weight is not None:
+        loss = loss * _as_float(weight, input)
     return _reduce(loss, reduction)
+
+
+def _as_float(value, like):
+    """A tensor or array-like as a tensor of ``like``'s dtype and device."""
+    if isinstance(value, Tensor):
+        return value.to(like.dtype)
+    return Tensor(np.asarray(value), dtype=like.dtype, device=like.device)
 
 
 def dropout(input, p=0.5, training=True):
@@ -187,3 +251,116 @@ def embedding(input, weight, padding_idx=None):
     if padding_idx is not None and padding_idx < 0:
         padding_idx += n
     return _Embedding.apply(weight, ids=input.data, padding_idx=padding_idx)
+
+
+# -- layers ------------------------------------------------------------------------------
+def linear(input, weight, bias=None):
+    """input @ weight.T + bias. input: (*, in_features); weight: (out_features, in_features);
+    bias: (out_features,). Returns (*, out_features)."""
+    if weight.ndim != 2 or input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        raise OpError(
+            f"linear: input of shape {input.shape} does not fit weight of shape {weight.shape} "
+            f"(expected input (*, {weight.shape[-1]}), weight (out_features, in_features))"
+        )
+    out = ops.matmul(input, weight.T)
+    return out if bias is None else out + bias
+
+
+def _pair(value, name, minimum):
+    """An int or a pair of ints, each >= minimum -> (h, w)."""
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in pair):
+        raise OpError(f"conv2d: {name} must be an int or a pair of ints >= {minimum}, got {value!r}")
+    return pair
+
+
+def _conv_padding(padding, kernel, stride, dilation):
+    """PyTorch's padding spellings -> ((top, bottom), (left, right))."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0), (0, 0))
+        if padding != "same":
+            raise OpError(f"conv2d: padding must be 'same', 'valid', an int or a pair, got {padding!r}")
+        if stride != (1, 1):
+            raise OpError(f"conv2d: padding='same' is not supported for strided convolutions (stride {stride})")
+        # An even kernel cannot pad both sides equally: the extra row/column goes
+        # after (bottom/right), as PyTorch does.
+        totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
+        return tuple((t // 2, t - t // 2) for t in totals)
+    ph, pw = _pair(padding, "padding", 0)
+    return ((ph, ph), (pw, pw))
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation, PyTorch's ``F.conv2d``.
+
+    input: (N, C, H, W) or unbatched (C, H, W); weight: (O, C // groups, kh, kw);
+    bias: (O,). stride, dilation: int or (h, w); padding: int, (h, w), "same"
+    (stride 1 only) or "valid". Returns (N, O, Ho, Wo) with
+    Ho = (H + 2*ph - dh*(kh - 1) - 1) // sh + 1 (likewise Wo)."""
+    if input.ndim == 3:
+        return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
+    if input.ndim != 4:
+        raise OpError(f"conv2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape {input.shape}")
+    if weight.ndim != 4:
+        raise OpError(f"conv2d: weight must be 4-D (out_channels, in_channels/groups, kh, kw), got {weight.shape}")
+    if not isinstance(groups, int) or groups <= 0:
+        raise OpError(f"conv2d: groups must be a positive int, got {groups!r}")
+    stride = _pair(stride, "stride", 1)
+    dilation = _pair(dilation, "dilation", 1)
+    pads = _conv_padding(padding, weight.shape[2:], stride, dilation)
+    inputs = (input, weight) if bias is None else (input, weight, bias)
+    return _Conv2d.apply(*inputs, stride=stride, padding=pads, dilation=dilation, groups=groups)
+
+
+class _LayerNorm(Function):
+    """Normalise over the last ``k`` dims, then scale and shift; one node each way."""
+
+    def forward(self, x, *affine, k, eps, has_weight):
+        xp = self.xp
+        axes = tuple(range(x.ndim - k, x.ndim))
+        xc = x - x.mean(axis=axes, keepdims=True)
+        rstd = 1 / xp.sqrt((xc * xc).mean(axis=axes, keepdims=True) + eps)
+        xhat = xc * rstd
+        weight = affine[0] if has_weight else None
+        self.saved = (xhat, rstd, weight)
+        self.axes, self.n_affine, self.has_weight = axes, len(affine), has_weight
+        y = xhat if weight is None else xhat * weight
+        return y + affine[-1] if len(affine) > int(has_weight) else y
+
+    def backward(self, g):
+        xhat, rstd, weight = self.saved
+        axes = self.axes
+        gxhat = g if weight is None else g * weight
+        gx = None
+        if self.needs(0):
+            gx = rstd * (gxhat - gxhat.mean(axis=axes, keepdims=True)
+                         - xhat * (gxhat * xhat).mean(axis=axes, keepdims=True))
+        grads = [gx]
+        if self.has_weight:
+            grads.append(g * xhat if self.needs(1) else None)  # the engine sums the leading dims
+        if self.n_affine > int(self.has_weight):
+            grads.append(g)
+        return tuple(grads)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, fused=True):
+    """(x - mean) / sqrt(var + eps) * weight + bias over the trailing ``normalized_shape`` dims
+    (biased variance, as PyTorch). input: (*, *normalized_shape); weight, bias: normalized_shape.
+    ``fused=False`` composes it from primitives (same numbers, more nodes)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or input.shape[input.ndim - k :] != shape or input.ndim < k:
+        raise OpError(f"layer_norm: normalized_shape {shape} does not match the last dims of input {input.shape}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and p.shape != shape:
+            raise OpError(f"layer_norm: {name} of shape {p.shape} does not match normalized_shape {shape}")
+    if fused:
+        affine = tuple(p for p in (weight, bias) if p is not None)
+        return _LayerNorm.apply(input, *affine, k=k, eps=eps, has_weight=weight is not None)
+    dims = tuple(range(-k, 0))
+    xc = input - input.mean(dim=dims, keepdim=True)
+    y = xc / ops.sqrt((xc * xc).mean(dim=dims, keepdim=True) + eps)
+    if weight is not None:
+        y = y * weight
+    return y if bias is None else y + bias

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
 from ..autograd import scope
 from ..backend import get_backend
 from ..tensor import Tensor, as_dtype, parse_to_args
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
 class Parameter(Tensor):
@@ -61,19 +64,38 @@ class Module:
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
-        for store in (self._parameters, self._buffers, self._modules):
-            if name in store and not (store is self._buffers and isinstance(value, Tensor)):
-                del store[name]
         if isinstance(value, Parameter):
             self.register_parameter(name, value)
         elif isinstance(value, Module):
+            self._forget(name, keep=self._modules)
             self._modules[name] = value
             object.__setattr__(value, "_parent", (weakref.ref(self), name))
-            self.__dict__.pop(name, None)
+        elif name in self._parameters or name in self._modules:
+            # As PyTorch: silently unregistering a weight (``m.weight = m.weight * 2``) hides bugs.
+            store, kind = (self._parameters, "Parameter") if name in self._parameters else (self._modules, "Module")
+            if value is not None:
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign a {type(value).__name__} to {name!r}, "
+                    f"which is a registered {kind} (assign a {kind} or None)"
+                )
+            store[name] = None
         elif name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign a {type(value).__name__} to buffer {name!r} "
+                    "(assign a tensor or None)"
+                )
             self._buffers[name] = value
         else:
             object.__setattr__(self, name, value)
+
+    def _forget(self, name, keep=None):
+        """Drop ``name`` from the attribute stores, except ``keep`` (re-assignment keeps its position)."""
+        self.__dict__.pop(name, None)
+        for store in (self._parameters, self._buffers, self._modules):
+            if store is not keep:
+                store.pop(name, None)
+        getattr(self, "_non_persistent", set()).discard(name)
 
     def __getattr__(self, name):
         d = self.__dict__
@@ -92,14 +114,19 @@ class Module:
     def register_parameter(self, name: str, param) -> None:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, got {type(param).__name__}")
-        self.__dict__.pop(name, None)
+        self._forget(name, keep=self._parameters)
         self._parameters[name] = param
         if param is not None:
             param._owner = (weakref.ref(self), name)
 
     def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
-        """A tensor that belongs to the module's state (moved by ``to``) but is not trained."""
-        self.__dict__.pop(name, None)
+        """A tensor (or None) that belongs to the module's state (moved by ``to``, saved in the
+        state dict unless ``persistent=False``) but is not trained."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: {name!r} must be a tensor or None, got {type(tensor).__name__}")
+        if "." in name or not name:
+            raise KeyError(f"register_buffer: buffer name {name!r} must be non-empty and contain no '.'")
+        self._forget(name, keep=self._buffers)
         self._buffers[name] = tensor
         if not persistent:
             object.__setattr__(self, "_non_persistent", getattr(self, "_non_persistent", set()) | {name})
@@ -135,6 +162,14 @@ class Module:
     def modules(self):
         for _, m in self.named_modules():
             yield m
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every submodule (children before parents) and on this one,
+        e.g. a custom initialisation. Returns self."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
 
     def named_children(self):
         for k, m in self._modules.items():
@@ -185,13 +220,12 @@ class Module:
         return out
 
     def load_state_dict(self, state_dict, strict: bool = True):
-        """Copy arrays/tensors into the existing parameters (keeping their dtype/device).
+        """Copy arrays/tensors into the existing parameters and buffers, in place (keeping
+        their dtype and device), from tensors or numpy arrays on any device.
 
-        With ``strict``, missing, unexpected and wrong-shape keys are all listed in
-        one error; otherwise matching keys load and (missing, unexpected) is returned."""
+        Missing, unexpected and wrong-shape keys are all listed in one RuntimeError
+        (wrong shapes raise even when not ``strict``). Returns (missing_keys, unexpected_keys)."""
         own = self.state_dict()
-        targets = dict(self.named_parameters())
-        targets.update(dict(self.named_buffers()))
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         wrong = []
@@ -199,26 +233,33 @@ class Module:
             if k in own:
                 shape = tuple(v.shape) if hasattr(v, "shape") else np.shape(v)
                 if shape != own[k].shape:
-                    wrong.append(f"{k}: expected {own[k].shape}, got {shape}")
+                    wrong.append(f"{k} (expected {own[k].shape}, got {shape})")
         problems = []
         if missing:
             problems.append("missing keys: " + ", ".join(missing))
         if unexpected:
             problems.append("unexpected keys: " + ", ".join(unexpected))
         if wrong:
-            problems.append("wrong shapes: " + "; ".join(wrong))
+            problems.append("wrong shapes: " + ", ".join(wrong))
         if wrong or (strict and problems):
-            raise KeyError(f"load_state_dict for {type(self).__name__}: " + " | ".join(problems))
+            raise RuntimeError(f"load_state_dict for {type(self).__name__}: " + "; ".join(problems))
         for k, v in state_dict.items():
-            if k not in targets:
+            if k not in own:
                 continue
-            t = targets[k]
-            host = v.numpy() if isinstance(v, Tensor) else np.asarray(v)
-            t.data = t._backend.from_host(np.ascontiguousarray(host, dtype=t.dtype))
-        return missing, unexpected
+            t = own[k]  # a detached view of the parameter's own array: writing it writes the parameter
+            if isinstance(v, Tensor) and v._backend is t._backend:
+                src = v.data
+            else:
+                host = v.numpy() if isinstance(v, Tensor) else np.asarray(v)
+                src = t._backend.from_host(host)
+            t.data[...] = src.astype(t.dtype, copy=False)
+        return IncompatibleKeys(missing, unexpected)
 
     # -- modes and devices -------------------------------------------------------------
     def train(self, mode: bool = True):
+        """Training mode (``mode=True``) or evaluation mode for this module and all below it."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"{type(self).__name__}.train: mode must be a bool, got {mode!r}")
         for m in self.modules():
             object.__setattr__(m, "training", mode)
         return self
@@ -286,6 +327,21 @@ class Module:
         if not lines:
             return head + ")"
         return head + "\n" + "\n".join(lines) + "\n)"
+
+    def __deepcopy__(self, memo):
+        """``copy.deepcopy(model)``: new parameters and buffers (same values, device, dtype),
+        with their names pointing at the copy."""
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for k, v in self.__dict__.items():
+            object.__setattr__(new, k, None if k == "_parent" else copy.deepcopy(v, memo))
+        for name, child in new._modules.items():
+            if child is not None:
+                object.__setattr__(child, "_parent", (weakref.ref(new), name))
+        for name, p in new._parameters.items():
+            if p is not None:
+                p._owner = (weakref.ref(new), name)
+        return new
 
     def __dir__(self):
         return list(super().__dir__()) + list(self._parameters) + list(self._modules) + list(self._buffers)

@@ -252,15 +252,17 @@ class _RecurrentLayer(Module):
             self.kind, reverse=bool(d), bias=self.bias, proj=bool(self.proj_size),
             masks=None if masks is None else be.from_host(masks), nonlinearity=self.nonlinearity,
         )  # fmt: skip
-        token = fused_ops.RecurrentInput.apply(x, *self._weights(k, d), seq=seq)
+        weights = self._weights(k, d)
+        token = fused_ops.RecurrentInput.apply(x, *weights, seq=seq)
+        w = seq.step_weights(weights)
         step, cell = _STEP[self.kind], _CELL[self.kind]
         outs = [None] * T
         for t in range(T - 1, -1, -1) if d else range(T):
             with scope(t=t, cell=(cell, next(cell_ids))):
                 if c is None:
-                    h = step.apply(token, h, seq=seq, t=t)
+                    h = step.apply(token, h, *w, seq=seq, t=t)
                 else:
-                    h, c = step.apply(token, h, c, seq=seq, t=t)
+                    h, c = step.apply(token, h, c, *w, seq=seq, t=t)
             outs[t] = h
         return fused_ops.RecurrentOutput.apply(*outs, seq=seq), h, c
 

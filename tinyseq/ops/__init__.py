@@ -9,6 +9,7 @@ Python scalars, negative dims) and applies one primitive from
 from __future__ import annotations
 
 import builtins
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -48,7 +49,7 @@ def _pair(a, b, name):
         return a, b
     if isinstance(b, Tensor):
         da, db = a.data.dtype, b.data.dtype
-        if da == db:
+        if da is db or da == db:  # builtin dtypes are shared objects: usually one `is`
             return a, b
         if _is_float(da) and _is_float(db):
             raise OpError(
@@ -86,9 +87,18 @@ def _binary(op, name):
 add = _binary(E.Add, "add")
 sub = _binary(E.Sub, "sub")
 mul = _binary(E.Mul, "mul")
-div = _binary(E.Div, "div")
 maximum = _binary(E.Maximum, "maximum")
 minimum = _binary(E.Minimum, "minimum")
+
+
+def div(a, b):
+    """Elementwise a / b with broadcasting; integers divide to the default float dtype."""
+    a, b = _pair(a, b, "div")
+    if not _is_float(a.data.dtype):
+        a, b = cast(a, float32), cast(b, float32)
+    return E.Div.apply(a, b)
+
+
 true_divide = div
 
 
@@ -96,10 +106,14 @@ def pow(a, b):
     """a ** b; b a Python number or a tensor (a may be a number when b is a tensor)."""
     if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
         if not _is_float(a.dtype):
-            return Tensor._make(a.data**b, a._backend)
+            if isinstance(b, int):
+                return Tensor._make(a.data**b, a._backend)
+            a = cast(a, float32)
         return E.PowScalar.apply(a, p=b)
     if not isinstance(a, Tensor) and isinstance(b, Tensor) and isinstance(a, (int, float)):
         if not _is_float(b.dtype):
+            if isinstance(a, int):
+                return Tensor._make(b.xp.asarray(a, dtype=b.dtype) ** b.data, b._backend)
             b = cast(b, float32)
         return E.RPowScalar.apply(b, c=a)
     a, b = _pair(a, b, "pow")
@@ -108,7 +122,7 @@ def pow(a, b):
 
 def _unary(op, name, doc):
     def fn(x):
-        if not _is_float(x.dtype):
+        if x.data.dtype.kind not in "fc":
             x = cast(x, float32)
         return op.apply(x)
 
@@ -182,7 +196,11 @@ def compare(a, b, how):
     if isinstance(b, Tensor) and b._backend is not a._backend:
         raise RuntimeError(f"{how}: tensors on different devices ({a.device} and {b.device})")
     bd = b.data if isinstance(b, Tensor) else b
-    return Tensor._make(getattr(a.xp, how)(a.data, bd), a._backend)
+    try:
+        return Tensor._make(getattr(a.xp, how)(a.data, bd), a._backend)
+    except ValueError:
+        other = b.shape if isinstance(b, Tensor) else np.shape(b)
+        raise OpError(f"{how}: shapes {a.shape} and {tuple(other)} cannot be broadcast together") from None
 
 
 def eq(a, b):
@@ -234,8 +252,10 @@ def _axes(x, dim, name):
     """PyTorch ``dim`` (None, int or sequence, negatives allowed) -> tuple or None."""
     if dim is None:
         return None
+    n = x.data.ndim
+    if dim.__class__ is int and -n <= dim < n:  # the common case, kept cheap
+        return (dim + n if dim < 0 else dim,)
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    n = x.ndim
     out = []
     for d in dims:
         if not -builtins.max(n, 1) <= d < builtins.max(n, 1):
@@ -275,7 +295,10 @@ def _minmax(x, dim, keepdim, largest):
         raise OpError(f"{name}: cannot reduce an empty tensor of shape {x.shape}")
     if dim is None:
         return (R.Amax if largest else R.Amin).apply(x, axis=None, keepdims=False)
-    (axis,) = _axes(x, dim, name) or (0,)
+    if x.ndim == 0:
+        _axes(x, dim, name)  # range check: 0 and -1 are the only dims of a 0-d tensor
+        return _MinMax(clone(x), Tensor._make(x.xp.zeros((), dtype=np.int64), x._backend))
+    (axis,) = _axes(x, dim, name)
     xp = x.xp
     index = (xp.argmax if largest else xp.argmin)(x.data, axis=axis)
     values = R.TakeAlong.apply(x, index=index, axis=axis, keepdims=keepdim)
@@ -330,7 +353,7 @@ def var(x, dim=None, unbiased=None, keepdim=False, correction=None):
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     axes = _axes(x, dim, "var")
-    n = x.numel() if axes is None else int(np.prod([x.shape[a] for a in axes]))
+    n = x.numel() if axes is None else math.prod(x.shape[a] for a in axes)
     centered = x - mean(x, dim=dim, keepdim=True)
     return sum(centered * centered, dim=dim, keepdim=keepdim) / float(builtins.max(n - correction, 0))
 
@@ -350,28 +373,34 @@ def softmax(x, dim=-1):
 
 
 def log_softmax(x, dim=-1):
-    """x - logsumexp(x) along ``dim``."""
-    return x - logsumexp(x, dim=dim, keepdim=True)
+    """x - logsumexp(x) along ``dim``.
+
+    The max is subtracted first, as a constant (log_softmax ignores shifts, so
+    no gradient is lost): a large logsumexp would otherwise round away the
+    small differences that matter."""
+    _axes(x, dim, "log_softmax")
+    shifted = x - amax(x.detach(), dim=dim, keepdim=True)
+    return shifted - logsumexp(shifted, dim=dim, keepdim=True)
 
 
 # -- shapes ----------------------------------------------------------------------
 def _shape_arg(shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+        shape = shape[0]
+    return tuple(map(int, shape))
 
 
 def reshape(x, *shape):
     """Same data, new shape (one entry may be -1)."""
     shape = _shape_arg(shape)
-    if shape == x.shape:
+    in_shape = x.data.shape
+    if shape == in_shape:
         return x
-    known = [s for s in shape if s != -1]
-    size = int(np.prod(known)) if known else 1
-    if shape.count(-1) > 1 or (shape.count(-1) == 0 and size != x.numel()) or (
-        shape.count(-1) == 1 and (size == 0 or x.numel() % size)
-    ):
-        raise OpError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.numel()} elements) to {shape}")
+    n = x.data.size
+    holes = shape.count(-1)
+    size = math.prod(shape) * (-1 if holes == 1 else 1)
+    if holes > 1 or (holes == 0 and size != n) or (holes == 1 and (size <= 0 or n % size)):
+        raise OpError(f"reshape: cannot reshape a tensor of shape {x.shape} ({n} elements) to {shape}")
     return S.Reshape.apply(x, shape=shape)
 
 
@@ -394,25 +423,29 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 def permute(x, *dims):
     dims = _shape_arg(dims)
-    if len(dims) != x.ndim or (x.ndim and sorted(_axes(x, dims, "permute")) != list(range(x.ndim))):
-        raise OpError(f"permute: {dims} is not a permutation of the {x.ndim} dims of shape {x.shape}")
-    if x.ndim == 0:
+    n = x.data.ndim
+    if len(dims) != n:
+        raise OpError(f"permute: {dims} is not a permutation of the {n} dims of shape {x.shape}")
+    if n == 0:
         return x
-    dims = tuple(d % x.ndim for d in dims)
-    if dims == tuple(range(x.ndim)):
+    dims = _axes(x, dims, "permute")  # in range and no repeats: a permutation
+    if dims == tuple(range(n)):
         return x
     return S.Permute.apply(x, axes=dims)
 
 
 def transpose(x, dim0, dim1):
     """Swap two dimensions."""
-    if x.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+    n = x.data.ndim
+    if n < 2 and dim0 in (0, -1) and dim1 in (0, -1):
         return x
     (d0,) = _axes(x, dim0, "transpose")
     (d1,) = _axes(x, dim1, "transpose")
-    dims = list(range(x.ndim))
-    dims[d0], dims[d1] = dims[d1], dims[d0]
-    return permute(x, dims)
+    if d0 == d1:
+        return x
+    dims = list(range(n))
+    dims[d0], dims[d1] = d1, d0
+    return S.Permute.apply(x, axes=tuple(dims))
 
 
 swapaxes = transpose
@@ -460,8 +493,13 @@ def broadcast_to(x, shape):
     return expand(x, shape)
 
 
+_BASIC_INDEX = (int, slice, type(None), type(Ellipsis))
+
+
 def normalize_index(x, index):
     """PyTorch indices (ints, slices, None, ..., lists, int/bool tensors) as array indices."""
+    if index.__class__ in _BASIC_INDEX:
+        return index
     parts = index if isinstance(index, tuple) else (index,)
     out = []
     for p in parts:
@@ -477,9 +515,35 @@ def normalize_index(x, index):
     return tuple(out) if isinstance(index, tuple) else out[0]
 
 
+def _split_ints(index):
+    """PyTorch applies integer indices before array indices (numpy mixes them, which
+    moves the array dims elsewhere): split ``index`` into a basic index holding the
+    ints, and the rest to apply to its result. None when no such mix is present."""
+    if index.__class__ is not tuple:
+        return None
+    arrays = [p for p in index if not isinstance(p, (int, slice, type(None), type(Ellipsis)))]
+    if not arrays or not any(isinstance(p, int) for p in index):
+        return None
+    first, rest = [], []
+    for p in index:
+        if isinstance(p, int):
+            first.append(p)
+        elif isinstance(p, (slice, type(None), type(Ellipsis))):
+            first.append(p)
+            rest.append(p if p is Ellipsis else slice(None))
+        else:  # an index array; a boolean mask consumes one dim per mask dim
+            width = p.ndim if getattr(p, "dtype", None) is not None and p.dtype == bool else 1
+            first.extend([slice(None)] * width)
+            rest.append(p)
+    return tuple(first), tuple(rest)
+
+
 def getitem(x, index):
     """``x[index]``: ints, slices (with steps), None, ..., integer or boolean arrays."""
     index = normalize_index(x, index)
+    split = _split_ints(index)
+    if split is not None:
+        return getitem(getitem(x, split[0]), split[1])
     if x.requires_grad:
         return S.GetItem.apply(x, index=index)
     try:
@@ -588,8 +652,8 @@ def mm(a, b):
     return matmul(a, b)
 
 
+import sys as _sys  # noqa: E402
 
 from .. import tensor as _tensor_module  # noqa: E402
-import sys as _sys  # noqa: E402
 
 _tensor_module._methods_from_ops(_sys.modules[__name__])

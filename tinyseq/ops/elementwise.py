@@ -68,6 +68,8 @@ class PowScalar(Function):
         p = self.p
         if p == 2:
             return g * (2 * a)
+        if p == 0:  # not 0 * 0**-1 = nan at a == 0
+            return self.xp.zeros_like(g)
         return g * (p * a ** (p - 1))
 
 
@@ -95,10 +97,11 @@ class Pow(Function):
 
     def backward(self, g):
         a, b, out = self.saved
-        ga = g * b * a ** (b - 1) if self.needs(0) else None
+        xp = self.xp
+        # b * a**(b-1) is 0 where b == 0 (not 0 * inf at a == 0), as PyTorch has it
+        ga = g * xp.where(b == 0, 0, b * a ** (b - 1)) if self.needs(0) else None
         gb = None
         if self.needs(1):
-            xp = self.xp
             # d/db a**b = a**b log a; defined as 0 where a == 0 (as PyTorch does)
             safe = xp.where(a > 0, a, 1)
             gb = g * out * xp.log(safe)
@@ -155,10 +158,26 @@ class Tanh(Function):
 
 
 def sigmoid_array(xp, a):
-    """Logistic function without overflow or warnings for any finite input."""
-    e = xp.exp(-xp.abs(a))
-    r = 1 / (1 + e)
-    return xp.where(a >= 0, r, e * r)
+    """1 / (1 + exp(-a)) without overflow, underflow or warnings for any input.
+
+    The exponent is clipped to +-log(smallest normal float), so exp neither
+    overflows nor underflows (numpy would warn, or raise under
+    np.errstate(all="raise")); past that bound sigmoid is within one tiny
+    float of 0 or 1 anyway. Works in place on one temporary: this runs in
+    every gate of every recurrent cell."""
+    if not a.ndim:  # numpy returns scalars for 0-d arrays, and scalars have no out=
+        return sigmoid_array(xp, a.reshape(1)).reshape(())
+    bound = _LOG_TINY.get(a.dtype.char, 87.3)
+    t = xp.maximum(a, -bound)
+    xp.minimum(t, bound, out=t)
+    xp.negative(t, out=t)
+    xp.exp(t, out=t)
+    t += 1
+    return xp.reciprocal(t, out=t)
+
+
+# -log of float16/32/64's smallest normal number, rounded down
+_LOG_TINY = {"e": 9.7, "f": 87.3, "d": 708.3}
 
 
 class Sigmoid(Function):

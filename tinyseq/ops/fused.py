@@ -10,39 +10,637 @@ from __future__ import annotations
 from ..autograd import Function
 
 
+def softmax_xent_forward(xp, logits, target, ignore_index):
+    """logits: (M, C), target: (M,) ints -> (loss: (M,), 0 where target == ignore_index; saved)."""
+    valid = target != ignore_index
+    safe = xp.where(valid, target, 0)
+    m = logits.max(axis=1, keepdims=True)
+    shifted = logits - m
+    e = xp.exp(shifted)
+    s = e.sum(axis=1, keepdims=True)
+    rows = xp.arange(logits.shape[0])
+    loss = (xp.log(s[:, 0]) - shifted[rows, safe]) * valid
+    return loss, (e / s, safe)
+
+
+def softmax_xent_backward(xp, saved, scale):
+    """scale: (M,) gradient of each row's loss (0 where ignored) -> dlogits: (M, C)."""
+    p, safe = saved
+    grad = p.copy()
+    grad[xp.arange(p.shape[0]), safe] -= 1
+    return grad * scale.astype(p.dtype)[:, None]
+
+
 class SoftmaxCrossEntropy(Function):
     """Mean/sum/none cross-entropy of logits (M, C) against class indices (M,).
 
     Rows whose target equals ``ignore_index`` contribute nothing (and are not
-    counted by the mean)."""
+    counted by the mean). Device kernels: ``backend.fused["softmax_xent"]``, a
+    (forward, backward) pair with the signatures of the two functions above."""
 
     def forward(self, logits, target, ignore_index, reduction):
-        xp = self.xp
+        fwd, self.kernel_backward = self.backend.fused.get(
+            "softmax_xent", (softmax_xent_forward, softmax_xent_backward)
+        )
+        loss, saved = fwd(self.xp, logits, target, ignore_index)
         valid = target != ignore_index
-        safe = xp.where(valid, target, 0)
-        m = logits.max(axis=1, keepdims=True)
-        shifted = logits - m
-        e = xp.exp(shifted)
-        s = e.sum(axis=1, keepdims=True)
-        rows = xp.arange(logits.shape[0])
-        loss = (xp.log(s[:, 0]) - shifted[rows, safe]) * valid
-        self.saved = (e / s, safe, valid)
+        self.saved = (saved, valid)
         self.reduction = reduction
         if reduction == "none":
             return loss
         if reduction == "sum":
             return loss.sum()
-        self.count = valid.sum()
+        # the count in the logits' dtype, so float32 logits give a float32 loss
+        self.count = valid.sum().astype(logits.dtype)
         return loss.sum() / self.count
 
     def backward(self, g):
-        p, safe, valid = self.saved
-        grad = p.copy()
-        grad[self.xp.arange(p.shape[0]), safe] -= 1
-        if self.reduction == "none":
-            scale = (g * valid)[:, None]
-        elif self.reduction == "sum":
-            scale = (g * valid)[:, None]
+        saved, valid = self.saved
+        if self.reduction == "mean":
+            g = g / self.count
+        return self.kernel_backward(self.xp, saved, g * valid)
+
+
+# -- recurrent cells -----------------------------------------------------------------------
+#
+# The elementwise part of one cell step lives in plain functions of ``xp`` (the
+# device's array module), so a device can swap in its own kernels. A device
+# registers a (forward, backward) pair per name, with exactly these signatures:
+#
+#     backend.fused["lstm_cell"] = (lstm_cell_forward, lstm_cell_backward)
+#     backend.fused["gru_cell"]  = (gru_cell_forward, gru_cell_backward)
+#     backend.fused["rnn_cell"]  = (rnn_cell_forward, rnn_cell_backward)
+#
+# Rules every implementation keeps:
+# - 2-D arrays of one float dtype: (B, G*H) gate blocks laid out as PyTorch's
+#   weight rows (LSTM i|f|g|o, GRU r|z|n), (B, H) states; B may be 1.
+# - Arrays named as overwritten below may be overwritten; no other input is
+#   written to. Output arguments (``h_out``, ``c_out``, ``out``, ``dgx``,
+#   ``dgh``; always passed by keyword) are None or C-contiguous (B, H) / (B, G*H)
+#   arrays that must receive that result and be returned; they never alias an
+#   input. The layers pass slices of their (T, B, ...) buffers there.
+# - ``saved`` is opaque: whatever the forward returns, handed back unchanged to
+#   the backward of the same implementation.
+# - Gradient arguments (dh, dc) are never None, never written to, and may be
+#   read-only or strided views (a broadcast gradient of a sum, a slice of one).
+#
+# The CPU versions use sigmoid(x) = (1 + tanh(x / 2)) / 2, so one tanh pass
+# covers all four LSTM gates; it agrees with the exp-based sigmoid of the
+# composed cells to ~1e-16 in float64.
+
+
+class _Blocks:
+    """Per (device, H, dtype) constants of the CPU kernels: the index tuples of the
+    gate blocks and (1, G*H) rows, 2-D so that B = 1 needs no broadcasting (which
+    costs numpy more than the arithmetic at that size)."""
+
+    def __init__(self, xp, H, G, dtype):
+        import numpy as np
+
+        self.blocks = tuple((slice(None), slice(k * H, (k + 1) * H)) for k in range(G))
+        self.lead = (slice(None), slice(0, 2 * H))  # GRU: r and z together
+        if G == 4:
+            # sigmoid(x) = tanh(x * s) * s + (1 - s) with s = 1/2; s = 1 on g leaves tanh
+            scale = np.full((1, 4 * H), 0.5, dtype=dtype)
+            scale[:, 2 * H : 3 * H] = 1
+            plus_g = np.zeros((1, 4 * H), dtype=dtype)
+            plus_g[:, 2 * H : 3 * H] = 1  # activations + plus_g: s on i, f, o and 1 + tanh on g
+            self.scale, self.shift, self.plus_g = (xp.asarray(a) for a in (scale, 1 - scale, plus_g))
+        self.half = xp.asarray(np.full((1, 2 * H), 0.5, dtype=dtype))
+
+
+_blocks: dict = {}
+
+
+def _consts(xp, H, G, dtype):
+    key = (xp, H, G, dtype)
+    k = _blocks.get(key)
+    if k is None:
+        if len(_blocks) > 256:
+            _blocks.clear()
+        k = _blocks[key] = _Blocks(xp, H, G, dtype)
+    return k
+
+
+def lstm_cell_forward(xp, gates, c_prev, h_out=None, c_out=None):
+    """LSTM cell, elementwise part.
+
+    gates: (B, 4H) pre-activations x W_ih^T + b_ih + h W_hh^T + b_hh, blocks i|f|g|o;
+        overwritten with the activations (sigmoid i, f, o; tanh g).
+    c_prev: (B, H). h_out, c_out: optional (B, H) outputs.
+    Returns (h, c, saved): h = o * tanh(c) (B, H) and c = f * c_prev + i * g (B, H).
+    """
+    k = _consts(xp, c_prev.shape[1], 4, gates.dtype)
+    a = gates
+    xp.multiply(a, k.scale, a)
+    xp.tanh(a, a)
+    xp.multiply(a, k.scale, a)
+    xp.add(a, k.shift, a)
+    bi, bf, bg, bo = k.blocks
+    c = xp.multiply(a[bf], c_prev, c_out)
+    c += a[bi] * a[bg]
+    tc = xp.tanh(c)
+    h = xp.multiply(a[bo], tc, h_out)
+    return h, c, (a, c_prev, tc, k)
+
+
+def lstm_cell_backward(xp, saved, dh, dc, out=None):
+    """Gradients of one LSTM cell step.
+
+    dh, dc: (B, H) gradients reaching h and c. out: optional (B, 4H) for dgates.
+    Returns (dgates (B, 4H) w.r.t. the pre-activations, dc_prev (B, H)).
+    """
+    a, c_prev, tc, k = saved
+    d = xp.empty_like(a) if out is None else out
+    bi, bf, bg, bo = k.blocks
+    xp.multiply(dh, tc, d[bo])
+    dct = xp.multiply(tc, tc)
+    xp.subtract(1, dct, dct)
+    xp.multiply(dct, a[bo], dct)
+    xp.multiply(dct, dh, dct)
+    xp.add(dct, dc, dct)  # everything that reaches c: through h and from the next step
+    xp.multiply(dct, a[bg], d[bi])
+    xp.multiply(dct, c_prev, d[bf])
+    xp.multiply(dct, a[bi], d[bg])
+    dc_prev = xp.multiply(dct, a[bf], dct)
+    # Through the activations: s' = s (1 - s) for i, f, o and t' = (1 + t)(1 - t) for g.
+    tmp = xp.subtract(1, a)
+    xp.multiply(d, tmp, d)
+    xp.add(a, k.plus_g, tmp)
+    xp.multiply(d, tmp, d)
+    return d, dc_prev
+
+
+def gru_cell_forward(xp, gx, gh, h_prev, h_out=None):
+    """GRU cell, elementwise part (PyTorch's equations: n uses r * (W_hn h + b_hn)).
+
+    gx: (B, 3H) = x W_ih^T + b_ih, blocks r|z|n; overwritten with the activations r, z, n.
+    gh: (B, 3H) = h_prev W_hh^T + b_hh (read only; saved for backward).
+    h_prev: (B, H).
+    Returns (h, saved): h = (1 - z) * n + z * h_prev (B, H).
+    """
+    k = _consts(xp, h_prev.shape[1], 3, gx.dtype)
+    br, bz, bn = k.blocks
+    rz = gx[k.lead]
+    xp.add(rz, gh[k.lead], rz)
+    xp.multiply(rz, k.half, rz)
+    xp.tanh(rz, rz)
+    xp.multiply(rz, k.half, rz)
+    xp.add(rz, k.half, rz)
+    n = gx[bn]
+    n += gx[br] * gh[bn]
+    xp.tanh(n, n)
+    h = xp.subtract(h_prev, n, h_out)
+    xp.multiply(h, gx[bz], h)
+    xp.add(h, n, h)
+    return h, (gx, gh, h_prev, k)
+
+
+def gru_cell_backward(xp, saved, dh, dgx=None, dgh=None):
+    """Gradients of one GRU cell step.
+
+    dh: (B, H). dgx, dgh: optional (B, 3H) outputs.
+    Returns (dgx (B, 3H) w.r.t. x W_ih^T + b_ih, dgh (B, 3H) w.r.t. h W_hh^T + b_hh,
+    dh_direct (B, H) = dh * z, the part of dh_prev that skips the matrix product).
+    """
+    gx, gh, h_prev, k = saved
+    br, bz, bn = k.blocks
+    dgx = xp.empty_like(gx) if dgx is None else dgx
+    dgh = xp.empty_like(gh) if dgh is None else dgh
+    n, dn = gx[bn], dgx[bn]
+    dh_direct = xp.multiply(dh, gx[bz])
+    xp.subtract(dh, dh_direct, dn)
+    tmp = xp.multiply(n, n)
+    xp.subtract(1, tmp, tmp)
+    xp.multiply(dn, tmp, dn)  # through tanh: now w.r.t. n's pre-activation
+    dz = xp.subtract(h_prev, n, dgx[bz])
+    xp.multiply(dz, dh, dz)
+    xp.multiply(dn, gh[bn], dgx[br])
+    drz, rz = dgx[k.lead], gx[k.lead]
+    s = xp.subtract(1, rz)
+    xp.multiply(drz, s, drz)
+    xp.multiply(drz, rz, drz)
+    dgh[k.lead] = drz
+    xp.multiply(dn, gx[br], dgh[bn])
+    return dgx, dgh, dh_direct
+
+
+def rnn_cell_forward(xp, pre, nonlinearity, out=None):
+    """Vanilla RNN cell: h = tanh(pre) or relu(pre).
+
+    pre: (B, H) = x W_ih^T + b_ih + h W_hh^T + b_hh (read only); nonlinearity: "tanh" | "relu".
+    Returns (h, saved).
+    """
+    h = xp.tanh(pre, out) if nonlinearity == "tanh" else xp.maximum(pre, 0, out=out)
+    return h, (h,)
+
+
+def rnn_cell_backward(xp, saved, dh, nonlinearity, out=None):
+    """dh: (B, H) -> dpre (B, H), the gradient w.r.t. the pre-activation."""
+    (h,) = saved
+    if nonlinearity == "tanh":
+        d = xp.multiply(h, h, out)
+        xp.subtract(1, d, d)
+        xp.multiply(d, dh, d)
+        return d
+    return xp.multiply(dh, h > 0, out)
+
+
+_CPU_KERNELS = {
+    "lstm_cell": (lstm_cell_forward, lstm_cell_backward),
+    "gru_cell": (gru_cell_forward, gru_cell_backward),
+    "rnn_cell": (rnn_cell_forward, rnn_cell_backward),
+}
+
+
+def cell_kernels(backend, name):
+    """The (forward, backward) pair for ``name`` on ``backend``: its own, or the array code above."""
+    return backend.fused.get(name) or _CPU_KERNELS[name]
+
+
+def _cell_gates(x, h, w_ih, w_hh, b_ih, b_hh):
+    """x W_ih^T + b_ih + h W_hh^T + b_hh, summed in the composed cells' order."""
+    gates = x @ w_ih.T
+    if b_ih is not None:
+        gates += b_ih
+    gates += h @ w_hh.T
+    if b_hh is not None:
+        gates += b_hh
+    return gates
+
+
+def _weight_grads(fn, dgx, dgh, x, h, w_ih, w_hh, at):
+    """Gradients of x, h (the matrix-product part), W_ih, W_hh[, b_ih, b_hh] from the
+    gate gradients dgx (w.r.t. x W_ih^T + b_ih) and dgh (w.r.t. h W_hh^T + b_hh);
+    ``at`` lists those inputs' indices. None where an input needs no gradient."""
+    need = fn.needs
+    i_x, i_h, i_wih, i_whh, i_bih, i_bhh = at
+    out = [
+        dgx @ w_ih if need(i_x) else None,
+        dgh @ w_hh if need(i_h) else None,
+        dgx.T @ x if need(i_wih) else None,
+        dgh.T @ h if need(i_whh) else None,
+    ]
+    if len(fn.parents) > i_bih:
+        db_ih = dgx.sum(0) if need(i_bih) or (dgh is dgx and need(i_bhh)) else None
+        db_hh = (db_ih if dgh is dgx else dgh.sum(0)) if need(i_bhh) else None
+        out += [db_ih if need(i_bih) else None, db_hh]
+    return out
+
+
+class RNNCellOp(Function):
+    """Vanilla RNN cell as one node.
+
+    x (B, I), h (B, H), W_ih (H, I), W_hh (H, H)[, b_ih (H,), b_hh (H,)] -> h' (B, H)."""
+
+    def forward(self, x, h, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
+        fwd, _ = cell_kernels(self.backend, "rnn_cell")
+        pre = _cell_gates(x, h, w_ih, w_hh, b_ih, b_hh)
+        out, ks = fwd(self.xp, pre, nonlinearity)
+        self.saved = (x, h, w_ih, w_hh, ks)
+        self.nonlinearity = nonlinearity
+        return out
+
+    def backward(self, dh):
+        x, h, w_ih, w_hh, ks = self.saved
+        _, bwd = cell_kernels(self.backend, "rnn_cell")
+        d = bwd(self.xp, ks, dh, self.nonlinearity)
+        return tuple(_weight_grads(self, d, d, x, h, w_ih, w_hh, (0, 1, 2, 3, 4, 5)))
+
+
+class LSTMCellOp(Function):
+    """LSTM cell as one node.
+
+    x (B, I), h (B, H), c (B, H), W_ih (4H, I), W_hh (4H, H)[, b_ih (4H,), b_hh (4H,)]
+    -> (h' (B, H), c' (B, H))."""
+
+    def forward(self, x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
+        fwd, _ = cell_kernels(self.backend, "lstm_cell")
+        h2, c2, ks = fwd(self.xp, _cell_gates(x, h, w_ih, w_hh, b_ih, b_hh), c)
+        self.saved = (x, h, w_ih, w_hh, ks)
+        return h2, c2
+
+    def backward(self, dh, dc):
+        x, h, w_ih, w_hh, ks = self.saved
+        _, bwd = cell_kernels(self.backend, "lstm_cell")
+        d, dc_prev = bwd(self.xp, ks, dh, dc)
+        dx, dh_prev, *rest = _weight_grads(self, d, d, x, h, w_ih, w_hh, (0, 1, 3, 4, 5, 6))
+        return (dx, dh_prev, dc_prev if self.needs(2) else None, *rest)
+
+
+class GRUCellOp(Function):
+    """GRU cell as one node.
+
+    x (B, I), h (B, H), W_ih (3H, I), W_hh (3H, H)[, b_ih (3H,), b_hh (3H,)] -> h' (B, H)."""
+
+    def forward(self, x, h, w_ih, w_hh, b_ih=None, b_hh=None):
+        fwd, _ = cell_kernels(self.backend, "gru_cell")
+        gx = x @ w_ih.T
+        if b_ih is not None:
+            gx += b_ih
+        gh = h @ w_hh.T
+        if b_hh is not None:
+            gh += b_hh
+        out, ks = fwd(self.xp, gx, gh, h)
+        self.saved = (x, h, w_ih, w_hh, ks)
+        return out
+
+    def backward(self, dh):
+        x, h, w_ih, w_hh, ks = self.saved
+        _, bwd = cell_kernels(self.backend, "gru_cell")
+        dgx, dgh, dh_direct = bwd(self.xp, ks, dh)
+        dx, dh_prev, *rest = _weight_grads(self, dgx, dgh, x, h, w_ih, w_hh, (0, 1, 2, 3, 4, 5))
+        if dh_prev is not None:
+            dh_prev += dh_direct
+        return (dx, dh_prev, *rest)
+
+
+# -- recurrent layers: one node per time step ------------------------------------------------
+#
+# A layer direction over a (T, B, I) input is a graph of T + 2 nodes:
+#
+#     RecurrentInput(x, W_ih, W_hh, biases, W_hr) -> token      x W_ih^T + b for all steps: one GEMM
+#     LSTMStep / GRUStep / RNNStep(token, h[, c], W_hh, ...)    per step: h W_hh^T + the fused cell
+#         -> h'[, c']
+#     RecurrentOutput(h_0', ..., h_T-1') -> (T, B, P)           the step outputs, without a copy
+#
+# Every step takes the input node's token, so backward runs the input node after
+# all steps. Each step leaves its gate gradients in a shared (T, B, G*H) buffer
+# and the input node turns them into the weight gradients with one GEMM each
+# (dW_hh = sum over t of dgates_t^T h_{t-1} = DG^T H_prev), instead of T small
+# products accumulated one by one. BPTT itself is still the engine walking back
+# through the per-step nodes.
+#
+# A step also takes the weights it multiplies by (W_hh; GRU's b_hh; LSTM's W_hr)
+# as inputs, so that the graph shows them feeding every step, as in the composed
+# path. Its backward returns None for them: their gradients come from the input node.
+
+
+class RecurrentSequence:
+    """Buffers shared by the nodes of one layer direction over one input.
+
+    kind "lstm" | "gru" | "rnn"; T steps of B rows; gate blocks G*H wide; states
+    P wide (P = proj_size, or H). Time-indexed device arrays:
+
+    gx  (T, B, G*H)   every step's input projection; a step turns its slice into
+                      its activations in place (they are what its backward needs)
+    hs  (T+1, B, P)   states: step t reads hs[t] and writes hs[t+1] (forward in
+                      time) or reads hs[t+1] and writes hs[t] (reverse)
+    dg  (T, B, G*H)   gate gradients left by the steps (GRU: x side; dgh: h side)
+    hf  (T, B, H), dhp (T, B, P)   LSTM with a projection: h before W_hr, and the
+                      gradient of h after it
+    masks (T, B, 1) bool or None: a row keeps its state where its mask is False.
+    """
+
+    def __init__(self, kind, reverse=False, bias=True, proj=False, masks=None, nonlinearity="tanh"):
+        self.kind, self.reverse, self.bias, self.proj = kind, reverse, bias, proj
+        self.masks, self.nonlinearity = masks, nonlinearity
+        self.dg = self.dgh = self.dhp = self.hf = None
+        self.no_weight_grads = ()
+
+    def start(self, backend, gx, w_hh, b_hh, w_hr, P):
+        xp = backend.xp
+        T, B, G = gx.shape
+        self.T, self.B = T, B
+        self.gx, self.w_hh, self.b_hh, self.w_hr = gx, w_hh, b_hh, w_hr
+        # h @ W^T runs T times: against a contiguous copy of W^T it is a plain (not
+        # transposed) GEMM, ~20% faster; the copy pays off from about T * B = 128 rows.
+        copy = xp.ascontiguousarray if T * B >= 128 else (lambda a: a)
+        self.w_hh_t = copy(w_hh.T)
+        self.w_hr_t = None if w_hr is None else copy(w_hr.T)
+        self.hs = xp.empty((T + 1, B, P), dtype=gx.dtype)
+        if w_hr is not None:
+            self.hf = xp.empty((T, B, w_hr.shape[1]), dtype=gx.dtype)
+        self.scratch = xp.empty((B, G), dtype=gx.dtype)
+        self.first = T - 1 if self.reverse else 0
+        self.ahead = 0 if self.reverse else 1  # step t writes hs[t + ahead], reads hs[t + 1 - ahead]
+        self.cell_forward, self.cell_backward = cell_kernels(backend, self.kind + "_cell")
+        self.token_grad = xp.zeros((), dtype=gx.dtype)
+
+    def step_weights(self, weights):
+        """The weights a step reads, picked from the input node's (W_ih, W_hh[, b_ih, b_hh][, W_hr])."""
+        picked = [weights[1]]
+        if self.kind == "gru" and self.bias:
+            picked.append(weights[3])
+        if self.proj:
+            picked.append(weights[-1])
+        self.no_weight_grads = (None,) * len(picked)
+        return picked
+
+    def h_prev_all(self):
+        """(T, B, P): the state each step read, by time index."""
+        return self.hs[1:] if self.reverse else self.hs[:-1]
+
+    def alloc_grads(self, xp):
+        # zeros: a step that backward never reaches contributes nothing
+        shape, dtype = self.gx.shape, self.gx.dtype
+        self.dg = xp.zeros(shape, dtype=dtype)
+        if self.kind == "gru":
+            self.dgh = xp.zeros(shape, dtype=dtype)
+        if self.proj:
+            self.dhp = xp.zeros((self.T,) + self.hs.shape[1:], dtype=dtype)
+
+
+class RecurrentInput(Function):
+    """The input side of one recurrent layer direction, for all steps at once.
+
+    x (T, B, I), W_ih (G*H, I), W_hh (G*H, P)[, b_ih (G*H,), b_hh (G*H,)][, W_hr (P, H)]
+    -> a 0-d token that every step of ``seq`` takes as input.
+
+    Forward: gx = x W_ih^T + b_ih (+ b_hh, except GRU, whose b_hn sits inside r * (...))
+    as one (T*B, I) @ (I, G*H) GEMM. Backward (after all steps): dx = DG W_ih,
+    dW_ih = DG^T X, dW_hh = DG^T H_prev, db = column sums of DG, dW_hr = DHP^T HF.
+    """
+
+    fresh_grads = True  # every gradient below is a new product, so the leaves keep them uncopied
+
+    def forward(self, x, w_ih, w_hh, *rest, seq):
+        T, B, I = x.shape
+        x2 = x.reshape(T * B, I)
+        gx = x2 @ w_ih.T
+        b_ih = b_hh = w_hr = None
+        if seq.bias:
+            b_ih, b_hh = rest[0], rest[1]
+            gx += b_ih if seq.kind == "gru" else b_ih + b_hh
+        if seq.proj:
+            w_hr = rest[-1]
+        seq.start(self.backend, gx.reshape(T, B, -1), w_hh, b_hh, w_hr, w_hh.shape[1])
+        self.saved = (seq, x2, w_ih)
+        return self.xp.zeros((), dtype=x.dtype)
+
+    def backward(self, g):
+        seq, x2, w_ih = self.saved
+        n = len(self.parents)
+        if seq.dg is None:
+            return (None,) * n
+        need = self.needs
+        TB = x2.shape[0]
+        dg = seq.dg.reshape(TB, -1)
+        dgh = dg if seq.dgh is None else seq.dgh.reshape(TB, -1)
+        grads = [
+            (dg @ w_ih).reshape(seq.T, seq.B, -1) if need(0) else None,
+            dg.T @ x2 if need(1) else None,
+            dgh.T @ seq.h_prev_all().reshape(TB, -1) if need(2) else None,
+        ]
+        if seq.bias:
+            # column sums as a matrix-vector product: several times faster than sum(0)
+            ones = self.xp.ones(TB, dtype=dg.dtype)
+            db_ih = ones @ dg if need(3) or (dgh is dg and need(4)) else None
+            if not need(4):
+                db_hh = None
+            elif dgh is not dg:
+                db_hh = ones @ dgh
+            else:  # both biases sit in one sum: the same gradient, as two arrays (fresh_grads)
+                db_hh = db_ih.copy() if need(3) else db_ih
+            grads += [db_ih if need(3) else None, db_hh]
+        if seq.proj:
+            grads.append(seq.dhp.reshape(TB, -1).T @ seq.hf.reshape(TB, -1) if need(n - 1) else None)
+        seq.dg = seq.dgh = seq.dhp = None
+        return tuple(grads)
+
+
+class RecurrentOutput(Function):
+    """The step outputs h_t (B, P), given in time order, as one (T, B, P) tensor.
+
+    The steps already wrote them into one buffer, so this is a view, and so are
+    the per-step gradients handed back."""
+
+    def forward(self, *hs, seq):
+        return seq.hs[: seq.T] if seq.reverse else seq.hs[1:]
+
+    def backward(self, g):
+        return tuple(g[t] for t in range(g.shape[0]))
+
+
+def _split_grad(xp, m, g):
+    """(part of g for the new state, part carried to the kept one)."""
+    if m is None:
+        return g, None
+    return xp.where(m, g, 0), xp.where(m, 0, g)
+
+
+class _Step(Function):
+    """Shared by the step nodes of a layer direction (see RecurrentSequence)."""
+
+    def _begin(self, h_prev, seq, t):
+        """-> (hs index this step writes, its mask or None)."""
+        if t == seq.first:
+            seq.hs[t + 1 - seq.ahead] = h_prev  # H_prev for dW_hh starts with h_0
+        return t + seq.ahead, None if seq.masks is None else seq.masks[t]
+
+    def _token_grad(self, seq):
+        """The first step that backward reaches allocates the shared gradient buffers and
+        alone returns a gradient for the token: that schedules the input node, which the
+        engine runs after every step anyway (it has a lower generation than all of them)."""
+        if seq.dg is not None:
+            return None
+        seq.alloc_grads(self.xp)
+        return seq.token_grad
+
+    def _recurrent_grad(self, seq, dgh, carry):
+        """dh_prev = dgh W_hh (+ the gradient of a kept state)."""
+        if not self.needs(1):
+            return None
+        dh_prev = dgh @ seq.w_hh
+        if carry is not None:
+            dh_prev += carry
+        return dh_prev
+
+
+class RNNStep(_Step):
+    """Step t of a vanilla RNN direction: (token, h_prev (B, H), W_hh) -> h (B, H),
+    h = nonlinearity(gx[t] + h_prev W_hh^T)."""
+
+    def forward(self, token, h_prev, *weights, seq, t):
+        xp = self.xp
+        slot, m = self._begin(h_prev, seq, t)
+        pre = seq.gx[t]
+        xp.add(pre, xp.matmul(h_prev, seq.w_hh_t, out=seq.scratch), pre)
+        if m is None:
+            h, ks = seq.cell_forward(xp, pre, seq.nonlinearity, out=seq.hs[slot])
         else:
-            scale = (g / self.count * valid)[:, None]
-        return grad * scale.astype(p.dtype)
+            h_new, ks = seq.cell_forward(xp, pre, seq.nonlinearity)
+            h = seq.hs[slot]
+            h[...] = xp.where(m, h_new, h_prev)
+        self.saved = (seq, t, ks, m)
+        return h
+
+    def backward(self, dh):
+        seq, t, ks, m = self.saved
+        xp = self.xp
+        token = self._token_grad(seq)
+        dh_new, carry = _split_grad(xp, m, dh)
+        d = seq.cell_backward(xp, ks, dh_new, seq.nonlinearity, out=seq.dg[t])
+        return (token, self._recurrent_grad(seq, d, carry)) + seq.no_weight_grads
+
+
+class LSTMStep(_Step):
+    """Step t of an LSTM direction: (token, h_prev (B, P), c_prev (B, H), W_hh[, W_hr])
+    -> (h (B, P), c (B, H)).
+
+    gates = gx[t] + h_prev W_hh^T, then the fused cell; h = (o * tanh(c)) W_hr^T
+    with a projection."""
+
+    def forward(self, token, h_prev, c_prev, *weights, seq, t):
+        xp = self.xp
+        slot, m = self._begin(h_prev, seq, t)
+        gates = seq.gx[t]
+        xp.add(gates, xp.matmul(h_prev, seq.w_hh_t, out=seq.scratch), gates)
+        if m is None and seq.w_hr is None:
+            h, c, ks = seq.cell_forward(xp, gates, c_prev, h_out=seq.hs[slot])
+        else:
+            hf, c, ks = seq.cell_forward(xp, gates, c_prev, h_out=None if seq.hf is None else seq.hf[t])
+            h = seq.hs[slot]
+            if seq.w_hr is not None:
+                hf = hf @ seq.w_hr_t
+            if m is None:
+                h[...] = hf
+            else:
+                h[...] = xp.where(m, hf, h_prev)
+                c = xp.where(m, c, c_prev)
+        self.saved = (seq, t, ks, m)
+        return h, c
+
+    def backward(self, dh, dc):
+        seq, t, ks, m = self.saved
+        xp = self.xp
+        token = self._token_grad(seq)
+        dh_new, carry = _split_grad(xp, m, dh)
+        dc_new, c_carry = _split_grad(xp, m, dc)
+        if seq.proj:
+            seq.dhp[t] = dh_new
+            dh_new = dh_new @ seq.w_hr
+        d, dc_prev = seq.cell_backward(xp, ks, dh_new, dc_new, out=seq.dg[t])
+        if c_carry is not None:
+            dc_prev += c_carry
+        dh_prev = self._recurrent_grad(seq, d, carry)
+        return (token, dh_prev, dc_prev if self.needs(2) else None) + seq.no_weight_grads
+
+
+class GRUStep(_Step):
+    """Step t of a GRU direction: (token, h_prev (B, H), W_hh[, b_hh]) -> h (B, H), with
+    gh = h_prev W_hh^T + b_hh computed here and gx[t] from the input node."""
+
+    def forward(self, token, h_prev, *weights, seq, t):
+        xp = self.xp
+        slot, m = self._begin(h_prev, seq, t)
+        gh = h_prev @ seq.w_hh_t
+        if seq.b_hh is not None:
+            xp.add(gh, seq.b_hh, gh)
+        if m is None:
+            h, ks = seq.cell_forward(xp, seq.gx[t], gh, h_prev, h_out=seq.hs[slot])
+        else:
+            h_new, ks = seq.cell_forward(xp, seq.gx[t], gh, h_prev)
+            h = seq.hs[slot]
+            h[...] = xp.where(m, h_new, h_prev)
+        self.saved = (seq, t, ks, m)
+        return h
+
+    def backward(self, dh):
+        seq, t, ks, m = self.saved
+        xp = self.xp
+        token = self._token_grad(seq)
+        dh_new, carry = _split_grad(xp, m, dh)
+        _, dgh, dh_direct = seq.cell_backward(xp, ks, dh_new, dgx=seq.dg[t], dgh=seq.dgh[t])
+        carry = dh_direct if carry is None else dh_direct + carry
+        return (token, self._recurrent_grad(seq, dgh, carry)) + seq.no_weight_grads

@@ -5,21 +5,24 @@ from __future__ import annotations
 from ..autograd import Function, OpError
 
 
+def _mismatch(sa, sb) -> str:
+    """Why numpy refused ``sa @ sb``, in words."""
+    if not sa or not sb:
+        return f"matmul: both arguments need at least 1 dimension, got {sa} @ {sb}"
+    k2 = sb[-2 if len(sb) > 1 else 0]
+    if sa[-1] != k2:
+        return f"matmul: {sa} @ {sb}: inner dimensions differ ({sa[-1]} vs {k2})"
+    return f"matmul: {sa} @ {sb}: batch dimensions do not broadcast"
+
+
 class MatMul(Function):
     def forward(self, a, b):
-        if a.ndim == 0 or b.ndim == 0:
-            raise OpError(f"matmul: both arguments need at least 1 dimension, got {a.shape} @ {b.shape}")
-        if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
-            k2 = b.shape[-2 if b.ndim > 1 else 0]
-            raise OpError(
-                f"matmul: {a.shape} @ {b.shape}: inner dimensions differ ({a.shape[-1]} vs {k2})"
-            )
         if a.dtype != b.dtype:
             raise OpError(f"matmul: dtypes differ ({a.dtype} @ {b.dtype}) for {a.shape} @ {b.shape}")
         try:
             out = a @ b
         except ValueError:
-            raise OpError(f"matmul: {a.shape} @ {b.shape}: batch dimensions do not broadcast") from None
+            raise OpError(_mismatch(a.shape, b.shape)) from None
         self.saved = (a, b)
         return out
 

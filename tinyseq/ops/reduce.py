@@ -91,14 +91,18 @@ class LogSumExp(Function):
         xp = self.xp
         m = a.max(axis=axis, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)
-        out = xp.log(xp.exp(a - m).sum(axis=axis, keepdims=True)) + m
-        self.saved = (a, out)
+        e = xp.exp(a - m)
+        s = e.sum(axis=axis, keepdims=True)
+        out = xp.log(s) + m
+        # backward needs softmax(a); e / s is exact where exp(a - out) would lose
+        # digits to the rounding of a large ``out``
+        self.saved = (e / s,)
         self.args = (axis, keepdims)
         if keepdims:
             return out
         return out.reshape(()) if axis is None else out.squeeze(axis)
 
     def backward(self, g):
-        a, out = self.saved
+        (p,) = self.saved
         axis, keepdims = self.args
-        return self.xp.exp(a - out) * _expand_back(g, a.shape, axis, keepdims)
+        return p * _expand_back(g, p.shape, axis, keepdims)

@@ -36,9 +36,15 @@ class Expand(Function):
         return g
 
 
+_BASIC = (int, slice, type(None), type(Ellipsis))
+
+
 def _is_advanced(index) -> bool:
-    parts = index if isinstance(index, tuple) else (index,)
-    return any(not isinstance(p, (int, slice, type(None), type(Ellipsis))) for p in parts)
+    """True when ``index`` holds an array or list (repeats possible: scatter-add back)."""
+    for p in index if index.__class__ is tuple else (index,):
+        if not isinstance(p, _BASIC):
+            return True
+    return False
 
 
 class GetItem(Function):
@@ -84,9 +90,9 @@ class Stack(Function):
 
     def backward(self, g):
         n = g.shape[self.axis]
-        return tuple(
-            g.take(i, axis=self.axis) if self.needs(i) else None for i in range(n)
-        )
+        # views, not copies (take would copy): backward never writes into a gradient
+        lead = (slice(None),) * self.axis
+        return tuple(g[lead + (i,)] if self.needs(i) else None for i in range(n))
 
 
 class Split(Function):

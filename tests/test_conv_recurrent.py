@@ -1,0 +1,423 @@
+"""ConvRNN / ConvLSTM / ConvGRU cells and layers: values and gradients.
+
+The PyTorch references below are the same equations written with
+torch.nn.functional.conv2d over the concatenation [x, h] (PyTorch has no
+convolutional recurrent layers of its own)."""
+
+import numpy as np
+import pytest
+
+import tinyseq as ts
+from tinyseq import nn
+from tinyseq.nn import conv_recurrent
+from tinyseq.nn.conv_recurrent import ConvLSTMCellOp
+
+torch = pytest.importorskip("torch")
+tF = torch.nn.functional
+# PyTorch notes that padding="same" with even kernels copies the input; that is expected here.
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
+
+KERNELS = [1, 2, 3, 5, (3, 5), (2, 4)]
+
+
+# -- PyTorch references ------------------------------------------------------------------
+def t_lstm_step(x, h, c, w, b, peep=None):
+    i, f, g, o = tF.conv2d(torch.cat([x, h], 1), w, b, padding="same").chunk(4, 1)
+    if peep is not None:
+        i, f = i + peep[0] * c, f + peep[1] * c
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    if peep is not None:
+        o = o + peep[2] * c
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def t_gru_step(x, h, w, b, b_hn):
+    k = x.shape[1]
+    xr, xz, xn = tF.conv2d(x, w[:, :k], b, padding="same").chunk(3, 1)
+    hr, hz, hn = tF.conv2d(h, w[:, k:], padding="same").chunk(3, 1)
+    if b_hn is not None:
+        hn = hn + b_hn[:, None, None]
+    r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+    n = torch.tanh(xn + r * hn)
+    return (1 - z) * n + z * h
+
+
+def t_rnn_step(x, h, w, b):
+    return torch.tanh(tF.conv2d(torch.cat([x, h], 1), w, b, padding="same"))
+
+
+def t_layer(mode, x, P, num_layers, dirs, h0=None, c0=None):
+    """Reference stacked/bidirectional layer on (T, B, C, H, W); P: name -> torch tensor."""
+    T, B = x.shape[:2]
+    hs, cs = [], []
+    for k in range(num_layers):
+        outs = []
+        for d in range(dirs):
+            sfx = f"_l{k}" + ("_reverse" if d else "")
+            w, b = P[f"weight{sfx}"], P.get(f"bias{sfx}")
+            hid = w.shape[0] // {"rnn": 1, "lstm": 4, "gru": 3}[mode]
+            i = k * dirs + d
+            h = h0[i] if h0 is not None else x.new_zeros(B, hid, *x.shape[3:])
+            c = c0[i] if c0 is not None else x.new_zeros(B, hid, *x.shape[3:])
+            seq = [None] * T
+            for t in range(T) if d == 0 else reversed(range(T)):
+                if mode == "lstm":
+                    peep = [P[f"{p}{sfx}"] for p in ("weight_ci", "weight_cf", "weight_co")] if (
+                        f"weight_ci{sfx}" in P) else None
+                    h, c = t_lstm_step(x[t], h, c, w, b, peep)
+                elif mode == "gru":
+                    h = t_gru_step(x[t], h, w, b, P.get(f"bias_hn{sfx}"))
+                else:
+                    h = t_rnn_step(x[t], h, w, b)
+                seq[t] = h
+            outs.append(torch.stack(seq))
+            hs.append(h)
+            cs.append(c)
+        x = torch.cat(outs, 2)
+    return x, hs, cs
+
+
+# -- utilities ---------------------------------------------------------------------------
+@pytest.fixture(params=["hoisted", "per_step"])
+def path(request, monkeypatch):
+    """Run a layer test both ways: frames of all steps convolved at once, or per step over cat([x, h])."""
+    monkeypatch.setattr(conv_recurrent, "HOIST_MIN_COLUMNS", 0 if request.param == "hoisted" else 10**9)
+    return request.param
+
+
+def randn(*shape, grad=True):
+    return ts.tensor(np.random.standard_normal(shape), dtype=ts.float64, requires_grad=grad)
+
+
+def to_torch(t):
+    return torch.tensor(t.numpy(), requires_grad=True)
+
+
+def torch_params(module):
+    return {n: to_torch(p) for n, p in module.named_parameters()}
+
+
+def randomise(module, scale=0.5):
+    """Non-zero values everywhere (peephole weights start at zero)."""
+    for p in module.parameters():
+        p.data = np.random.standard_normal(p.shape) * scale
+    return module
+
+
+def close(a, b, tol=1e-10):
+    a = a.numpy() if isinstance(a, ts.Tensor) else a
+    b = b.detach().numpy() if isinstance(b, torch.Tensor) else b
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+# -- cells -------------------------------------------------------------------------------
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_convlstm_cell_matches_torch(kernel):
+    cell = nn.ConvLSTMCell(3, 4, kernel).double()
+    x, h, c = randn(2, 3, 6, 7), randn(2, 4, 6, 7), randn(2, 4, 6, 7)
+    h1, c1 = cell(x, (h, c))
+    assert h1.shape == c1.shape == (2, 4, 6, 7)
+    (h1.sum() + (c1 * c1).sum()).backward()
+
+    P = torch_params(cell)
+    tx, th, tc = to_torch(x), to_torch(h), to_torch(c)
+    rh, rc = t_lstm_step(tx, th, tc, P["weight"], P["bias"])
+    (rh.sum() + (rc * rc).sum()).backward()
+    close(h1, rh)
+    close(c1, rc)
+    for ours, ref in [(x, tx), (h, th), (c, tc), (cell.weight, P["weight"]), (cell.bias, P["bias"])]:
+        close(ours.grad, ref.grad)
+
+
+def test_convlstm_cell_peephole_matches_torch():
+    cell = randomise(nn.ConvLSTMCell(2, 3, 3, peephole=True).double())
+    assert cell.weight_ci.shape == (3, 1, 1)
+    x, h, c = randn(2, 2, 5, 5), randn(2, 3, 5, 5), randn(2, 3, 5, 5)
+    h1, c1 = cell(x, (h, c))
+    (h1 * c1).sum().backward()
+    P = torch_params(cell)
+    peep = [P["weight_ci"], P["weight_cf"], P["weight_co"]]
+    rh, rc = t_lstm_step(to_torch(x), to_torch(h), to_torch(c), P["weight"], P["bias"], peep)
+    (rh * rc).sum().backward()
+    close(h1, rh)
+    for name, p in cell.named_parameters():
+        close(p.grad, P[name].grad)
+
+
+@pytest.mark.parametrize("kernel", [2, (3, 2)])
+def test_convgru_and_convrnn_cells_match_torch(kernel):
+    gru = randomise(nn.ConvGRUCell(2, 3, kernel).double())
+    rnn = nn.ConvRNNCell(2, 3, kernel).double()
+    x, h = randn(2, 2, 5, 4), randn(2, 3, 5, 4)
+    for cell, ref in [(gru, lambda P, x, h: t_gru_step(x, h, P["weight"], P["bias"], P["bias_hn"])),
+                      (rnn, lambda P, x, h: t_rnn_step(x, h, P["weight"], P["bias"]))]:
+        x.grad = h.grad = None
+        out = cell(x, h)
+        (out * out).sum().backward()
+        P = torch_params(cell)
+        tx, th = to_torch(x), to_torch(h)
+        r = ref(P, tx, th)
+        (r * r).sum().backward()
+        close(out, r)
+        close(x.grad, tx.grad)
+        close(h.grad, th.grad)
+        for name, p in cell.named_parameters():
+            close(p.grad, P[name].grad)
+
+
+@pytest.mark.parametrize("kernel", [1, 2, (2, 3)])
+def test_cells_keep_spatial_size_and_zero_state_default(kernel):
+    x = randn(2, 3, 7, 4)
+    for cell in (nn.ConvRNNCell(3, 5, kernel), nn.ConvGRUCell(3, 5, kernel), nn.ConvLSTMCell(3, 5, kernel)):
+        cell.double()
+        zero = ts.zeros(2, 5, 7, 4, dtype=ts.float64)
+        if isinstance(cell, nn.ConvLSTMCell):
+            (h, c), (h0, c0) = cell(x), cell(x, (zero, zero))
+            close(c, c0.numpy(), 1e-14)
+        else:
+            h, h0 = cell(x), cell(x, zero)
+        assert h.shape == (2, 5, 7, 4)
+        close(h, h0.numpy(), 1e-14)
+
+
+def test_one_by_one_cells_are_pytorch_cells():
+    """With 1x1 kernels on 1x1 frames the cells are exactly PyTorch's RNNCell/LSTMCell/GRUCell."""
+    x, h, c = randn(3, 4, 1, 1), randn(3, 5, 1, 1), randn(3, 5, 1, 1)
+    flat = [torch.tensor(t.numpy()[:, :, 0, 0]) for t in (x, h, c)]
+    lstm, gru, rnn = (randomise(cls(4, 5, 1)).double() for cls in (nn.ConvLSTMCell, nn.ConvGRUCell, nn.ConvRNNCell))
+    for ours, ref in [(lstm, torch.nn.LSTMCell(4, 5)), (gru, torch.nn.GRUCell(4, 5)), (rnn, torch.nn.RNNCell(4, 5))]:
+        ref = ref.double()
+        w = torch.tensor(ours.weight.numpy()[:, :, 0, 0])
+        with torch.no_grad():
+            ref.weight_ih.copy_(w[:, :4])
+            ref.weight_hh.copy_(w[:, 4:])
+            ref.bias_ih.copy_(torch.tensor(ours.bias.numpy()))
+            ref.bias_hh.zero_()
+            if ours is gru:
+                ref.bias_hh[10:] = torch.tensor(gru.bias_hn.numpy())
+        if ours is lstm:
+            (oh, oc), (rh, rc) = ours(x, (h, c)), ref(flat[0], (flat[1], flat[2]))
+            close(oc.numpy()[:, :, 0, 0], rc, 1e-12)
+        else:
+            oh, rh = ours(x, h), ref(flat[0], flat[1])
+        close(oh.numpy()[:, :, 0, 0], rh, 1e-12)
+
+
+def test_gradcheck_cells():
+    x = randn(1, 2, 3, 4)
+    gru = randomise(nn.ConvGRUCell(2, 2, (2, 3)).double())
+    rnn = randomise(nn.ConvRNNCell(2, 2, 3).double())
+    lstm = randomise(nn.ConvLSTMCell(2, 2, 2, peephole=True).double())
+    h, c = randn(1, 2, 3, 4), randn(1, 2, 3, 4)
+    assert ts.gradcheck(lambda x, h, *p: gru(x, h), [x, h, *gru.parameters()])
+    assert ts.gradcheck(lambda x, h, *p: gru(x), [x, h, *gru.parameters()])
+    assert ts.gradcheck(lambda x, h, *p: rnn(x, h), [x, h, *rnn.parameters()])
+    assert ts.gradcheck(lambda x, h, c, *p: lstm(x, (h, c)), [x, h, c, *lstm.parameters()])
+
+
+# -- layers ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_convlstm_layer_matches_torch(kernel, path):
+    m = nn.ConvLSTM(2, 3, kernel).double()
+    x = randn(4, 2, 2, 5, 6)
+    out, (h_n, c_n) = m(x)
+    assert out.shape == (4, 2, 3, 5, 6) and h_n.shape == c_n.shape == (1, 2, 3, 5, 6)
+    ((out * out).sum() + h_n.sum() + c_n.sum()).backward()
+    P = torch_params(m)
+    tx = to_torch(x)
+    r_out, (r_h,), (r_c,) = t_layer("lstm", tx, P, 1, 1)
+    ((r_out * r_out).sum() + r_h.sum() + r_c.sum()).backward()
+    close(out, r_out)
+    close(h_n[0], r_h)
+    close(c_n[0], r_c)
+    close(x.grad, tx.grad)
+    for name, p in m.named_parameters():
+        close(p.grad, P[name].grad)
+
+
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn"])
+def test_stacked_bidirectional_layers_match_torch(mode, path):
+    cls = {"lstm": nn.ConvLSTM, "gru": nn.ConvGRU, "rnn": nn.ConvRNN}[mode]
+    kw = {"peephole": True} if mode == "lstm" else {}
+    m = randomise(cls(2, [3, 2], [3, (2, 4)], num_layers=2, bidirectional=True, **kw).double(), 0.3)
+    names = [n for n, _ in m.named_parameters()]
+    assert names[:2] == ["weight_l0", "bias_l0"] and "weight_l1_reverse" in names
+    assert m.weight_l1.shape[1] == 2 * 3 + 2  # input of layer 1: both directions of layer 0
+    x = randn(3, 2, 2, 4, 5)
+    h0 = [randn(2, 3, 4, 5), randn(2, 3, 4, 5), randn(2, 2, 4, 5), randn(2, 2, 4, 5)]
+    c0 = [randn(2, 3, 4, 5), randn(2, 3, 4, 5), randn(2, 2, 4, 5), randn(2, 2, 4, 5)]
+    out, state = m(x, (h0, c0) if mode == "lstm" else h0)
+    h_n = state[0] if mode == "lstm" else state
+    assert out.shape == (3, 2, 4, 4, 5)
+    assert isinstance(h_n, list) and [h.shape[1] for h in h_n] == [3, 3, 2, 2]
+    loss = (out * out).sum() + sum((h * h).sum() for h in h_n)
+    loss.backward()
+
+    P = torch_params(m)
+    tx, th0, tc0 = to_torch(x), [to_torch(h) for h in h0], [to_torch(c) for c in c0]
+    r_out, r_h, _ = t_layer(mode, tx, P, 2, 2, th0, tc0)
+    ((r_out * r_out).sum() + sum((h * h).sum() for h in r_h)).backward()
+    close(out, r_out)
+    for ours, ref in zip(h_n, r_h):
+        close(ours, ref)
+    close(x.grad, tx.grad)
+    for ours, ref in zip(h0, th0):
+        close(ours.grad, ref.grad)
+    if mode == "lstm":
+        for ours, ref in zip(c0, tc0):
+            close(ours.grad, ref.grad)
+    for name, p in m.named_parameters():
+        close(p.grad, P[name].grad)
+
+
+def test_layer_h0_tensor_batch_first_and_gradients(path):
+    m = randomise(nn.ConvGRU(1, 2, 3, num_layers=2, batch_first=True).double(), 0.4)
+    x = randn(2, 5, 1, 4, 4)  # (B, T, C, H, W)
+    h0 = randn(2, 2, 2, 4, 4)
+    out, h_n = m(x, h0)
+    assert out.shape == (2, 5, 2, 4, 4) and h_n.shape == (2, 2, 2, 4, 4)
+    close(out.numpy()[:, -1], h_n.numpy()[-1], 1e-14)
+    (out.sum() + (h_n * h_n).sum()).backward()
+    P = torch_params(m)
+    tx, th0 = to_torch(x), to_torch(h0)
+    r_out, r_h, _ = t_layer("gru", tx.transpose(0, 1), P, 2, 1, th0)
+    r_h = torch.stack(r_h)
+    (r_out.transpose(0, 1).sum() + (r_h * r_h).sum()).backward()
+    close(out, r_out.transpose(0, 1))
+    close(x.grad, tx.grad)
+    close(h0.grad, th0.grad)
+
+
+def test_layer_state_flows_between_calls():
+    """Two half sequences with the state carried equal one whole sequence."""
+    m = nn.ConvLSTM(2, 3, 3).double()
+    x = randn(6, 1, 2, 4, 4, grad=False)
+    whole, (h, c) = m(x)
+    first, state = m(x[:3])
+    second, (h2, c2) = m(x[3:], state)
+    close(ts.cat([first, second]), whole.numpy(), 1e-13)
+    close(h2, h.numpy(), 1e-13)
+    close(c2, c.numpy(), 1e-13)
+
+
+@pytest.mark.parametrize("cls", [nn.ConvLSTM, nn.ConvGRU, nn.ConvRNN])
+def test_hoisted_input_conv_equals_per_step_cat(cls, path):
+    """The layer (one conv for all frames + a state conv per step) equals looping the
+    cell (one conv over cat([x, h]) per step) with the same parameters."""
+    cell_cls = {nn.ConvLSTM: nn.ConvLSTMCell, nn.ConvGRU: nn.ConvGRUCell, nn.ConvRNN: nn.ConvRNNCell}[cls]
+    kw = {"peephole": True} if cls is nn.ConvLSTM else {}
+    layer = randomise(cls(2, 3, (2, 3), **kw).double())
+    cell = cell_cls(2, 3, (2, 3), **kw).double()
+    cell.load_state_dict({n.replace("_l0", ""): p for n, p in layer.state_dict().items()})
+    x = randn(4, 2, 2, 5, 5)
+    out, _ = layer(x)
+    (out * out).sum().backward()
+    layer_grads = {n.replace("_l0", ""): p.grad.numpy() for n, p in layer.named_parameters()}
+    gx = x.grad.numpy()
+    x.grad = None
+    state, seq = None, []
+    for t in range(4):
+        state = cell(x[t], state)
+        seq.append(state[0] if cls is nn.ConvLSTM else state)
+    ref = ts.stack(seq)
+    (ref * ref).sum().backward()
+    close(out, ref.numpy(), 1e-12)
+    close(gx, x.grad.numpy(), 1e-12)
+    for n, p in cell.named_parameters():
+        close(layer_grads[n], p.grad.numpy(), 1e-12)
+
+
+def test_gradcheck_layers(path):
+    x = randn(3, 1, 1, 3, 3)
+    lstm = randomise(nn.ConvLSTM(1, 2, 2, bidirectional=True, peephole=True).double())
+    h0, c0 = randn(2, 1, 2, 3, 3), randn(2, 1, 2, 3, 3)
+    assert ts.gradcheck(lambda x, h, c, *p: lstm(x, (h, c))[0], [x, h0, c0, *lstm.parameters()])
+    gru = randomise(nn.ConvGRU(1, 1, (1, 2), num_layers=2).double())
+    assert ts.gradcheck(lambda x, *p: gru(x), [x, *gru.parameters()])
+    rnn = randomise(nn.ConvRNN(1, 2, 3, bidirectional=True).double())
+    assert ts.gradcheck(lambda x, *p: rnn(x)[0], [x, *rnn.parameters()])
+
+
+def test_default_dtype_float32_and_init_bounds():
+    m = nn.ConvLSTM(3, 4, 3, peephole=True)
+    assert m.weight_l0.dtype == ts.float32 and m.weight_l0.shape == (16, 7, 3, 3)
+    bound = 1 / np.sqrt(7 * 9)
+    for p in (m.weight_l0, m.bias_l0):
+        assert np.abs(p.numpy()).max() <= bound
+        assert np.abs(p.numpy()).max() > 0.8 * bound
+    assert not m.weight_ci_l0.numpy().any()  # peepholes start at zero
+    out, (h, c) = m(ts.randn(2, 1, 3, 4, 4))
+    assert out.dtype == h.dtype == c.dtype == ts.float32
+    g = nn.ConvGRU(1, 2, 2)
+    assert [n for n, _ in g.named_parameters()] == ["weight_l0", "bias_l0", "bias_hn_l0"]
+    assert g.bias_hn_l0.shape == (2,)
+    assert [n for n, _ in nn.ConvRNN(1, 2, 2, bias=False).named_parameters()] == ["weight_l0"]
+    assert [n for n, _ in nn.ConvGRUCell(1, 2, 2, bias=False).named_parameters()] == ["weight"]
+
+
+def test_dropout_between_layers_in_training_only():
+    m = nn.ConvRNN(1, 2, 3, num_layers=2, dropout=0.5)
+    x = ts.randn(3, 2, 1, 4, 4)
+    a, b = m(x)[0].numpy(), m(x)[0].numpy()
+    assert not np.allclose(a, b)
+    m.eval()
+    np.testing.assert_array_equal(m(x)[0].numpy(), m(x)[0].numpy())
+    with pytest.warns(UserWarning, match="between layers"):
+        nn.ConvLSTM(1, 2, 3, dropout=0.2)
+
+
+# -- fused and composed --------------------------------------------------------------------
+def _grads(module, *xs):
+    return [t.grad.numpy().copy() for t in xs] + [p.grad.numpy().copy() for p in module.parameters()]
+
+
+@pytest.mark.parametrize("with_state", [False, True])
+@pytest.mark.parametrize("chunk_bytes", [1, 1 << 20])  # one image per kernel call, or the whole batch
+def test_fused_convlstm_equals_composed(with_state, chunk_bytes, path, monkeypatch):
+    monkeypatch.setattr(conv_recurrent, "_CHUNK_BYTES", chunk_bytes)
+    x = randn(3, 2, 2, 4, 5)
+    h0, c0 = randn(2, 2, 3, 4, 5), randn(2, 2, 3, 4, 5)
+    results = []
+    for fused in (True, False):
+        ts.manual_seed(3)
+        m = nn.ConvLSTM(2, 3, (2, 3), bidirectional=True, fused=fused).double()
+        for t in (x, h0, c0):
+            t.grad = None
+        out, (h, c) = m(x, (h0, c0) if with_state else None)
+        ((out * out).sum() + (h * c).sum()).backward()
+        grads = _grads(m, x, h0, c0) if with_state else _grads(m, x)
+        results.append(([out.numpy(), h.numpy(), c.numpy()], grads))
+    for a, b in zip(results[0][0] + results[0][1], results[1][0] + results[1][1]):
+        close(a, b, 1e-12)
+
+
+def test_fused_convlstm_cell_equals_composed_and_gradchecks():
+    x, h, c = randn(2, 2, 4, 4), randn(2, 3, 4, 4), randn(2, 3, 4, 4)
+    outs = []
+    for fused in (True, False):
+        ts.manual_seed(5)
+        cell = nn.ConvLSTMCell(2, 3, 3, fused=fused).double()
+        x.grad = h.grad = c.grad = None
+        h1, c1 = cell(x, (h, c))
+        (h1 * c1).sum().backward()
+        outs.append([h1.numpy(), c1.numpy()] + _grads(cell, x, h, c))
+    for a, b in zip(*outs):
+        close(a, b, 1e-12)
+    op = ConvLSTMCellOp
+    xg, hg = randn(2, 8, 3, 3), randn(2, 8, 3, 3)
+    cp = randn(2, 2, 3, 3)
+    assert ts.gradcheck(lambda a, b, c: op.apply(a, b, c, has_h=True, has_c=True), [xg, hg, cp])
+    assert ts.gradcheck(lambda a: op.apply(a, has_h=False, has_c=False), [xg])
+    assert ts.gradcheck(lambda a, c: op.apply(a, c, has_h=False, has_c=True), [xg, cp])
+
+
+def test_fused_backward_twice_with_retain_graph():
+    m = nn.ConvLSTM(1, 2, 3).double()
+    x = randn(3, 1, 1, 4, 4)
+    out, _ = m(x)
+    loss = (out * out).sum()
+    loss.backward(retain_graph=True)
+    first = x.grad.numpy().copy()
+    x.grad = None
+    loss.backward()
+    close(x.grad, first, 1e-14)

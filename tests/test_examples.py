@@ -1,0 +1,124 @@
+"""The example programs: each runs end to end in its --smoke size, on the CPU and on the
+strict test device, writes its pictures and reports a finite loss; their data generators
+make what their docstrings promise."""
+
+import importlib
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+NAMES = [
+    "min_char_rnn",
+    "char_lstm",
+    "long_term_dependency",
+    "forecast_sliding_window",
+    "bidirectional_tagging",
+    "convlstm_moving_digits",
+]
+
+pytest.importorskip("matplotlib")
+
+
+def example(name):
+    if str(EXAMPLES) not in sys.path:
+        sys.path.insert(0, str(EXAMPLES))
+    return importlib.import_module(name)
+
+
+def devices():
+    out = ["cpu"]
+    try:
+        importlib.import_module("tinyseq.testing.strict_device")
+    except ImportError:
+        return out
+    return out + ["strict"]
+
+
+@pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("name", NAMES)
+def test_example_runs_in_smoke_size(name, device, tmp_path):
+    results = example(name).main(["--smoke", "--out", str(tmp_path), "--device", device])
+    assert math.isfinite(results["final_loss"])
+    assert results["pictures"]
+    for picture in results["pictures"]:
+        path = Path(picture)
+        assert path.parent == tmp_path and path.stat().st_size > 1000
+        if path.suffix == ".png":
+            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "results.json").exists()
+
+
+def test_char_lstm_resumes_from_its_checkpoint(tmp_path):
+    char_lstm = example("char_lstm")
+    first = char_lstm.main(["--smoke", "--out", str(tmp_path), "--steps", "6"])
+    assert first["steps"] == 6 and (tmp_path / "checkpoint.npz").exists()
+    import tinyseq as ts
+
+    saved = ts.load(tmp_path / "checkpoint.npz")
+    assert saved["step"] == 6 and len(saved["history"]) == 6
+    second = char_lstm.main(["--smoke", "--out", str(tmp_path), "--steps", "9", "--resume"])
+    assert second["steps"] == 9
+    assert len(ts.load(tmp_path / "checkpoint.npz")["history"]) == 9
+
+
+def test_char_lstm_refuses_a_checkpoint_of_another_corpus(tmp_path):
+    char_lstm = example("char_lstm")
+    char_lstm.main(["--smoke", "--out", str(tmp_path), "--steps", "6"])
+    text = tmp_path / "other.txt"
+    text.write_text("abcabcabc " * 300)
+    with pytest.raises(SystemExit, match="different vocabulary"):
+        char_lstm.main(["--smoke", "--out", str(tmp_path), "--steps", "9", "--resume", "--text", str(text)])
+
+
+def test_examples_reject_an_unknown_device(tmp_path):
+    with pytest.raises(ValueError, match="unknown device 'nowhere'"):
+        example("bidirectional_tagging").main(["--smoke", "--out", str(tmp_path), "--device", "nowhere"])
+
+
+def test_moving_digits_keep_one_whole_digit_inside_the_frame():
+    mod = example("convlstm_moving_digits")
+    for scale, speed in ((1, 1), (2, 2)):
+        video = mod.moving_digits(np.random.default_rng(0), 20, 30, 24, scale, speed)
+        assert video.shape == (30, 20, 1, 24, 24)
+        ink = video.sum(axis=(2, 3, 4))  # (frames, videos): a whole glyph in every frame
+        assert np.all(ink == ink[0]) and np.all(ink[0] > 0)
+        top = np.argmax(video[:, :, 0].any(axis=3), axis=2)  # first inked row, (frames, videos)
+        left = np.argmax(video[:, :, 0].any(axis=2), axis=2)
+        for pos in (top, left):  # moving, never faster than speed pixels per frame
+            assert 1 <= np.abs(np.diff(pos, axis=0)).max() <= speed
+    with pytest.raises(SystemExit, match="too small for a 14x10 digit"):
+        mod.moving_digits(np.random.default_rng(0), 1, 2, 12, scale=2)
+
+
+def test_tags_mark_symbols_that_appear_again_later():
+    mod = example("bidirectional_tagging")
+    args = mod.parse_args(["--symbols", "5", "--min-len", "3", "--max-len", "9"])
+    for symbols, tags in mod.make_sequences(np.random.default_rng(0), 50, args):
+        assert 3 <= len(symbols) <= 9
+        assert tags.tolist() == [int(s in symbols[t + 1 :]) for t, s in enumerate(symbols)]
+
+
+def test_adding_problem_targets_sum_one_marked_value_per_half():
+    mod = example("long_term_dependency")
+    x, y = mod.adding_batch(np.random.default_rng(0), 64, 20, "cpu")
+    x, y = x.numpy(), y.numpy()
+    markers = x[:, :, 1]
+    assert np.all(markers[:10].sum(0) == 1) and np.all(markers[10:].sum(0) == 1)
+    np.testing.assert_allclose(y[:, 0], (x[:, :, 0] * markers).sum(0), rtol=1e-6)
+
+
+def test_sunspot_file_reads_as_yearly_values():
+    years, values = example("forecast_sliding_window").load_sunspots()
+    assert years[0] == 1700 and years[-1] == 2008 and np.all(np.diff(years) == 1)
+    assert values.min() >= 0 and 150 < values.max() < 200  # cycle 19's peak, 1957: 190.2
+
+
+def test_the_same_seed_repeats_a_run(tmp_path):
+    mod = example("min_char_rnn")
+    runs = [mod.main(["--smoke", "--out", str(tmp_path / str(i)), "--seed", "3"]) for i in range(2)]
+    assert runs[0]["final_smooth_loss"] == runs[1]["final_smooth_loss"]
+    assert (tmp_path / "0" / "samples.txt").read_text() == (tmp_path / "1" / "samples.txt").read_text()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from ..autograd import OpError
 from ..tensor import empty
 from . import functional as F
@@ -62,11 +60,7 @@ class Conv2d(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-            init.uniform_(self.bias, -bound, bound)
+        init.default_affine_(self.weight, self.bias)
 
     def forward(self, input):
         if input.ndim not in (3, 4):

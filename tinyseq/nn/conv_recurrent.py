@@ -48,7 +48,6 @@ peephole ConvLSTM computes what a plain one does and learns how much to peek.
 
 from __future__ import annotations
 
-import math
 import warnings
 
 from .. import ops
@@ -279,10 +278,7 @@ def _init_like_conv(weight, biases) -> None:
     """Conv2d's default: kaiming_uniform_(a=sqrt(5)) weight, U(±1/sqrt(fan_in)) biases."""
     from . import init
 
-    init.kaiming_uniform_(weight, a=math.sqrt(5))
-    bound = 1 / math.sqrt(math.prod(weight.shape[1:]))
-    for b in biases:
-        init.uniform_(b, -bound, bound)
+    init.default_affine_(weight, *biases)
 
 
 def _make_params(module, mode, cin, hidden, kernel, bias, peephole, suffix, device, dtype):

@@ -153,3 +153,15 @@ __all__ = [
     "calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "eye_", "xavier_uniform_",
     "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
 ]  # fmt: skip
+
+
+def default_affine_(weight, *biases) -> None:
+    """PyTorch's default for Linear and Conv2d (and so the conv-recurrent cells):
+    kaiming_uniform_(a=sqrt(5)) for the weight, U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    for each bias (fan_in: weight.shape[1] times the kernel size)."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    for b in biases:
+        if b is not None:
+            uniform_(b, -bound, bound)

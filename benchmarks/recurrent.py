@@ -21,7 +21,9 @@ Cases (the ones the recurrent layers are tuned for):
 
 Peak memory of case C, two ways:
   traced  tinyseq only: tracemalloc's peak during one step, above what was
-          allocated before it (NumPy reports its array buffers to tracemalloc).
+          allocated before it (NumPy reports its array buffers to tracemalloc),
+          with the recurrent layers' workspace emptied first, so that the step
+          allocates every buffer it uses.
   rss     both: a fresh subprocess builds the model and input and runs a
           smaller warm-up step; then, while it runs one real step, a thread
           samples the resident set size (/proc/self/statm) every 0.2 ms; the
@@ -111,6 +113,9 @@ def traced_peak(case, torch, ts, np):
 
     _, step_ours, _ = build(case, torch, ts, np)
     step_ours()
+    # The first step left its internal buffers in the layers' workspace for the next
+    # one; drop them, so that the traced step allocates (and counts) all it uses.
+    ts.ops.fused.workspace.clear()
     gc.collect()
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]

@@ -31,6 +31,7 @@ def test_lstm_kernel_forward_backward():
     out = np.empty((B, 4 * H))
     dgates, dc_prev = fused.lstm_cell_backward(np, saved, dh, dc, out=out)
     assert dgates is out
+
     # against central differences of sum(h * dh + c * dc) in the pre-activations
     def objective(p):
         hh, cc, _ = fused.lstm_cell_forward(np, p.copy(), c_prev)
@@ -246,3 +247,176 @@ def test_parameter_gradients_share_no_memory(kind, kw):
     before = m.bias_hh_l0.grad.numpy().copy()
     m.bias_ih_l0.grad.data *= 0
     np.testing.assert_array_equal(m.bias_hh_l0.grad.numpy(), before)
+
+
+def _graph(*roots):
+    """Every node behind ``roots``, described without ids: (op, parents, generation, scope, outputs),
+    parents as (op or leaf shape, output index), in creation order."""
+    seen, stack, nodes = set(), [r._ctx for r in roots if r._ctx is not None], []
+    while stack:
+        fn = stack.pop()
+        if id(fn) not in seen:
+            seen.add(id(fn))
+            nodes.append(fn)
+            stack.extend(p for p, i in fn.parents if p is not None and i >= 0)
+    nodes.sort(key=lambda fn: fn.seq)
+
+    def parent(p, i):
+        if p is None:
+            return ("constant", i)
+        return (p.name, i) if i >= 0 else ("leaf", p.shape, p.requires_grad)
+
+    def tags(fn):
+        return tuple((k, v[0] if k == "cell" else v) for k, v in fn.scope)  # cell ids differ per call
+
+    gen0 = min(fn.generation for fn in nodes)
+    return [(fn.name, [parent(p, i) for p, i in fn.parents], fn.generation - gen0, tags(fn), fn.out_meta)
+            for fn in nodes]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "kind, kw",
+    [("LSTM", {"num_layers": 2, "bidirectional": True}), ("LSTM", {"proj_size": 2}), ("GRU", {"bias": False}),
+     ("RNN", {"nonlinearity": "relu"})],
+)  # fmt: skip
+@pytest.mark.parametrize("h0_grad", [False, True])
+def test_unrolled_steps_record_the_nodes_apply_would(monkeypatch, kind, kw, h0_grad):
+    # After its first step, a layer direction records each step's node by hand (_Step.unroll);
+    # the graph must be the one that calling apply step by step makes (anomaly mode does that).
+    m = getattr(ts.nn, kind)(3, 4, **kw)
+    x = ts.tensor(RNG.standard_normal((5, 2, 3)).astype(np.float32))
+    D = 2 if kw.get("bidirectional") else 1
+    L = kw.get("num_layers", 1)
+    h0 = ts.tensor(RNG.standard_normal((L * D, 2, kw.get("proj_size") or 4)).astype(np.float32), requires_grad=h0_grad)
+    state = (h0, ts.zeros(L * D, 2, 4)) if kind == "LSTM" else h0
+    graphs, grads = [], []
+    for by_apply in (False, True):
+        monkeypatch.setattr(fused, "is_anomaly_enabled", lambda by_apply=by_apply: by_apply)
+        m.zero_grad()
+        h0.grad = None
+        out, h_n = m(x, state)
+        graphs.append(_graph(out, *(h_n if kind == "LSTM" else (h_n,))))
+        (out * out).sum().backward()
+        grads.append([p.grad.numpy().copy() for p in m.parameters()] + ([h0.grad.numpy()] if h0_grad else []))
+    assert graphs[0] == graphs[1]
+    steps = [n for n in graphs[0] if n[0].endswith("Step")]
+    assert len(steps) == 5 * D * L
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_unrolled_steps_without_a_graph_and_with_frozen_weights():
+    m = ts.nn.LSTM(3, 4)
+    x = ts.randn(4, 2, 3)
+    with ts.no_grad():
+        out, (h, c) = m(x)
+    assert out._ctx is None and h._ctx is None and c._ctx is None
+    m.requires_grad_(False)
+    h0 = ts.randn(1, 2, 4, requires_grad=True)
+    out, _ = m(x, (h0, ts.zeros(1, 2, 4)))  # only h_0 needs a gradient: the token is a constant
+    out.sum().backward()
+    assert h0.grad is not None and all(p.grad is None for p in m.parameters())
+    steps = [fn for fn in _graph_nodes(out) if fn.name == "LSTMStep"]
+    assert len(steps) == 4 and all(fn.parents[0][0] is None for fn in steps)
+
+
+def _graph_nodes(root):
+    seen, stack, nodes = set(), [root._ctx], []
+    while stack:
+        fn = stack.pop()
+        if id(fn) not in seen:
+            seen.add(id(fn))
+            nodes.append(fn)
+            stack.extend(p for p, i in fn.parents if p is not None and i >= 0)
+    return nodes
+
+
+def test_anomaly_mode_names_the_step_of_a_nan():
+    m = ts.nn.LSTM(3, 4)
+    x = RNG.standard_normal((6, 1, 3)).astype(np.float32)
+    x[3, 0, 1] = np.nan
+    with ts.detect_anomaly(), pytest.raises(FloatingPointError, match=r"LSTMStep produced NaN .* t=3"):
+        m(ts.tensor(x))
+
+
+# -- the workspace: internal buffers reused from one call to the next ------------------------------
+@pytest.mark.parametrize("kind, kw", [("LSTM", {}), ("LSTM", {"proj_size": 2}), ("GRU", {}), ("RNN", {})])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_recycled_buffers_never_reach_results_still_in_use(kind, kw, layers):
+    # one layer: h_n and c_n are views of the step buffers, which must not be recycled
+    m = getattr(ts.nn, kind)(3, 4, num_layers=layers, **kw).double()
+    xs = [ts.tensor(RNG.standard_normal((9, 2, 3))) for _ in range(3)]
+
+    def run(x):
+        m.zero_grad()
+        out, h = m(x)
+        (out * out).sum().backward()
+        return out, h, [p.grad.numpy().copy() for p in m.parameters()]
+
+    fused.workspace.clear()
+    first = run(xs[0])
+    kept = [first[0].numpy().copy()] + [t.numpy().copy() for t in (first[1] if kind == "LSTM" else (first[1],))]
+    assert fused.workspace.nbytes > 0  # backward handed the internal buffers back
+    again = [run(x) for x in xs[1:]] + [run(xs[0])]
+    # what the first call returned is untouched by the calls that reused its buffers ...
+    states = first[1] if kind == "LSTM" else (first[1],)
+    for a, b in zip(kept, [first[0]] + list(states)):
+        np.testing.assert_array_equal(a, b.numpy())
+    # ... and the same input gives the same results from recycled buffers
+    np.testing.assert_array_equal(again[-1][0].numpy(), kept[0])
+    for a, b in zip(again[-1][2], first[2]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_graphs_alive_together_use_their_own_buffers():
+    m = ts.nn.LSTM(3, 4).double()
+    x1, x2 = (ts.tensor(RNG.standard_normal((6, 2, 3))) for _ in range(2))
+    grads = []
+    for x in (x1, x2):
+        m.zero_grad()
+        out, _ = m(x)
+        (out * out).sum().backward()
+        grads.append([p.grad.numpy().copy() for p in m.parameters()])
+    m.zero_grad()
+    out1, _ = m(x1)
+    out2, _ = m(x2)  # both graphs alive before either backward
+    (out2 * out2).sum().backward()
+    for a, b in zip(grads[1], [p.grad.numpy() for p in m.parameters()]):
+        np.testing.assert_array_equal(a, b)
+    m.zero_grad()
+    (out1 * out1).sum().backward()
+    for a, b in zip(grads[0], [p.grad.numpy() for p in m.parameters()]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_retained_graph_keeps_its_buffers():
+    m = ts.nn.GRU(3, 4).double()
+    x = ts.tensor(RNG.standard_normal((5, 2, 3)))
+    out, _ = m(x)
+    loss = (out * out).sum()
+    fused.workspace.clear()
+    loss.backward(retain_graph=True)
+    assert fused.workspace.nbytes > 0  # the gate gradients only: activations stay with the graph
+    held = fused.workspace.nbytes
+    m2 = ts.nn.GRU(3, 4).double()
+    m2.load_state_dict(m.state_dict())
+    m2(x)[0].sum().backward()  # another call takes the spare gradient buffer, and gives all back
+    once = [p.grad.numpy().copy() for p in m.parameters()]
+    loss.backward()
+    for g, p in zip(once, m.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), 2 * g, rtol=1e-12)
+    assert fused.workspace.nbytes >= held
+
+
+def test_workspace_keeps_at_most_its_limit():
+    w = fused.Workspace(limit=1000)
+    w.give(np, np.empty(100), np.empty(100))  # 800 bytes each: only one fits
+    assert w.nbytes == 800
+    a = w.take(np, (100,), np.dtype("float64"))
+    assert w.nbytes == 0 and a.shape == (100,)
+    b = w.take(np, (100,), np.dtype("float64"))
+    assert b is not a
+    w.give(np, np.empty(3), np.empty(3), np.empty(3))  # two of a shape at most
+    assert w.nbytes == 48
+    w.clear()
+    assert w.nbytes == 0 and not w.spare

@@ -69,6 +69,10 @@ def is_grad_enabled() -> bool:
     return _state["grad"]
 
 
+def is_anomaly_enabled() -> bool:
+    return _state["anomaly"]
+
+
 class detect_anomaly:
     """Context manager: the first NaN/inf made in forward or backward raises,
     naming the op and, inside a recurrent loop, its scope (layer, direction, t)."""
@@ -136,8 +140,9 @@ class Function:
     ``i`` wants a gradient, so backward can skip work.
 
     ``fresh_grads = True`` promises that backward returns arrays made for that
-    call alone (no views of its inputs, of its saved arrays or of each other);
-    a leaf's first gradient is then kept without the defensive copy.
+    call alone (no views of its inputs, of its saved arrays or of each other):
+    the engine then keeps a leaf's first gradient without the defensive copy,
+    and sums another gradient of the same tensor into them in place.
     """
 
     fresh_grads = False
@@ -155,12 +160,26 @@ class Function:
         """Run ``forward`` on the inputs' arrays -> Tensor (or a tuple of them), and
         record this op as a graph node when grad mode is on and an input requires grad."""
         be = inputs[0]._backend
+        # One pass over the inputs gathers both the arrays and the would-be parents:
+        # this runs once per op, so it is kept to plain loops and local names.
         arrays = []
+        parents = []
+        gen = 0
         track = False
         for t in inputs:
             if t._backend is not be:
                 _raise_devices(cls.__name__.lower(), inputs)
-            arrays.append(t.data)
+            data = t.data
+            arrays.append(data)
+            ctx = t._ctx
+            if ctx is not None:
+                parents.append((ctx, t._idx))
+                if ctx.generation > gen:
+                    gen = ctx.generation
+            elif t.requires_grad:
+                parents.append((t, -1))
+            else:
+                parents.append((None, data.shape))
             if t.requires_grad:
                 track = True
         fn = cls()
@@ -177,34 +196,33 @@ class Function:
         make = Tensor._make
         if not (track and _state["grad"]):
             return tuple([make(o, be) for o in out]) if multi else make(out, be)
-
-        parents = []
-        gen = 0
-        for t in inputs:
-            ctx = t._ctx
-            if ctx is not None:
-                parents.append((ctx, t._idx))
-                if ctx.generation > gen:
-                    gen = ctx.generation
-            elif t.requires_grad:
-                parents.append((t, -1))
-            else:
-                parents.append((None, t.data.shape))
         fn.parents = parents
         fn.generation = gen + 1
         fn.seq = next(_creation)
         fn.scope = _scope[-1]
         if multi:
-            # plain loops: generator expressions would cost more than this bookkeeping
             meta = []
             tensors = []
-            for i, o in enumerate(out):
+            i = 0
+            for o in out:
                 meta.append((o.shape, o.dtype))
                 tensors.append(make(o, be, fn, i))
+                i += 1
             fn.out_meta = tuple(meta)
             return tuple(tensors)
         fn.out_meta = ((out.shape, out.dtype),)
         return make(out, be, fn, 0)
+
+    def record(self, parents, generation, out_meta, tags=()) -> None:
+        """Make this op, whose forward has already run, a graph node by hand: what
+        ``apply`` does, for a caller that knows the parents without looking at
+        tensors (the recurrent layers' time loop). ``tags`` extend the current
+        scope, as ``scope(**tags)`` around ``apply`` would."""
+        self.parents = parents
+        self.generation = generation
+        self.out_meta = out_meta
+        self.seq = next(_creation)
+        self.scope = _scope[-1] + tags
 
     @property
     def xp(self):
@@ -335,12 +353,13 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
             _check_finite(fn, in_grads, "backward")
         if not retain_graph:
             fn.release()
+        fresh = fn.fresh_grads
         for (parent, idx), g in zip(fn.parents, in_grads):
             if parent is None or g is None:
                 continue
             if idx < 0:
                 if accumulate:
-                    _accumulate_leaf(parent, g, fn.fresh_grads)
+                    _accumulate_leaf(parent, g, fresh)
                 continue
             shape = parent.out_meta[idx][0]
             if g.shape != shape:
@@ -351,6 +370,9 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
                 push(heap, (-parent.generation, -parent.seq, parent))
                 slot[idx] = g
             elif slot[idx] is None:
+                slot[idx] = g
+            elif fresh:  # g is ours to overwrite: sum into it rather than into a new array
+                g += slot[idx]
                 slot[idx] = g
             else:
                 slot[idx] = slot[idx] + g

@@ -29,24 +29,42 @@ template <typename T> __device__ __forceinline__ T sigm(T x) {
 }
 """
 
-# name -> (in_params, out_params, body) of a cupy.ElementwiseKernel
-_SPECS = {
-    # gates: (B, 4H) pre-activations i|f|g|o, overwritten with the activations.
-    "lstm_fwd": (
-        "T c_prev, int64 n_h",
-        "T h, T c, T tc, raw T gates",
-        r"""
+
+def _lstm_fwd(pre):
+    """The LSTM forward body, reading pre-activation k as ``pre`` (a format string)."""
+    p = [pre.format(k=k) for k in ("k", "k + n_h", "k + 2 * n_h", "k + 3 * n_h")]
+    return rf"""
         const ptrdiff_t b = i / n_h, k = b * 3 * n_h + i;
-        const T ig = sigm(gates[k]), fg = sigm(gates[k + n_h]);
-        const T gg = tanh(gates[k + 2 * n_h]), og = sigm(gates[k + 3 * n_h]);
+        const T ig = sigm({p[0]}), fg = sigm({p[1]});
+        const T gg = tanh({p[2]}), og = sigm({p[3]});
         gates[k] = ig; gates[k + n_h] = fg; gates[k + 2 * n_h] = gg; gates[k + 3 * n_h] = og;
         const T cn = fg * c_prev + ig * gg;
         const T t = tanh(cn);
         c = cn;
         tc = t;
         h = og * t;
-        """,
+        """
+
+
+_GRU_FWD = r"""
+        const T r = sigm(gx[k] + gh[k]);
+        const T z = sigm(gx[k + n_h] + gh[k + n_h]);
+        const T n = tanh(gx[k + 2 * n_h] + r * gh[k + 2 * n_h]);
+        gx[k] = r; gx[k + n_h] = z; gx[k + 2 * n_h] = n;
+        h = (h_prev - n) * z + n;
+        """
+
+# name -> (in_params, out_params, body) of a cupy.ElementwiseKernel
+_SPECS = {
+    # gates: (B, 4H) pre-activations i|f|g|o but for the recurrent product rec (B, 4H),
+    # added here (a layer step: one launch), overwritten with the activations
+    "lstm_fwd": (
+        "T c_prev, raw T rec, int64 n_h",
+        "T h, T c, T tc, raw T gates",
+        _lstm_fwd("gates[{k}] + rec[{k}]"),
     ),
+    # the same with gates complete (a cell)
+    "lstm_fwd_gates": ("T c_prev, int64 n_h", "T h, T c, T tc, raw T gates", _lstm_fwd("gates[{k}]")),
     "lstm_bwd": (
         "raw T acts, T c_prev, T tc, T dh, T dc, int64 n_h",
         "T dc_prev, raw T d",
@@ -65,15 +83,22 @@ _SPECS = {
     "gru_fwd": (
         "raw T gh, T h_prev, int64 n_h",
         "T h, raw T gx",
-        r"""
-        const ptrdiff_t b = i / n_h, k = b * 2 * n_h + i;
-        const T r = sigm(gx[k] + gh[k]);
-        const T z = sigm(gx[k + n_h] + gh[k + n_h]);
-        const T n = tanh(gx[k + 2 * n_h] + r * gh[k + 2 * n_h]);
-        gx[k] = r; gx[k + n_h] = z; gx[k + 2 * n_h] = n;
-        h = (h_prev - n) * z + n;
-        """,
+        "const ptrdiff_t b = i / n_h, k = b * 2 * n_h + i;" + _GRU_FWD,
     ),
+    # the same with gh = h W_hh^T, to which this kernel adds bias = b_hh first (stored: backward reads it)
+    "gru_fwd_bias": (
+        "T h_prev, raw T bias, int64 n_h",
+        "T h, raw T gx, raw T gh",
+        r"""
+        const ptrdiff_t b = i / n_h, k = b * 2 * n_h + i, j = i - b * n_h;
+        gh[k] = gh[k] + bias[j]; gh[k + n_h] = gh[k + n_h] + bias[j + n_h];
+        gh[k + 2 * n_h] = gh[k + 2 * n_h] + bias[j + 2 * n_h];
+        """
+        + _GRU_FWD,
+    ),
+    # h = nonlinearity(pre + rec), rec = h_prev W_hh^T
+    "rnn_tanh_fwd": ("T pre, T rec", "T h", "h = tanh(pre + rec);"),
+    "rnn_relu_fwd": ("T pre, T rec", "T h", "const T v = pre + rec; h = (v > T(0) ? v : T(0));"),
     "gru_bwd": (
         "raw T gx, raw T gh, T h_prev, T dh, int64 n_h",
         "T dh_direct, raw T dgx, raw T dgh",
@@ -173,14 +198,18 @@ def _reference(name):
 
 
 # -- LSTM cell -------------------------------------------------------------------------
-def lstm_cell_forward(xp, gates, c_prev, h_out=None, c_out=None):
-    """gates: (B, 4H) i|f|g|o pre-activations (overwritten); c_prev: (B, H) -> (h, c, saved)."""
+def lstm_cell_forward(xp, gates, c_prev, h_out=None, c_out=None, rec=None, tc_out=None):
+    """gates: (B, 4H) i|f|g|o pre-activations (overwritten), plus rec (B, 4H) if given;
+    c_prev: (B, H) -> (h, c, saved)."""
     if not _fast(gates, c_prev):
-        return _reference("lstm_cell_forward")(xp, gates, c_prev, h_out=h_out, c_out=c_out)
+        return _reference("lstm_cell_forward")(xp, gates, c_prev, h_out=h_out, c_out=c_out, rec=rec, tc_out=tc_out)
     h = xp.empty_like(c_prev) if h_out is None else h_out
     c = xp.empty_like(c_prev) if c_out is None else c_out
-    tc = xp.empty_like(c_prev)
-    kernel("lstm_fwd")(c_prev, c_prev.shape[-1], h, c, tc, gates)
+    tc = xp.empty_like(c_prev) if tc_out is None else tc_out
+    if rec is None:
+        kernel("lstm_fwd_gates")(c_prev, c_prev.shape[-1], h, c, tc, gates)
+    else:
+        kernel("lstm_fwd")(c_prev, rec, c_prev.shape[-1], h, c, tc, gates)
     return h, c, (gates, c_prev, tc)
 
 
@@ -196,12 +225,16 @@ def lstm_cell_backward(xp, saved, dh, dc, out=None):
 
 
 # -- GRU cell --------------------------------------------------------------------------
-def gru_cell_forward(xp, gx, gh, h_prev, h_out=None):
-    """gx, gh: (B, 3H) r|z|n projections (gx overwritten); h_prev: (B, H) -> (h, saved)."""
+def gru_cell_forward(xp, gx, gh, h_prev, h_out=None, b_hh=None):
+    """gx, gh: (B, 3H) r|z|n projections (gx overwritten; gh too when b_hh (3H,) is
+    given, to gh + b_hh); h_prev: (B, H) -> (h, saved)."""
     if not _fast(gx, gh, h_prev):
-        return _reference("gru_cell_forward")(xp, gx, gh, h_prev, h_out=h_out)
+        return _reference("gru_cell_forward")(xp, gx, gh, h_prev, h_out=h_out, b_hh=b_hh)
     h = xp.empty_like(h_prev) if h_out is None else h_out
-    kernel("gru_fwd")(gh, h_prev, h_prev.shape[-1], h, gx)
+    if b_hh is None:
+        kernel("gru_fwd")(gh, h_prev, h_prev.shape[-1], h, gx)
+    else:
+        kernel("gru_fwd_bias")(h_prev, b_hh, h_prev.shape[-1], h, gx, gh)
     return h, (gx, gh, h_prev)
 
 
@@ -217,10 +250,14 @@ def gru_cell_backward(xp, saved, dh, dgx=None, dgh=None):
     return dgx, dgh, direct
 
 
-# -- vanilla RNN cell: the forward is one ufunc already; the backward is fused ---------------
-def rnn_cell_forward(xp, pre, nonlinearity, out=None):
-    """pre: (B, H) (read only) -> (h, saved)."""
-    return _reference("rnn_cell_forward")(xp, pre, nonlinearity, out=out)
+# -- vanilla RNN cell -------------------------------------------------------------------
+def rnn_cell_forward(xp, pre, nonlinearity, out=None, rec=None):
+    """pre: (B, H) (read only), plus rec (B, H) if given -> (h, saved)."""
+    if rec is None or not _fast(pre, rec):  # without rec, the nonlinearity is one ufunc already
+        return _reference("rnn_cell_forward")(xp, pre, nonlinearity, out=out, rec=rec)
+    k = kernel("rnn_tanh_fwd" if nonlinearity == "tanh" else "rnn_relu_fwd")
+    h = k(pre, rec) if out is None else k(pre, rec, out)
+    return h, (h,)
 
 
 def rnn_cell_backward(xp, saved, dh, nonlinearity, out=None):

@@ -32,7 +32,7 @@ import numpy as np
 from .. import ops
 from ..autograd import OpError, scope
 from ..ops import fused as fused_ops
-from ..tensor import Tensor, zeros
+from ..tensor import Tensor
 from . import functional as F
 from .module import Module
 from .rnn_cells import (
@@ -152,8 +152,9 @@ class _RecurrentLayer(Module):
     def _initial(self, state, what, width, B, unbatched, x):
         """h_0 or c_0 (num_layers * D, B, width) -> one (B, width) tensor per layer and direction."""
         LD = self.num_layers * self.num_directions
-        if state is None:
-            return [zeros(B, width, dtype=x.dtype, device=x.device) for _ in range(LD)]
+        if state is None:  # zeros on the input's device, made directly: this runs on every call
+            be = x._backend
+            return [Tensor._make(be.xp.zeros((B, width), dtype=x.dtype), be) for _ in range(LD)]
         expected = (LD, width) if unbatched else (LD, B, width)
         if not isinstance(state, Tensor) or state.shape != expected:
             got = state.shape if isinstance(state, Tensor) else type(state).__name__
@@ -247,23 +248,15 @@ class _RecurrentLayer(Module):
     def _direction_fused(self, x, k, d, h, c, masks):
         """One layer direction as T + 2 nodes (see tinyseq.ops.fused) -> (output (T, B, P), h_last, c_last)."""
         be = x._backend
-        T = x.shape[0]
         seq = fused_ops.RecurrentSequence(
             self.kind, reverse=bool(d), bias=self.bias, proj=bool(self.proj_size),
             masks=None if masks is None else be.from_host(masks), nonlinearity=self.nonlinearity,
         )  # fmt: skip
         weights = self._weights(k, d)
         token = fused_ops.RecurrentInput.apply(x, *weights, seq=seq)
-        w = seq.step_weights(weights)
-        step, cell = _STEP[self.kind], _CELL[self.kind]
-        outs = [None] * T
-        for t in range(T - 1, -1, -1) if d else range(T):
-            with scope(t=t, cell=(cell, next(cell_ids))):
-                if c is None:
-                    h = step.apply(token, h, *w, seq=seq, t=t)
-                else:
-                    h, c = step.apply(token, h, c, *w, seq=seq, t=t)
-            outs[t] = h
+        # one node per step t, in scope(t=t, cell=(cell name, id)), as in the composed loop below
+        step = _STEP[self.kind]
+        outs, h, c = step.unroll(token, h, c, seq.step_weights(weights), seq, _CELL[self.kind], cell_ids)
         return fused_ops.RecurrentOutput.apply(*outs, seq=seq), h, c
 
     def _direction_composed(self, x, k, d, h, c, masks):

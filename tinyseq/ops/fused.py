@@ -7,7 +7,8 @@ array code below for that device (the GPU package registers CUDA kernels).
 
 from __future__ import annotations
 
-from ..autograd import Function
+from ..autograd import Function, is_anomaly_enabled, scope
+from ..tensor import Tensor
 
 
 def softmax_xent_forward(xp, logits, target, ignore_index):
@@ -75,10 +76,13 @@ class SoftmaxCrossEntropy(Function):
 # - 2-D arrays of one float dtype: (B, G*H) gate blocks laid out as PyTorch's
 #   weight rows (LSTM i|f|g|o, GRU r|z|n), (B, H) states; B may be 1.
 # - Arrays named as overwritten below may be overwritten; no other input is
-#   written to. Output arguments (``h_out``, ``c_out``, ``out``, ``dgx``,
-#   ``dgh``; always passed by keyword) are None or C-contiguous (B, H) / (B, G*H)
-#   arrays that must receive that result and be returned; they never alias an
-#   input. The layers pass slices of their (T, B, ...) buffers there.
+#   written to. Output arguments (``h_out``, ``c_out``, ``tc_out``, ``out``,
+#   ``dgx``, ``dgh``; always passed by keyword) are None or C-contiguous (B, H) /
+#   (B, G*H) arrays that must receive that result and be returned; they never
+#   alias an input. The layers pass slices of their (T, B, ...) buffers there.
+# - ``rec`` (the recurrent product h W_hh^T, read only) and ``b_hh`` are optional
+#   addends of the pre-activations, passed separately so that a device can add
+#   them inside its kernel instead of launching one more.
 # - ``saved`` is opaque: whatever the forward returns, handed back unchanged to
 #   the backward of the same implementation.
 # - Gradient arguments (dh, dc) are never None, never written to, and may be
@@ -107,6 +111,14 @@ class _Blocks:
             plus_g[:, 2 * H : 3 * H] = 1  # activations + plus_g: s on i, f, o and 1 + tanh on g
             self.scale, self.shift, self.plus_g = (xp.asarray(a) for a in (scale, 1 - scale, plus_g))
         self.half = xp.asarray(np.full((1, 2 * H), 0.5, dtype=dtype))
+        self.xp, self.dtype, self.temps = xp, dtype, {}
+
+    def temp(self, B, width):
+        """A (B, width) scratch array for one kernel call (kernels run one at a time)."""
+        a = self.temps.get((B, width))
+        if a is None:
+            a = self.temps[B, width] = self.xp.empty((B, width), dtype=self.dtype)
+        return a
 
 
 _blocks: dict = {}
@@ -122,26 +134,31 @@ def _consts(xp, H, G, dtype):
     return k
 
 
-def lstm_cell_forward(xp, gates, c_prev, h_out=None, c_out=None):
+def lstm_cell_forward(xp, gates, c_prev, h_out=None, c_out=None, rec=None, tc_out=None):
     """LSTM cell, elementwise part.
 
-    gates: (B, 4H) pre-activations x W_ih^T + b_ih + h W_hh^T + b_hh, blocks i|f|g|o;
+    gates: (B, 4H) pre-activations x W_ih^T + b_ih + h W_hh^T + b_hh, blocks i|f|g|o
+        (without the h W_hh^T term when ``rec`` holds it: (B, 4H));
         overwritten with the activations (sigmoid i, f, o; tanh g).
-    c_prev: (B, H). h_out, c_out: optional (B, H) outputs.
+    c_prev: (B, H). h_out, c_out, tc_out: optional (B, H) outputs (tc: tanh(c), kept
+    for backward).
     Returns (h, c, saved): h = o * tanh(c) (B, H) and c = f * c_prev + i * g (B, H).
     """
     k = _consts(xp, c_prev.shape[1], 4, gates.dtype)
     a = gates
+    if rec is not None:
+        xp.add(a, rec, a)
     xp.multiply(a, k.scale, a)
     xp.tanh(a, a)
     xp.multiply(a, k.scale, a)
     xp.add(a, k.shift, a)
     bi, bf, bg, bo = k.blocks
-    c = xp.multiply(a[bf], c_prev, c_out)
-    c += a[bi] * a[bg]
-    tc = xp.tanh(c)
-    h = xp.multiply(a[bo], tc, h_out)
-    return h, c, (a, c_prev, tc, k)
+    i, f, g, o = a[bi], a[bf], a[bg], a[bo]
+    c = xp.multiply(f, c_prev, c_out)
+    c += xp.multiply(i, g, k.temp(*c.shape))
+    tc = xp.tanh(c, tc_out)
+    h = xp.multiply(o, tc, h_out)
+    return h, c, (a, (i, f, g, o), c_prev, tc, h, k)  # the gate views too: backward needs no new ones
 
 
 def lstm_cell_backward(xp, saved, dh, dc, out=None):
@@ -150,36 +167,40 @@ def lstm_cell_backward(xp, saved, dh, dc, out=None):
     dh, dc: (B, H) gradients reaching h and c. out: optional (B, 4H) for dgates.
     Returns (dgates (B, 4H) w.r.t. the pre-activations, dc_prev (B, H)).
     """
-    a, c_prev, tc, k = saved
+    a, (i, f, g, o), c_prev, tc, h, k = saved
     d = xp.empty_like(a) if out is None else out
     bi, bf, bg, bo = k.blocks
     xp.multiply(dh, tc, d[bo])
-    dct = xp.multiply(tc, tc)
-    xp.subtract(1, dct, dct)
-    xp.multiply(dct, a[bo], dct)
+    # everything that reaches c: dh * o * (1 - tanh(c)^2) through h, written o - h tanh(c)
+    # (h = o tanh(c)), and dc from the next step
+    dct = xp.multiply(h, tc)
+    xp.subtract(o, dct, dct)
     xp.multiply(dct, dh, dct)
-    xp.add(dct, dc, dct)  # everything that reaches c: through h and from the next step
-    xp.multiply(dct, a[bg], d[bi])
+    xp.add(dct, dc, dct)
+    xp.multiply(dct, g, d[bi])
     xp.multiply(dct, c_prev, d[bf])
-    xp.multiply(dct, a[bi], d[bg])
-    dc_prev = xp.multiply(dct, a[bf], dct)
+    xp.multiply(dct, i, d[bg])
+    dc_prev = xp.multiply(dct, f, dct)
     # Through the activations: s' = s (1 - s) for i, f, o and t' = (1 + t)(1 - t) for g.
-    tmp = xp.subtract(1, a)
+    tmp = xp.subtract(1, a, k.temp(*a.shape))
     xp.multiply(d, tmp, d)
     xp.add(a, k.plus_g, tmp)
     xp.multiply(d, tmp, d)
     return d, dc_prev
 
 
-def gru_cell_forward(xp, gx, gh, h_prev, h_out=None):
+def gru_cell_forward(xp, gx, gh, h_prev, h_out=None, b_hh=None):
     """GRU cell, elementwise part (PyTorch's equations: n uses r * (W_hn h + b_hn)).
 
     gx: (B, 3H) = x W_ih^T + b_ih, blocks r|z|n; overwritten with the activations r, z, n.
-    gh: (B, 3H) = h_prev W_hh^T + b_hh (read only; saved for backward).
+    gh: (B, 3H) = h_prev W_hh^T + b_hh (saved for backward); with ``b_hh`` (3H,)
+        given, gh lacks it and is overwritten with gh + b_hh; else read only.
     h_prev: (B, H).
     Returns (h, saved): h = (1 - z) * n + z * h_prev (B, H).
     """
     k = _consts(xp, h_prev.shape[1], 3, gx.dtype)
+    if b_hh is not None:
+        xp.add(gh, b_hh, gh)
     br, bz, bn = k.blocks
     rz = gx[k.lead]
     xp.add(rz, gh[k.lead], rz)
@@ -225,12 +246,15 @@ def gru_cell_backward(xp, saved, dh, dgx=None, dgh=None):
     return dgx, dgh, dh_direct
 
 
-def rnn_cell_forward(xp, pre, nonlinearity, out=None):
+def rnn_cell_forward(xp, pre, nonlinearity, out=None, rec=None):
     """Vanilla RNN cell: h = tanh(pre) or relu(pre).
 
-    pre: (B, H) = x W_ih^T + b_ih + h W_hh^T + b_hh (read only); nonlinearity: "tanh" | "relu".
+    pre: (B, H) = x W_ih^T + b_ih + h W_hh^T + b_hh (read only), or without the
+    h W_hh^T term when ``rec`` (B, H) holds it; nonlinearity: "tanh" | "relu".
     Returns (h, saved).
     """
+    if rec is not None:
+        out = pre = xp.add(pre, rec, out)  # the nonlinearity then runs in place
     h = xp.tanh(pre, out) if nonlinearity == "tanh" else xp.maximum(pre, 0, out=out)
     return h, (h,)
 
@@ -376,6 +400,50 @@ class GRUCellOp(Function):
 # path. Its backward returns None for them: their gradients come from the input node.
 
 
+class Workspace:
+    """Spare arrays for the recurrent layers' internal buffers, kept from one call to the next.
+
+    A training step of a recurrent layer needs several (T, B, G*H) buffers;
+    taking fresh memory for them on every step costs more than it seems (on
+    Linux, large arrays come from new pages that the kernel zero-fills on first
+    touch: 5-8% of a step at batch 32, seq 50, hidden 256). Buffers that never
+    leave the layer (activations, tanh(c), gate gradients, the W_hh^T copy)
+    come back here once backward has released the graph that used them, and the
+    next call takes them again. At most ``limit`` bytes are kept, two arrays of
+    a shape at most; ``clear()`` drops them all (the module's ``workspace``)."""
+
+    def __init__(self, limit=512 * 2**20):
+        self.limit = limit
+        self.spare: dict = {}  # (id(xp), shape, dtype) -> [arrays]
+        self.nbytes = 0
+
+    def take(self, xp, shape, dtype):
+        """An array of ``shape`` and ``dtype`` (uninitialised), spare or new."""
+        spare = self.spare.get((id(xp), shape, dtype))
+        if spare:
+            a = spare.pop()
+            self.nbytes -= a.nbytes
+            return a
+        return xp.empty(shape, dtype=dtype)
+
+    def give(self, xp, *arrays):
+        """Keep these arrays (None skipped) for later calls; nothing else may use them."""
+        for a in arrays:
+            if a is None:
+                continue
+            spare = self.spare.setdefault((id(xp), a.shape, a.dtype), [])
+            if len(spare) < 2 and self.nbytes + a.nbytes <= self.limit:
+                spare.append(a)
+                self.nbytes += a.nbytes
+
+    def clear(self):
+        self.spare.clear()
+        self.nbytes = 0
+
+
+workspace = Workspace()
+
+
 class RecurrentSequence:
     """Buffers shared by the nodes of one layer direction over one input.
 
@@ -386,36 +454,62 @@ class RecurrentSequence:
                       its activations in place (they are what its backward needs)
     hs  (T+1, B, P)   states: step t reads hs[t] and writes hs[t+1] (forward in
                       time) or reads hs[t+1] and writes hs[t] (reverse)
+    cs, tcs (T, B, H) LSTM: step t's cell state and its tanh (kept for backward)
+    gh  (T, B, 3H)    GRU: step t's h W_hh^T + b_hh (kept for backward)
     dg  (T, B, G*H)   gate gradients left by the steps (GRU: x side; dgh: h side)
     hf  (T, B, H), dhp (T, B, P)   LSTM with a projection: h before W_hr, and the
                       gradient of h after it
     masks (T, B, 1) bool or None: a row keeps its state where its mask is False.
+
+    A step writes its slice of each buffer and nothing else, so a step allocates
+    nothing on the way forward; every step of a sequence is reached by backward
+    (each state feeds the next step, and RecurrentOutput takes all of them), so
+    the gradient buffers need no zeroing either.
     """
 
     def __init__(self, kind, reverse=False, bias=True, proj=False, masks=None, nonlinearity="tanh"):
         self.kind, self.reverse, self.bias, self.proj = kind, reverse, bias, proj
         self.masks, self.nonlinearity = masks, nonlinearity
-        self.dg = self.dgh = self.dhp = self.hf = None
+        self.dg = self.dgh = self.dhp = self.hf = self.cs = self.tcs = self.gh = None
         self.no_weight_grads = ()
 
-    def start(self, backend, gx, w_hh, b_hh, w_hr, P):
-        xp = backend.xp
-        T, B, G = gx.shape
+    def start(self, backend, T, B, w_hh, b_hh, w_hr):
+        """Allocate the buffers of a forward pass; returns gx (T, B, G*H), for the input node to fill."""
+        xp = self.xp = backend.xp
+        G, P = w_hh.shape
+        dtype = w_hh.dtype
+        take = workspace.take
         self.T, self.B = T, B
-        self.gx, self.w_hh, self.b_hh, self.w_hr = gx, w_hh, b_hh, w_hr
+        self.gx = take(xp, (T, B, G), dtype)
+        self.w_hh, self.b_hh, self.w_hr = w_hh, b_hh, w_hr
         # h @ W^T runs T times: against a contiguous copy of W^T it is a plain (not
-        # transposed) GEMM, ~20% faster; the copy pays off from about T * B = 128 rows.
-        copy = xp.ascontiguousarray if T * B >= 128 else (lambda a: a)
-        self.w_hh_t = copy(w_hh.T)
-        self.w_hr_t = None if w_hr is None else copy(w_hr.T)
-        self.hs = xp.empty((T + 1, B, P), dtype=gx.dtype)
+        # transposed) GEMM, which BLAS runs without repacking W for small batches:
+        # 2x faster at batch 1, ~20% at batch 32. The copy pays off from a few steps.
+        self.w_hh_t, self.w_hh_copied = w_hh.T, T >= 8 or T * B >= 128
+        if self.w_hh_copied:
+            self.w_hh_t = take(xp, (P, G), dtype)
+            self.w_hh_t[...] = w_hh.T
+        self.w_hr_t = None if w_hr is None else xp.ascontiguousarray(w_hr.T)
+        self.hs = xp.empty((T + 1, B, P), dtype=dtype)  # the layer's output: never recycled
+        if self.kind == "lstm":
+            H = G // 4
+            self.cs = xp.empty((T, B, H), dtype=dtype)  # c_n is a view of it: never recycled
+            self.tcs = take(xp, (T, B, H), dtype)
+        elif self.kind == "gru":
+            self.gh = take(xp, (T, B, G), dtype)
         if w_hr is not None:
-            self.hf = xp.empty((T, B, w_hr.shape[1]), dtype=gx.dtype)
-        self.scratch = xp.empty((B, G), dtype=gx.dtype)
+            self.hf = take(xp, (T, B, w_hr.shape[1]), dtype)
+        self.scratch = xp.empty((B, G), dtype=dtype)
         self.first = T - 1 if self.reverse else 0
         self.ahead = 0 if self.reverse else 1  # step t writes hs[t + ahead], reads hs[t + 1 - ahead]
         self.cell_forward, self.cell_backward = cell_kernels(backend, self.kind + "_cell")
-        self.token_grad = xp.zeros((), dtype=gx.dtype)
+        return self.gx
+
+    def recycle(self):
+        """Hand the internal buffers to the workspace: backward has released every step."""
+        w_hh_t = self.w_hh_t if self.w_hh_copied else None  # not a view of the parameter itself
+        workspace.give(self.xp, self.gx, w_hh_t, self.tcs, self.gh, self.hf)
+        self.gx = self.w_hh_t = self.tcs = self.gh = self.hf = None
 
     def step_weights(self, weights):
         """The weights a step reads, picked from the input node's (W_ih, W_hh[, b_ih, b_hh][, W_hr])."""
@@ -431,14 +525,13 @@ class RecurrentSequence:
         """(T, B, P): the state each step read, by time index."""
         return self.hs[1:] if self.reverse else self.hs[:-1]
 
-    def alloc_grads(self, xp):
-        # zeros: a step that backward never reaches contributes nothing
-        shape, dtype = self.gx.shape, self.gx.dtype
-        self.dg = xp.zeros(shape, dtype=dtype)
+    def alloc_grads(self):
+        shape, dtype, xp = self.gx.shape, self.gx.dtype, self.xp
+        self.dg = workspace.take(xp, shape, dtype)
         if self.kind == "gru":
-            self.dgh = xp.zeros(shape, dtype=dtype)
+            self.dgh = workspace.take(xp, shape, dtype)
         if self.proj:
-            self.dhp = xp.zeros((self.T,) + self.hs.shape[1:], dtype=dtype)
+            self.dhp = workspace.take(xp, (self.T,) + self.hs.shape[1:], dtype)
 
 
 class RecurrentInput(Function):
@@ -457,14 +550,15 @@ class RecurrentInput(Function):
     def forward(self, x, w_ih, w_hh, *rest, seq):
         T, B, I = x.shape
         x2 = x.reshape(T * B, I)
-        gx = x2 @ w_ih.T
         b_ih = b_hh = w_hr = None
         if seq.bias:
             b_ih, b_hh = rest[0], rest[1]
-            gx += b_ih if seq.kind == "gru" else b_ih + b_hh
         if seq.proj:
             w_hr = rest[-1]
-        seq.start(self.backend, gx.reshape(T, B, -1), w_hh, b_hh, w_hr, w_hh.shape[1])
+        gx = seq.start(self.backend, T, B, w_hh, b_hh, w_hr).reshape(T * B, -1)
+        self.xp.matmul(x2, w_ih.T, out=gx)
+        if seq.bias:
+            gx += b_ih if seq.kind == "gru" else b_ih + b_hh
         self.saved = (seq, x2, w_ih)
         return self.xp.zeros((), dtype=x.dtype)
 
@@ -495,8 +589,17 @@ class RecurrentInput(Function):
             grads += [db_ih if need(3) else None, db_hh]
         if seq.proj:
             grads.append(seq.dhp.reshape(TB, -1).T @ seq.hf.reshape(TB, -1) if need(n - 1) else None)
+        workspace.give(seq.xp, seq.dg, seq.dgh, seq.dhp)
         seq.dg = seq.dgh = seq.dhp = None
         return tuple(grads)
+
+    def release(self):
+        # Backward runs this node after every step of its sequence, so when the graph
+        # is not retained, nothing reads the sequence's internal buffers any more.
+        seq = self.saved[0] if self.saved else None
+        super().release()
+        if seq is not None and seq.gx is not None:
+            seq.recycle()
 
 
 class RecurrentOutput(Function):
@@ -509,24 +612,68 @@ class RecurrentOutput(Function):
         return seq.hs[: seq.T] if seq.reverse else seq.hs[1:]
 
     def backward(self, g):
-        return tuple(g[t] for t in range(g.shape[0]))
-
-
-def _split_grad(xp, m, g):
-    """(part of g for the new state, part carried to the kept one)."""
-    if m is None:
-        return g, None
-    return xp.where(m, g, 0), xp.where(m, 0, g)
+        return tuple(g)  # g[0], g[1], ...: one view per step
 
 
 class _Step(Function):
-    """Shared by the step nodes of a layer direction (see RecurrentSequence)."""
+    """Shared by the step nodes of a layer direction (see RecurrentSequence).
 
-    def _begin(self, h_prev, seq, t):
-        """-> (hs index this step writes, its mask or None)."""
-        if t == seq.first:
-            seq.hs[t + 1 - seq.ahead] = h_prev  # H_prev for dW_hh starts with h_0
-        return t + seq.ahead, None if seq.masks is None else seq.masks[t]
+    Steps run once per time step and per batch, so their code keeps to local
+    names and plain branches; the masked (``lengths``) and projected cases take
+    the longer paths. Their products use ``xp.dot``: for 2-D arrays it is matmul
+    with less overhead per call (CuPy's matmul is a generalized ufunc, with
+    Python-side dispatch)."""
+
+    fresh_grads = True  # each returns new arrays (the token's gradient is made for the call)
+
+    @classmethod
+    def unroll(cls, token, h, c, weights, seq, cell, ids):
+        """Run every step of ``seq``, in time order (reversed for a reverse direction).
+
+        token: RecurrentInput's output; h, c: the initial states (c None but for
+        an LSTM); weights: ``seq.step_weights(...)``; cell, ids: the name and the
+        id counter of the ``cell`` scope tag. Returns (the step outputs h_t in
+        time order, the last h, the last c).
+
+        Each step is one node tagged (t=t, cell=(cell, id)), as ``with scope(...):
+        cls.apply(...)`` would make it. The first step does go through ``apply``
+        (device checks, grad mode, the parents of h_0 and c_0); the others record
+        their node directly, since only the two state parents change from step to
+        step: ``apply`` and ``scope`` would cost about a tenth of a batch-1 LSTM's time."""
+        be = token._backend
+        lstm = c is not None
+        outs = [None] * seq.T
+        order = range(seq.T - 1, -1, -1) if seq.reverse else range(seq.T)
+        prev = None  # the last node, once the steps record themselves
+        for t in order:
+            if prev is None:
+                with scope(t=t, cell=(cell, next(ids))):
+                    if lstm:
+                        h, c = cls.apply(token, h, c, *weights, seq=seq, t=t)
+                    else:
+                        h = cls.apply(token, h, *weights, seq=seq, t=t)
+                outs[t] = h
+                if h._ctx is not None and not is_anomaly_enabled():  # else no graph, or checked step by step
+                    prev = h._ctx
+                    tok_parent, w_parents = prev.parents[0], prev.parents[3 if lstm else 2 :]
+                    tok, w = token.data, [p.data for p in weights]
+                    h, c = h.data, c.data if lstm else None
+                continue
+            fn = cls()
+            fn.backend = be
+            tags = (("t", t), ("cell", (cell, next(ids))))
+            if lstm:
+                h, c = fn.forward(tok, h, c, *w, seq=seq, t=t)
+                meta = ((h.shape, h.dtype), (c.shape, c.dtype))
+                fn.record([tok_parent, (prev, 0), (prev, 1), *w_parents], prev.generation + 1, meta, tags)
+            else:
+                h = fn.forward(tok, h, *w, seq=seq, t=t)
+                fn.record([tok_parent, (prev, 0), *w_parents], prev.generation + 1, ((h.shape, h.dtype),), tags)
+            outs[t] = Tensor._make(h, be, fn, 0)
+            prev = fn
+        if prev is not None and lstm:  # c is an array since the first step: its tensor
+            c = Tensor._make(c, be, prev, 1)
+        return outs, outs[order[-1]], c
 
     def _token_grad(self, seq):
         """The first step that backward reaches allocates the shared gradient buffers and
@@ -534,17 +681,22 @@ class _Step(Function):
         engine runs after every step anyway (it has a lower generation than all of them)."""
         if seq.dg is not None:
             return None
-        seq.alloc_grads(self.xp)
-        return seq.token_grad
+        seq.alloc_grads()
+        return seq.xp.zeros((), dtype=seq.dg.dtype)
 
     def _recurrent_grad(self, seq, dgh, carry):
         """dh_prev = dgh W_hh (+ the gradient of a kept state)."""
         if not self.needs(1):
             return None
-        dh_prev = dgh @ seq.w_hh
+        dh_prev = seq.xp.dot(dgh, seq.w_hh)
         if carry is not None:
             dh_prev += carry
         return dh_prev
+
+
+def _split_grad(xp, m, g):
+    """(part of g for the new state, part carried to the kept one)."""
+    return xp.where(m, g, 0), xp.where(m, 0, g)
 
 
 class RNNStep(_Step):
@@ -552,14 +704,16 @@ class RNNStep(_Step):
     h = nonlinearity(gx[t] + h_prev W_hh^T)."""
 
     def forward(self, token, h_prev, *weights, seq, t):
-        xp = self.xp
-        slot, m = self._begin(h_prev, seq, t)
-        pre = seq.gx[t]
-        xp.add(pre, xp.matmul(h_prev, seq.w_hh_t, out=seq.scratch), pre)
+        xp = seq.xp
+        if t == seq.first:
+            seq.hs[t + 1 - seq.ahead] = h_prev  # H_prev for dW_hh starts with h_0
+        slot = t + seq.ahead
+        rec = xp.dot(h_prev, seq.w_hh_t, out=seq.scratch)
+        m = None if seq.masks is None else seq.masks[t]
         if m is None:
-            h, ks = seq.cell_forward(xp, pre, seq.nonlinearity, out=seq.hs[slot])
+            h, ks = seq.cell_forward(xp, seq.gx[t], seq.nonlinearity, out=seq.hs[slot], rec=rec)
         else:
-            h_new, ks = seq.cell_forward(xp, pre, seq.nonlinearity)
+            h_new, ks = seq.cell_forward(xp, seq.gx[t], seq.nonlinearity, rec=rec)
             h = seq.hs[slot]
             h[...] = xp.where(m, h_new, h_prev)
         self.saved = (seq, t, ks, m)
@@ -567,10 +721,12 @@ class RNNStep(_Step):
 
     def backward(self, dh):
         seq, t, ks, m = self.saved
-        xp = self.xp
+        xp = seq.xp
         token = self._token_grad(seq)
-        dh_new, carry = _split_grad(xp, m, dh)
-        d = seq.cell_backward(xp, ks, dh_new, seq.nonlinearity, out=seq.dg[t])
+        carry = None
+        if m is not None:
+            dh, carry = _split_grad(xp, m, dh)
+        d = seq.cell_backward(xp, ks, dh, seq.nonlinearity, out=seq.dg[t])
         return (token, self._recurrent_grad(seq, d, carry)) + seq.no_weight_grads
 
 
@@ -582,35 +738,42 @@ class LSTMStep(_Step):
     with a projection."""
 
     def forward(self, token, h_prev, c_prev, *weights, seq, t):
-        xp = self.xp
-        slot, m = self._begin(h_prev, seq, t)
-        gates = seq.gx[t]
-        xp.add(gates, xp.matmul(h_prev, seq.w_hh_t, out=seq.scratch), gates)
+        xp = seq.xp
+        if t == seq.first:
+            seq.hs[t + 1 - seq.ahead] = h_prev  # H_prev for dW_hh starts with h_0
+        slot = t + seq.ahead
+        rec = xp.dot(h_prev, seq.w_hh_t, out=seq.scratch)
+        m = None if seq.masks is None else seq.masks[t]
+        c = seq.cs[t]
         if m is None and seq.w_hr is None:
-            h, c, ks = seq.cell_forward(xp, gates, c_prev, h_out=seq.hs[slot])
+            h, c, ks = seq.cell_forward(xp, seq.gx[t], c_prev, h_out=seq.hs[slot], c_out=c, rec=rec,
+                                        tc_out=seq.tcs[t])  # fmt: skip
         else:
-            hf, c, ks = seq.cell_forward(xp, gates, c_prev, h_out=None if seq.hf is None else seq.hf[t])
+            hf = None if seq.hf is None else seq.hf[t]
+            hf, c, ks = seq.cell_forward(xp, seq.gx[t], c_prev, h_out=hf, c_out=c, rec=rec, tc_out=seq.tcs[t])
             h = seq.hs[slot]
-            if seq.w_hr is not None:
-                hf = hf @ seq.w_hr_t
-            if m is None:
-                h[...] = hf
+            if m is None:  # a projection, then: h = hf W_hr^T, straight into the buffer
+                xp.dot(hf, seq.w_hr_t, out=h)
             else:
+                if seq.w_hr is not None:
+                    hf = xp.dot(hf, seq.w_hr_t)
                 h[...] = xp.where(m, hf, h_prev)
-                c = xp.where(m, c, c_prev)
+                c[...] = xp.where(m, c, c_prev)
         self.saved = (seq, t, ks, m)
         return h, c
 
     def backward(self, dh, dc):
         seq, t, ks, m = self.saved
-        xp = self.xp
+        xp = seq.xp
         token = self._token_grad(seq)
-        dh_new, carry = _split_grad(xp, m, dh)
-        dc_new, c_carry = _split_grad(xp, m, dc)
+        carry = c_carry = None
+        if m is not None:
+            dh, carry = _split_grad(xp, m, dh)
+            dc, c_carry = _split_grad(xp, m, dc)
         if seq.proj:
-            seq.dhp[t] = dh_new
-            dh_new = dh_new @ seq.w_hr
-        d, dc_prev = seq.cell_backward(xp, ks, dh_new, dc_new, out=seq.dg[t])
+            seq.dhp[t] = dh
+            dh = dh @ seq.w_hr
+        d, dc_prev = seq.cell_backward(xp, ks, dh, dc, out=seq.dg[t])
         if c_carry is not None:
             dc_prev += c_carry
         dh_prev = self._recurrent_grad(seq, d, carry)
@@ -622,15 +785,16 @@ class GRUStep(_Step):
     gh = h_prev W_hh^T + b_hh computed here and gx[t] from the input node."""
 
     def forward(self, token, h_prev, *weights, seq, t):
-        xp = self.xp
-        slot, m = self._begin(h_prev, seq, t)
-        gh = h_prev @ seq.w_hh_t
-        if seq.b_hh is not None:
-            xp.add(gh, seq.b_hh, gh)
+        xp = seq.xp
+        if t == seq.first:
+            seq.hs[t + 1 - seq.ahead] = h_prev  # H_prev for dW_hh starts with h_0
+        slot = t + seq.ahead
+        gh = xp.dot(h_prev, seq.w_hh_t, out=seq.gh[t])
+        m = None if seq.masks is None else seq.masks[t]
         if m is None:
-            h, ks = seq.cell_forward(xp, seq.gx[t], gh, h_prev, h_out=seq.hs[slot])
+            h, ks = seq.cell_forward(xp, seq.gx[t], gh, h_prev, h_out=seq.hs[slot], b_hh=seq.b_hh)
         else:
-            h_new, ks = seq.cell_forward(xp, seq.gx[t], gh, h_prev)
+            h_new, ks = seq.cell_forward(xp, seq.gx[t], gh, h_prev, b_hh=seq.b_hh)
             h = seq.hs[slot]
             h[...] = xp.where(m, h_new, h_prev)
         self.saved = (seq, t, ks, m)
@@ -638,9 +802,11 @@ class GRUStep(_Step):
 
     def backward(self, dh):
         seq, t, ks, m = self.saved
-        xp = self.xp
+        xp = seq.xp
         token = self._token_grad(seq)
-        dh_new, carry = _split_grad(xp, m, dh)
-        _, dgh, dh_direct = seq.cell_backward(xp, ks, dh_new, dgx=seq.dg[t], dgh=seq.dgh[t])
+        carry = None
+        if m is not None:
+            dh, carry = _split_grad(xp, m, dh)
+        _, dgh, dh_direct = seq.cell_backward(xp, ks, dh, dgx=seq.dg[t], dgh=seq.dgh[t])
         carry = dh_direct if carry is None else dh_direct + carry
         return (token, self._recurrent_grad(seq, dgh, carry)) + seq.no_weight_grads

@@ -382,3 +382,13 @@ def test_mixing_devices_names_both(monkeypatch):
 def test_mixing_dtypes_names_both():
     with pytest.raises(ValueError, match=r"sub: dtypes differ \(float64 and float32\) for shapes \(2,\) and \(3, 2\)"):
         ts.ones(2, dtype=ts.float64) - ts.ones(3, 2)
+
+
+@pytest.mark.parametrize("scales, expected", [((1e8, -1e8, 1.0), 0.0), ((1.0, 1e8, -1e8), 1.0)])
+def test_gradients_sum_in_creation_order(scales, expected):
+    # Nodes of one generation run newest first, whatever their memory addresses, so a
+    # float32 sum whose result depends on the order comes out the same in every run.
+    x = ts.tensor(1.0, requires_grad=True)
+    ys = [x * s for s in scales]
+    sum(ys[1:], ys[0]).backward()
+    assert x.grad.item() == expected

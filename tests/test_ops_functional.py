@@ -248,3 +248,12 @@ def test_embedding_errors():
 def test_softmax_dim_out_of_range():
     with pytest.raises(ValueError, match=r"log_softmax: dim 2 out of range for a tensor of shape \(2, 3\)"):
         F.softmax(ts.ones(2, 3), dim=2)
+
+
+def test_dropout_on_float16_keeps_the_dtype():
+    x = ts.ones(2000, dtype=ts.float16)
+    y = F.dropout(x, 0.5)
+    assert y.dtype == ts.float16
+    kept = y.numpy() != 0
+    assert 0.4 < kept.mean() < 0.6
+    np.testing.assert_array_equal(y.numpy()[kept], 2.0)

@@ -203,7 +203,9 @@ def dropout(input, p=0.5, training=True):
     if p == 1:
         return input * 0.0
     be = input._backend
-    keep = be.rng.random(input.shape, dtype=input.dtype) >= p
+    # generators draw float32 or float64 only; the mask's precision does not matter
+    draw = input.dtype if input.dtype.itemsize >= 4 else np.float32
+    keep = be.rng.random(input.shape, dtype=draw) >= p
     mask = Tensor._make(keep.astype(input.dtype) * input.dtype.type(1 / (1 - p)), be)
     return input * mask
 

@@ -675,6 +675,22 @@ class _Step(Function):
             c = Tensor._make(c, be, prev, 1)
         return outs, outs[order[-1]], c
 
+    def _begin(self, seq, t, h_prev):
+        """Forward's start: (the slot of seq.hs that step t writes, its row mask or None)."""
+        if t == seq.first:
+            seq.hs[t + 1 - seq.ahead] = h_prev  # H_prev for dW_hh starts with h_0
+        return t + seq.ahead, (None if seq.masks is None else seq.masks[t])
+
+    def _unpack(self, dh):
+        """Backward's start: (seq, t, the cell's saved arrays, mask, the token's gradient,
+        the part of dh for the new state, the part carried to a kept state or None)."""
+        seq, t, ks, m = self.saved
+        token = self._token_grad(seq)
+        carry = None
+        if m is not None:
+            dh, carry = _split_grad(seq.xp, m, dh)
+        return seq, t, ks, m, token, dh, carry
+
     def _token_grad(self, seq):
         """The first step that backward reaches allocates the shared gradient buffers and
         alone returns a gradient for the token: that schedules the input node, which the
@@ -694,6 +710,12 @@ class _Step(Function):
         return dh_prev
 
 
+def _keep(xp, out, m, new, old):
+    """out = new for rows whose sequence goes on at this step, old for finished ones."""
+    out[...] = xp.where(m, new, old)
+    return out
+
+
 def _split_grad(xp, m, g):
     """(part of g for the new state, part carried to the kept one)."""
     return xp.where(m, g, 0), xp.where(m, 0, g)
@@ -705,27 +727,19 @@ class RNNStep(_Step):
 
     def forward(self, token, h_prev, *weights, seq, t):
         xp = seq.xp
-        if t == seq.first:
-            seq.hs[t + 1 - seq.ahead] = h_prev  # H_prev for dW_hh starts with h_0
-        slot = t + seq.ahead
+        slot, m = self._begin(seq, t, h_prev)
         rec = xp.dot(h_prev, seq.w_hh_t, out=seq.scratch)
-        m = None if seq.masks is None else seq.masks[t]
         if m is None:
             h, ks = seq.cell_forward(xp, seq.gx[t], seq.nonlinearity, out=seq.hs[slot], rec=rec)
         else:
             h_new, ks = seq.cell_forward(xp, seq.gx[t], seq.nonlinearity, rec=rec)
-            h = seq.hs[slot]
-            h[...] = xp.where(m, h_new, h_prev)
+            h = _keep(xp, seq.hs[slot], m, h_new, h_prev)
         self.saved = (seq, t, ks, m)
         return h
 
     def backward(self, dh):
-        seq, t, ks, m = self.saved
+        seq, t, ks, m, token, dh, carry = self._unpack(dh)
         xp = seq.xp
-        token = self._token_grad(seq)
-        carry = None
-        if m is not None:
-            dh, carry = _split_grad(xp, m, dh)
         d = seq.cell_backward(xp, ks, dh, seq.nonlinearity, out=seq.dg[t])
         return (token, self._recurrent_grad(seq, d, carry)) + seq.no_weight_grads
 
@@ -739,11 +753,8 @@ class LSTMStep(_Step):
 
     def forward(self, token, h_prev, c_prev, *weights, seq, t):
         xp = seq.xp
-        if t == seq.first:
-            seq.hs[t + 1 - seq.ahead] = h_prev  # H_prev for dW_hh starts with h_0
-        slot = t + seq.ahead
+        slot, m = self._begin(seq, t, h_prev)
         rec = xp.dot(h_prev, seq.w_hh_t, out=seq.scratch)
-        m = None if seq.masks is None else seq.masks[t]
         c = seq.cs[t]
         if m is None and seq.w_hr is None:
             h, c, ks = seq.cell_forward(xp, seq.gx[t], c_prev, h_out=seq.hs[slot], c_out=c, rec=rec,
@@ -757,18 +768,16 @@ class LSTMStep(_Step):
             else:
                 if seq.w_hr is not None:
                     hf = xp.dot(hf, seq.w_hr_t)
-                h[...] = xp.where(m, hf, h_prev)
-                c[...] = xp.where(m, c, c_prev)
+                _keep(xp, h, m, hf, h_prev)
+                _keep(xp, c, m, c, c_prev)
         self.saved = (seq, t, ks, m)
         return h, c
 
     def backward(self, dh, dc):
-        seq, t, ks, m = self.saved
+        seq, t, ks, m, token, dh, carry = self._unpack(dh)
         xp = seq.xp
-        token = self._token_grad(seq)
-        carry = c_carry = None
+        c_carry = None
         if m is not None:
-            dh, carry = _split_grad(xp, m, dh)
             dc, c_carry = _split_grad(xp, m, dc)
         if seq.proj:
             seq.dhp[t] = dh
@@ -786,27 +795,19 @@ class GRUStep(_Step):
 
     def forward(self, token, h_prev, *weights, seq, t):
         xp = seq.xp
-        if t == seq.first:
-            seq.hs[t + 1 - seq.ahead] = h_prev  # H_prev for dW_hh starts with h_0
-        slot = t + seq.ahead
+        slot, m = self._begin(seq, t, h_prev)
         gh = xp.dot(h_prev, seq.w_hh_t, out=seq.gh[t])
-        m = None if seq.masks is None else seq.masks[t]
         if m is None:
             h, ks = seq.cell_forward(xp, seq.gx[t], gh, h_prev, h_out=seq.hs[slot], b_hh=seq.b_hh)
         else:
             h_new, ks = seq.cell_forward(xp, seq.gx[t], gh, h_prev, b_hh=seq.b_hh)
-            h = seq.hs[slot]
-            h[...] = xp.where(m, h_new, h_prev)
+            h = _keep(xp, seq.hs[slot], m, h_new, h_prev)
         self.saved = (seq, t, ks, m)
         return h
 
     def backward(self, dh):
-        seq, t, ks, m = self.saved
+        seq, t, ks, m, token, dh, carry = self._unpack(dh)
         xp = seq.xp
-        token = self._token_grad(seq)
-        carry = None
-        if m is not None:
-            dh, carry = _split_grad(xp, m, dh)
         _, dgh, dh_direct = seq.cell_backward(xp, ks, dh, dgx=seq.dg[t], dgh=seq.dgh[t])
         carry = dh_direct if carry is None else dh_direct + carry
         return (token, self._recurrent_grad(seq, dgh, carry)) + seq.no_weight_grads

@@ -16,24 +16,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
-
-def _time(fns, runs: int) -> list:
-    """Median milliseconds per call of each of ``fns``, interleaved so that load from
-    other processes lands on all of them alike."""
-    for fn in fns:
-        for _ in range(2):
-            fn()
-    samples = [[] for _ in fns]
-    for _ in range(runs):
-        for fn, out in zip(fns, samples):
-            t0 = time.perf_counter()
-            fn()
-            out.append((time.perf_counter() - t0) * 1e3)
-    return [statistics.median(s) for s in samples]
+from _timing import interleaved_medians  # benchmarks/ is the script's own directory
 
 
 def _case(ts, torch, np, shape, out_channels, kernel, padding, input_grad):
@@ -110,7 +95,7 @@ def main(argv=None) -> None:
     for label, shape, out_channels, kernel, padding, input_grad in cases:
         fns = _case(ts, torch, np, shape, out_channels, kernel, padding, input_grad)
         for name, pair in fns.items():
-            times = _time(pair, args.runs)
+            times = interleaved_medians(pair, args.runs)
             if len(times) == 1:
                 print(f"{label:<48} {name:<16} {times[0]:>11.1f} {'-':>10} {'-':>7}")
             else:

@@ -23,24 +23,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 
-
-def _time(fns, runs: int, clock=time.perf_counter) -> list:
-    """Median milliseconds per call of each of ``fns``, interleaved run by run so
-    that load from other processes lands on all of them alike."""
-    for fn in fns:
-        for _ in range(2):
-            fn()
-    samples = [[] for _ in fns]
-    for _ in range(runs):
-        for fn, out in zip(fns, samples):
-            t0 = clock()
-            fn()
-            out.append((clock() - t0) * 1e3)
-    return [statistics.median(s) for s in samples]
+from _timing import interleaved_medians  # benchmarks/ is the script's own directory
 
 
 def _tinyseq_step(ts, x_np, weight, bias, hidden, kernel, fused=True, hoist=None):
@@ -171,10 +157,10 @@ def main(argv=None) -> None:
         ]  # fmt: skip
     for label, ours, theirs in rows:
         if theirs is None:
-            (ms,) = _time([ours], args.runs, clock)
+            (ms,) = interleaved_medians([ours], args.runs, clock)
             print(f"{label:<48} {ms:>11.1f} {'-':>10} {'-':>7}")
             continue
-        ms, ref = _time([ours, theirs], args.runs, clock)
+        ms, ref = interleaved_medians([ours, theirs], args.runs, clock)
         print(f"{label:<48} {ms:>11.1f} {ref:>10.1f} {ms / ref:>6.2f}x")
 
     if args.profile:

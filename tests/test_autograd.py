@@ -296,8 +296,7 @@ def test_hook_handle_removes_hook_and_retain_grad_accumulates():
     y.backward()
     assert h.grad.tolist() == [4.0, 4.0] and x.grad.tolist() == [4.0, 4.0]
     x.retain_grad()  # a leaf keeps its grad anyway
-    with pytest.raises(RuntimeError, match="register_hook: only tensors made by ops"):
-        x.register_hook(lambda g: g)
+    assert x.grad.tolist() == [4.0, 4.0]
 
 
 def test_hooks_on_one_output_of_several():
@@ -392,3 +391,32 @@ def test_gradients_sum_in_creation_order(scales, expected):
     ys = [x * s for s in scales]
     sum(ys[1:], ys[0]).backward()
     assert x.grad.item() == expected
+
+
+def test_leaf_hooks_like_torch():
+    """A leaf's hook sees its whole gradient once per backward (here from two uses and a
+    broadcast), before .grad, and what it returns is what .grad accumulates."""
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (ts, torch):
+        x = lib.tensor([[1.0, 2.0]], requires_grad=True)
+        w = lib.tensor([3.0, -1.0], requires_grad=True)
+        seen = []
+        w.register_hook(lambda g, seen=seen: seen.append(g.tolist()))
+        handle = w.register_hook(lambda g: g * 10)
+        w.register_hook(lambda g, seen=seen: seen.append(g.tolist()))
+        y = (x * w + w * w).sum() + (x.expand(3, 2) * w).sum()
+        y.backward(retain_graph=True)
+        handle.remove()
+        y.backward()
+        results.append((w.grad.tolist(), x.grad.tolist(), seen))
+    assert results[0] == results[1]
+
+
+def test_leaf_hook_on_a_root_and_hook_errors():
+    x = ts.tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g: g * 3)
+    x.backward(ts.tensor([1.0, 1.0]))
+    assert x.grad.tolist() == [3.0, 3.0]
+    with pytest.raises(RuntimeError, match=r"register_hook: this tensor does not require grad.*shape \(2,\)"):
+        ts.tensor([1.0, 2.0]).register_hook(lambda g: g)

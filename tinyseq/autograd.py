@@ -285,6 +285,31 @@ def _accumulate_leaf(leaf, g, fresh=False):
         leaf.grad.data = total if total.ndim else leaf._backend.xp.asarray(total)
 
 
+def _hold_leaf(held, leaf, g, fresh):
+    """Sum a gradient for a leaf that has hooks into ``held`` (leaf -> [sum, fresh]):
+    its hooks see the whole gradient of this backward pass, once, as in PyTorch."""
+    shape = leaf.data.shape
+    if g.shape != shape:
+        g, fresh = _reduce_to(g, shape), False
+    slot = held.get(leaf)
+    if slot is None:
+        held[leaf] = [g, fresh]
+    else:
+        slot[0], slot[1] = slot[0] + g, True
+
+
+def _release_leaves(held) -> None:
+    """Run each held leaf's hooks on its gradient, then add the result to ``.grad``."""
+    for leaf, (g, fresh) in held.items():
+        if g.dtype != leaf.data.dtype:  # hooks see the leaf's dtype, as .grad will hold it
+            g, fresh = g.astype(leaf.data.dtype), True
+        for hook in list(leaf._hooks):
+            new = hook(Tensor._make(g, leaf._backend))
+            if new is not None:
+                g, fresh = (new.data if isinstance(new, Tensor) else new), False
+        _accumulate_leaf(leaf, g, fresh)
+
+
 def _run_hooks(fn, out_grads, accumulate=True) -> None:
     """Tensor hooks (``register_hook``) of ``fn``'s outputs; each may replace its gradient.
 
@@ -310,13 +335,17 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
     shapes not yet reduced). The graph drawer's gradient-flow view uses both.
     """
     pending: dict = {}
+    held: dict = {}  # gradients of leaves with hooks, released at the end
     heap: list = []
     push = heapq.heappush
     for root, g in zip(roots, grads):
         fn = root._ctx
         if fn is None:
             if accumulate and root.requires_grad:
-                _accumulate_leaf(root, g)
+                if root._hooks:
+                    _hold_leaf(held, root, g, False)
+                else:
+                    _accumulate_leaf(root, g)
             continue
         slot = pending.get(fn)
         if slot is None:
@@ -358,7 +387,11 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
             if parent is None or g is None:
                 continue
             if idx < 0:
-                if accumulate:
+                if not accumulate:
+                    continue
+                if parent._hooks:
+                    _hold_leaf(held, parent, g, fresh)
+                else:
                     _accumulate_leaf(parent, g, fresh)
                 continue
             shape = parent.out_meta[idx][0]
@@ -376,6 +409,8 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
                 slot[idx] = g
             else:
                 slot[idx] = slot[idx] + g
+    if held:
+        _release_leaves(held)
 
 
 def numel(shape) -> int:

@@ -67,7 +67,7 @@ class Tensor:
     ``data`` is the raw array (numpy on "cpu"); ``grad`` is a Tensor or None.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_idx", "_backend", "__weakref__")
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_idx", "_backend", "_hooks", "__weakref__")
     __array_priority__ = 1000  # numpy scalars on the left defer to our operators
 
     def __init__(self, data, dtype=None, requires_grad=False, device=None):
@@ -91,6 +91,7 @@ class Tensor:
         self._ctx = None
         self._idx = 0
         self._backend = be
+        self._hooks = None  # a leaf's gradient hooks (a non-leaf's live on its node)
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -105,6 +106,7 @@ class Tensor:
         t._ctx = ctx
         t._idx = idx
         t._backend = backend
+        t._hooks = None
         t.requires_grad = ctx is not None
         return t
 
@@ -217,14 +219,20 @@ class Tensor:
         self.register_hook(keep)
 
     def register_hook(self, hook) -> _HookHandle:
-        """``hook(grad) -> Tensor or None`` runs when this non-leaf tensor's gradient
-        is computed; a returned tensor replaces the gradient. Returns a handle
-        whose ``remove()`` unregisters the hook."""
+        """``hook(grad) -> Tensor or None`` runs when this tensor's gradient is
+        computed; a returned tensor replaces the gradient. On a leaf it runs once
+        per backward, with the leaf's whole gradient, before that is added to
+        ``.grad``. Returns a handle whose ``remove()`` unregisters the hook."""
         if self._ctx is None:
-            raise RuntimeError(
-                "register_hook: only tensors made by ops (non-leaf) take hooks; "
-                f"this is a leaf of shape {self.shape}"
-            )
+            if not self.requires_grad:
+                raise RuntimeError(
+                    "register_hook: this tensor does not require grad, so no gradient reaches it "
+                    f"(shape {self.shape}); call requires_grad_() first"
+                )
+            if self._hooks is None:
+                self._hooks = []
+            self._hooks.append(hook)
+            return _HookHandle(self._hooks, hook)
         if self._ctx.hooks is None:
             self._ctx.hooks = {}
         hooks = self._ctx.hooks.setdefault(self._idx, [])

@@ -33,6 +33,7 @@ class Parameter(Tensor):
         self._ctx = None
         self._idx = 0
         self._backend = be
+        self._hooks = None
         self._owner = None
         self.requires_grad = False
         if requires_grad:

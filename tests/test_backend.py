@@ -1,5 +1,5 @@
 """Devices: names, the lazily imported "cuda" kind and its errors, registration,
-default device, seeding, scatter_add; importing tinyseq stays quiet."""
+default device, seeding, scatter_add, transpose_into; importing tinyseq stays quiet."""
 
 import importlib.util
 import subprocess
@@ -112,6 +112,18 @@ def test_scatter_add_accumulates_repeated_indices():
     target = np.zeros(4)
     ts.get_backend("cpu").scatter_add(target, np.array([0, 2, 0, 0]), np.array([1.0, 2.0, 3.0, 4.0]))
     assert target.tolist() == [8.0, 0.0, 2.0, 0.0]
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (70, 1000), (2048, 33)])
+@pytest.mark.parametrize("device", ["cpu", "strict"])
+def test_transpose_into_copies_the_transpose(shape, device):
+    """Small arrays take the plain copy, large ones the blocked one (row counts not a
+    multiple of the block included)."""
+    be = ts.get_backend(device)
+    a = np.random.default_rng(0).standard_normal(shape)
+    out = be.xp.empty(shape[::-1])
+    assert be.transpose_into(out, be.from_host(a)) is out
+    assert np.array_equal(be.to_host(out), a.T)
 
 
 def test_import_is_quiet_and_lazy():

@@ -12,7 +12,7 @@ import numpy as np
 from tinyseq.backend import Backend
 
 INSTALL = 'pip install "tinyseq[gpu]"'
-_WHEELS = "cupy-cuda12x for CUDA 12 drivers, cupy-cuda13x for CUDA 13; see `nvidia-smi`"
+_WHEELS = "cupy-cuda12x for CUDA 12 drivers, cupy-cuda13x (the gpu-cuda13 extra) for CUDA 13; see `nvidia-smi`"
 
 
 def _import_cupy(device: str):

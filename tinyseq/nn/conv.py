@@ -1,4 +1,4 @@
-"""Conv2d (the convolution itself is ``tinyseq/ops/conv.py``)."""
+"""Conv1d and Conv2d (the convolution itself is ``tinyseq/ops/conv.py``)."""
 
 from __future__ import annotations
 
@@ -10,46 +10,46 @@ from .linear import _size
 from .module import Module, Parameter
 
 
-def _pair(value, name):
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
-        raise ValueError(f"Conv2d: {name} must be an int or a pair of ints, got {value!r}")
-    return pair
+def _tuple(value, name, n, layer):
+    """An int or n ints -> an n-tuple of ints."""
+    t = (value,) * n if isinstance(value, int) else tuple(value)
+    if len(t) != n or not all(isinstance(v, int) and not isinstance(v, bool) for v in t):
+        what = "an int" if n == 1 else "an int or a pair of ints"
+        raise ValueError(f"{layer}: {name} must be {what}, got {value!r}")
+    return t
 
 
-class Conv2d(Module):
-    """2-D convolution over (N, C_in, H, W) or unbatched (C_in, H, W) inputs -> (N, C_out, Ho, Wo).
+class _ConvNd(Module):
+    """What Conv1d and Conv2d share: arguments, parameters, PyTorch's init, repr."""
 
-    weight: (out_channels, in_channels // groups, kh, kw); bias: (out_channels,);
-    both drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels // groups * kh * kw,
-    as PyTorch. ``padding``: int, (h, w), "valid", or "same" (stride 1; an even
-    kernel pads one more at the bottom/right). Only ``padding_mode="zeros"``.
-    """
+    dims = 0
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None):
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                 bias, padding_mode, device, dtype):
         super().__init__()
-        self.in_channels = _size(in_channels, "in_channels", "Conv2d", 1)
-        self.out_channels = _size(out_channels, "out_channels", "Conv2d", 1)
-        self.groups = _size(groups, "groups", "Conv2d", 1)
+        layer, n = type(self).__name__, self.dims
+        self.in_channels = _size(in_channels, "in_channels", layer, 1)
+        self.out_channels = _size(out_channels, "out_channels", layer, 1)
+        self.groups = _size(groups, "groups", layer, 1)
         if in_channels % groups:
-            raise ValueError(f"Conv2d: in_channels {in_channels} must be divisible by groups {groups}")
+            raise ValueError(f"{layer}: in_channels {in_channels} must be divisible by groups {groups}")
         if out_channels % groups:
-            raise ValueError(f"Conv2d: out_channels {out_channels} must be divisible by groups {groups}")
+            raise ValueError(f"{layer}: out_channels {out_channels} must be divisible by groups {groups}")
         if padding_mode != "zeros":
-            raise ValueError(f"Conv2d: padding_mode must be 'zeros' (the only mode supported), got {padding_mode!r}")
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _pair(stride, "stride")
-        self.dilation = _pair(dilation, "dilation")
+            raise ValueError(f"{layer}: padding_mode must be 'zeros' (the only mode supported), got {padding_mode!r}")
+        self.kernel_size = _tuple(kernel_size, "kernel_size", n, layer)
+        self.stride = _tuple(stride, "stride", n, layer)
+        self.dilation = _tuple(dilation, "dilation", n, layer)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
-                raise ValueError(f"Conv2d: padding must be 'same', 'valid', an int or a pair, got {padding!r}")
-            if padding == "same" and self.stride != (1, 1):
-                raise ValueError(f"Conv2d: padding='same' is not supported for strided convolutions "
+                kinds = "an int" if n == 1 else "an int or a pair"
+                raise ValueError(f"{layer}: padding must be 'same', 'valid', {kinds}, got {padding!r}")
+            if padding == "same" and self.stride != (1,) * n:
+                raise ValueError(f"{layer}: padding='same' is not supported for strided convolutions "
                                  f"(stride {self.stride})")
             self.padding = padding
         else:
-            self.padding = _pair(padding, "padding")
+            self.padding = _tuple(padding, "padding", n, layer)
         self.padding_mode = padding_mode
         shape = (out_channels, in_channels // groups) + self.kernel_size
         self.weight = Parameter(empty(shape, dtype=dtype, device=device))
@@ -62,19 +62,64 @@ class Conv2d(Module):
     def reset_parameters(self):
         init.default_affine_(self.weight, self.bias)
 
-    def forward(self, input):
-        if input.ndim not in (3, 4):
-            raise OpError(f"Conv2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape {input.shape}")
-        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+    def _check_input(self, input, layout):
+        n = self.dims
+        if input.ndim not in (n + 1, n + 2):
+            raise OpError(f"{type(self).__name__}: expected a {n + 1}-D (C, {layout}) or {n + 2}-D "
+                          f"(N, C, {layout}) input, got shape {input.shape}")
 
     def extra_repr(self):
+        n = self.dims
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
+        if self.padding != (0,) * n:
             s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
+        if self.dilation != (1,) * n:
             s += f", dilation={self.dilation}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
         return s
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over time: (N, C_in, L) or unbatched (C_in, L) -> (N, C_out, Lo).
+
+    weight: (out_channels, in_channels // groups, k); bias: (out_channels,); drawn
+    from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels // groups * k, as
+    PyTorch. ``padding``: int, "valid", or "same" (stride 1; an even kernel pads one
+    more at the end). Only ``padding_mode="zeros"``.
+    """
+
+    dims = 1
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                         bias, padding_mode, device, dtype)
+
+    def forward(self, input):
+        self._check_input(input, "L")
+        padding = self.padding if isinstance(self.padding, str) else self.padding[0]
+        return F.conv1d(input, self.weight, self.bias, self.stride[0], padding, self.dilation[0], self.groups)
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over (N, C_in, H, W) or unbatched (C_in, H, W) inputs -> (N, C_out, Ho, Wo).
+
+    weight: (out_channels, in_channels // groups, kh, kw); bias: (out_channels,);
+    both drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels // groups * kh * kw,
+    as PyTorch. ``padding``: int, (h, w), "valid", or "same" (stride 1; an even
+    kernel pads one more at the bottom/right). Only ``padding_mode="zeros"``.
+    """
+
+    dims = 2
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                         bias, padding_mode, device, dtype)
+
+    def forward(self, input):
+        self._check_input(input, "H, W")
+        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)

@@ -8,6 +8,7 @@ from .. import ops
 from ..autograd import Function, OpError
 from ..ops import log_softmax, pad, relu, sigmoid, softmax, tanh  # noqa: F401  (re-exported)
 from ..ops.conv import Conv2d as _Conv2d
+from ..ops.conv import _check as _check_conv
 from ..ops.fused import SoftmaxCrossEntropy
 from ..tensor import Tensor
 
@@ -313,6 +314,49 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     pads = _conv_padding(padding, weight.shape[2:], stride, dilation)
     inputs = (input, weight) if bias is None else (input, weight, bias)
     return _Conv2d.apply(*inputs, stride=stride, padding=pads, dilation=dilation, groups=groups)
+
+
+def _single(value, name, minimum):
+    """An int or a 1-tuple of one, >= minimum -> int (conv1d's arguments)."""
+    one = value[0] if isinstance(value, (tuple, list)) and len(value) == 1 else value
+    if not isinstance(one, int) or isinstance(one, bool) or one < minimum:
+        raise OpError(f"conv1d: {name} must be an int >= {minimum}, got {value!r}")
+    return one
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D cross-correlation over time, PyTorch's ``F.conv1d``.
+
+    input: (N, C, L) or unbatched (C, L); weight: (O, C // groups, k); bias: (O,).
+    stride, dilation: int; padding: int, "same" (stride 1 only; an even kernel pads
+    one more at the end) or "valid". Returns (N, O, Lo) with
+    Lo = (L + 2*p - d*(k - 1) - 1) // s + 1. Runs as conv2d on a height-1 image."""
+    if input.ndim == 2:
+        return conv1d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
+    if input.ndim != 3:
+        raise OpError(f"conv1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape {input.shape}")
+    if weight.ndim != 3:
+        raise OpError(f"conv1d: weight must be 3-D (out_channels, in_channels/groups, k), got {weight.shape}")
+    if not isinstance(groups, int) or groups <= 0:
+        raise OpError(f"conv1d: groups must be a positive int, got {groups!r}")
+    _check_conv(input.data, weight.data, () if bias is None else (bias.data,), groups, dims=1)
+    stride, dilation = _single(stride, "stride", 1), _single(dilation, "dilation", 1)
+    k, L = weight.shape[2], input.shape[2]
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise OpError(f"conv1d: padding must be 'same', 'valid' or an int, got {padding!r}")
+        if padding == "same" and stride != 1:
+            raise OpError(f"conv1d: padding='same' is not supported for strided convolutions (stride {stride})")
+        total = 0 if padding == "valid" else dilation * (k - 1)
+    else:
+        total = 2 * _single(padding, "padding", 0)
+    if L + total < dilation * (k - 1) + 1:
+        raise OpError(f"conv1d: input {input.shape} padded to length {L + total} is shorter than the "
+                      f"dilated kernel ({k} taps, dilation {dilation})")
+    pads = ((0, 0), (total // 2, total - total // 2))
+    inputs = (input.unsqueeze(2), weight.unsqueeze(2)) + (() if bias is None else (bias,))
+    out = _Conv2d.apply(*inputs, stride=(1, stride), padding=pads, dilation=(1, dilation), groups=groups)
+    return out.squeeze(2)
 
 
 class _LayerNorm(Function):

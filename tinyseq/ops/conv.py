@@ -173,20 +173,25 @@ class Conv2d(Function):
         return (gx, gw, gb) if self.has_bias else (gx, gw)
 
 
-def _check(x, w, b, groups):
-    if x.ndim != 4 or w.ndim != 4:
-        raise OpError(f"conv2d: expects a 4-D input (N, C, H, W) and weight (O, C/groups, kh, kw), "
-                      f"got input {tuple(x.shape)} and weight {tuple(w.shape)}")
+def _check(x, w, b, groups, dims=2):
+    """Shapes and dtypes of a ``dims``-D convolution's arrays (conv1d checks its own
+    before it runs as a height-1 conv2d, so that its errors show its shapes)."""
+    name = f"conv{dims}d"
+    if x.ndim != dims + 2 or w.ndim != dims + 2:
+        spatial = ("L",) if dims == 1 else ("H", "W")
+        kernel = ("k",) if dims == 1 else ("kh", "kw")
+        raise OpError(f"{name}: expects a {dims + 2}-D input (N, C, {', '.join(spatial)}) and weight "
+                      f"(O, C/groups, {', '.join(kernel)}), got input {tuple(x.shape)} and weight {tuple(w.shape)}")
     if x.dtype != w.dtype or (b and b[0].dtype != x.dtype):
         dts = ", ".join(str(a.dtype) for a in (x, w, *b))
-        raise OpError(f"conv2d: dtypes differ ({dts}) for input {tuple(x.shape)} and weight {tuple(w.shape)}")
+        raise OpError(f"{name}: dtypes differ ({dts}) for input {tuple(x.shape)} and weight {tuple(w.shape)}")
     C, O, Cg = x.shape[1], w.shape[0], w.shape[1]
     if C % groups or O % groups:
-        raise OpError(f"conv2d: groups={groups} must divide input channels {C} and output channels {O} "
+        raise OpError(f"{name}: groups={groups} must divide input channels {C} and output channels {O} "
                       f"(input {tuple(x.shape)}, weight {tuple(w.shape)})")
     if Cg * groups != C:
-        raise OpError(f"conv2d: input {tuple(x.shape)} has {C} channels but weight {tuple(w.shape)} "
+        raise OpError(f"{name}: input {tuple(x.shape)} has {C} channels but weight {tuple(w.shape)} "
                       f"expects {Cg * groups} (groups={groups})")
     if b and tuple(b[0].shape) != (O,):
-        raise OpError(f"conv2d: bias of shape {tuple(b[0].shape)} does not match weight {tuple(w.shape)}; "
+        raise OpError(f"{name}: bias of shape {tuple(b[0].shape)} does not match weight {tuple(w.shape)}; "
                       f"expected ({O},)")

@@ -13,6 +13,11 @@ weights, so both compute the same function. Each time is the median of about
 work, so alternating every step would slow both). ratio = tinyseq / PyTorch
 (lower is better).
 
+BLAS floor: the matrix products alone of one tinyseq training step (see
+``blas_floor``), timed through NumPy's BLAS in the same process; floor/torch
+is how close to PyTorch any NumPy implementation of the layer could get before
+it does a single elementwise operation.
+
 Cases (the ones the recurrent layers are tuned for):
   A  LSTM, batch 32, seq 50, input 64, hidden 256
   B  min-char-rnn size: vanilla RNN and LSTM, batch 1, seq 25, one-hot input 65, hidden 100
@@ -107,6 +112,49 @@ def time_case(case, torch, ts, np, runs):
     return statistics.median(times[step_ours]), statistics.median(times[step_torch])
 
 
+def blas_floor(case, np, runs):
+    """Median seconds of just the matrix products one tinyseq training step of ``case``
+    runs, through NumPy's BLAS on preallocated arrays: per layer and direction the
+    input projection of all steps, T products h W_hh^T forward and T products
+    dgates W_hh backward, dW_ih and dW_hh (and the input gradient of every layer
+    but the first). No elementwise work, no graph: what any NumPy-based layer pays."""
+    kind, kw, T, B, I, one_hot, H = CASES[case]
+    G = {"LSTM": 4, "GRU": 3, "RNN": 1}[kind] * H
+    D = 2 if kw.get("bidirectional") else 1
+    rng = np.random.default_rng(0)
+
+    def arr(*shape):
+        return rng.standard_normal(shape).astype(np.float32)
+
+    layers = []
+    for k in range(kw.get("num_layers", 1)):
+        width = I if k == 0 else D * H
+        for _ in range(D):
+            w_hh = arr(G, H)  # backward multiplies by W_hh, forward by a contiguous copy of W_hh^T
+            layers.append((k, arr(T * B, width), arr(G, width), w_hh, np.ascontiguousarray(w_hh.T),
+                           arr(T * B, G), arr(T * B, H)))  # fmt: skip
+    h, rec, d, dh = arr(B, H), np.empty((B, G), np.float32), arr(B, G), np.empty((B, H), np.float32)
+
+    def products():
+        for k, x, w_ih, w_hh, w_hh_t, dg, hs in layers:
+            x @ w_ih.T
+            for _ in range(T):
+                np.dot(h, w_hh_t, out=rec)
+            for _ in range(T):
+                np.dot(d, w_hh, out=dh)
+            dg.T @ x
+            dg.T @ hs
+            if k:
+                dg @ w_ih
+
+    times = []
+    for _ in range(2 + runs):
+        t0 = time.perf_counter()
+        products()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times[2:])
+
+
 def traced_peak(case, torch, ts, np):
     import gc
     import tracemalloc
@@ -192,13 +240,16 @@ def main(argv=None):
     if load > os.cpu_count():
         print("(a busy machine: multi-threaded BLAS suffers most; --threads 1 gives steadier ratios)")
     header = f"{'case':<14} {'tinyseq ms':>11} {'torch ms':>10} {'ratio':>7}"
+    header += f"   {'BLAS floor ms':>13} {'floor/torch':>11}"
     print(header)
     print("-" * len(header))
     for case in CASES:
         if case[0] not in letters:
             continue
         ours, ref = time_case(case, torch, ts, np, args.runs)
-        print(f"{case:<14} {ours * 1e3:>11.2f} {ref * 1e3:>10.2f} {ours / ref:>6.2f}x")
+        floor = blas_floor(case, np, args.runs)
+        print(f"{case:<14} {ours * 1e3:>11.2f} {ref * 1e3:>10.2f} {ours / ref:>6.2f}x   "
+              f"{floor * 1e3:>13.2f} {floor / ref:>10.2f}x")
     if not args.no_memory and "C" in letters:
         print()
         print("peak memory of one training step, case C (MiB)")

@@ -294,3 +294,70 @@ def test_deepcopy_makes_independent_parameters_on_the_same_device():
 def test_train_mode_must_be_bool():
     with pytest.raises(ValueError, match=r"Net.train: mode must be a bool, got 'eval'"):
         Net().train("eval")
+
+
+# -- forward hooks -----------------------------------------------------------------------------------------
+def _hooked_run(layer, x):
+    """Run the same hooks on a Linear of either library: what they saw, and the outputs
+    before and after one hook is removed."""
+    seen = []
+    layer.register_forward_pre_hook(lambda m, args: seen.append(("pre", tuple(args[0].shape))))
+    handle = layer.register_forward_pre_hook(lambda m, args: args[0] * 2)  # one value: becomes (value,)
+    layer.register_forward_pre_hook(lambda m, args: seen.append(("first", len(args))), prepend=True)
+    layer.register_forward_hook(lambda m, args, out: out + 1)
+    layer.register_forward_hook(lambda m, args, out: seen.append(("post", round(float(out.sum().detach()), 9))))
+    layer.register_forward_hook(lambda m, args, kwargs, out: seen.append(("kw", sorted(kwargs))), with_kwargs=True)
+    out1 = layer(x)
+    handle.remove()
+    out2 = layer(x)
+    return seen, out1.detach().numpy(), out2.detach().numpy()
+
+
+def test_forward_hooks_like_torch():
+    torch = pytest.importorskip("torch")
+    x = np.arange(6.0).reshape(2, 3)
+    ref = torch.nn.Linear(3, 2).double()
+    ours = ts.nn.Linear(3, 2).double()
+    ours.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
+    seen, *outs = _hooked_run(ours, ts.tensor(x))
+    ref_seen, *ref_outs = _hooked_run(ref, torch.tensor(x))
+    assert seen == ref_seen
+    for a, b in zip(outs, ref_outs):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_forward_hooks_order_kwargs_and_removal():
+    lin = ts.nn.Linear(2, 2)
+    x = ts.ones(1, 2)
+    calls = []
+    h1 = lin.register_forward_pre_hook(lambda m, args: calls.append("a"))
+    lin.register_forward_pre_hook(lambda m, args: calls.append("b"), prepend=True)
+    swap = lin.register_forward_pre_hook(lambda m, args, kwargs: ((ts.zeros(1, 2),), kwargs), with_kwargs=True)
+    out = lin(x)
+    assert calls == ["b", "a"]
+    np.testing.assert_allclose(out.numpy(), lin.bias.numpy()[None])  # the pre-hook swapped in zeros
+    h1.remove()
+    swap.remove()
+    replaced = lin.register_forward_hook(lambda m, args, out: out * 0)
+    assert lin(x).numpy().tolist() == [[0.0, 0.0]] and calls == ["b", "a", "b"]
+    replaced.remove()
+    np.testing.assert_allclose(lin(x).numpy(), (x @ lin.weight.T + lin.bias).numpy())
+    bad = lin.register_forward_pre_hook(lambda m, args, kwargs: args, with_kwargs=True)
+    with pytest.raises(RuntimeError, match=r"Linear: a forward pre-hook with kwargs must return None or \(args"):
+        lin(ts.ones(3, 2))
+    bad.remove()
+    with pytest.raises(TypeError, match="a hook must be callable, got int"):
+        lin.register_forward_hook(3)
+
+
+def test_forward_hook_sees_every_layer_of_a_stack():
+    """The usual use: keep each layer's output of a model, here a stacked LSTM's pieces."""
+    model = ts.nn.Sequential(ts.nn.LSTM(3, 4), ts.nn.Identity())
+    kept = {}
+    for name, m in model.named_children():
+        m.register_forward_hook(lambda m, args, out, name=name: kept.__setitem__(name, out))
+    x = ts.randn(5, 2, 3)
+    out = model[1](model[0](x)[0])
+    assert kept["0"][0].shape == (5, 2, 4) and kept["1"] is out
+    out.sum().backward()  # hooks leave the graph alone
+    assert model[0].weight_hh_l0.grad is not None

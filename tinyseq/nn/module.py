@@ -10,7 +10,7 @@ import numpy as np
 
 from ..autograd import scope
 from ..backend import get_backend
-from ..tensor import Tensor, as_dtype, parse_to_args
+from ..tensor import Tensor, _HookHandle, as_dtype, parse_to_args
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -60,6 +60,8 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_parent", None)
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_forward_pre_hooks", [])  # [(hook, with_kwargs)], in call order
+        object.__setattr__(self, "_forward_hooks", [])
 
     # -- registration ---------------------------------------------------------------
     def __setattr__(self, name, value):
@@ -309,7 +311,53 @@ class Module:
         # Nodes made inside are tagged with the module's name, so the graph
         # drawer can collapse a whole layer into one box (detail="module").
         with scope(module=self._label()):
+            if self._forward_pre_hooks or self._forward_hooks:
+                return self._hooked_forward(args, kwargs)
             return self.forward(*args, **kwargs)
+
+    # -- hooks ------------------------------------------------------------------------
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """``hook(module, args)`` runs before ``forward``; it may return new args (a
+        tuple, or one value). With ``with_kwargs``: ``hook(module, args, kwargs)``,
+        returning None or a pair (args, kwargs). ``prepend`` runs it before the
+        hooks already registered. Returns a handle whose ``remove()`` unregisters it."""
+        return self._add_hook(self._forward_pre_hooks, hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """``hook(module, args, output)`` runs after ``forward``; a value it returns
+        replaces the output. With ``with_kwargs``: ``hook(module, args, kwargs, output)``.
+        Returns a handle whose ``remove()`` unregisters it."""
+        return self._add_hook(self._forward_hooks, hook, prepend, with_kwargs)
+
+    @staticmethod
+    def _add_hook(hooks, hook, prepend, with_kwargs):
+        if not callable(hook):
+            raise TypeError(f"register_forward_hook: a hook must be callable, got {type(hook).__name__}")
+        entry = (hook, bool(with_kwargs))
+        hooks.insert(0, entry) if prepend else hooks.append(entry)
+        return _HookHandle(hooks, entry)
+
+    def _hooked_forward(self, args, kwargs):
+        for hook, with_kwargs in list(self._forward_pre_hooks):
+            if with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(
+                            f"{type(self).__name__}: a forward pre-hook with kwargs must return None or "
+                            f"(args, kwargs), got {type(result).__name__}"
+                        )
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        out = self.forward(*args, **kwargs)
+        for hook, with_kwargs in list(self._forward_hooks):
+            result = hook(self, args, kwargs, out) if with_kwargs else hook(self, args, out)
+            if result is not None:
+                out = result
+        return out
 
     def _label(self) -> str:
         """Dotted path from the outermost module ("encoder.lstm"), or the class name at the top."""

@@ -656,6 +656,7 @@ class _Step(Function):
                     prev = h._ctx
                     tok_parent, w_parents = prev.parents[0], prev.parents[3 if lstm else 2 :]
                     tok, w = token.data, [p.data for p in weights]
+                    meta = prev.out_meta  # every step's outputs have the first one's shapes
                     h, c = h.data, c.data if lstm else None
                 continue
             fn = cls()
@@ -663,11 +664,10 @@ class _Step(Function):
             tags = (("t", t), ("cell", (cell, next(ids))))
             if lstm:
                 h, c = fn.forward(tok, h, c, *w, seq=seq, t=t)
-                meta = ((h.shape, h.dtype), (c.shape, c.dtype))
                 fn.record([tok_parent, (prev, 0), (prev, 1), *w_parents], prev.generation + 1, meta, tags)
             else:
                 h = fn.forward(tok, h, *w, seq=seq, t=t)
-                fn.record([tok_parent, (prev, 0), *w_parents], prev.generation + 1, ((h.shape, h.dtype),), tags)
+                fn.record([tok_parent, (prev, 0), *w_parents], prev.generation + 1, meta, tags)
             outs[t] = Tensor._make(h, be, fn, 0)
             prev = fn
         if prev is not None and lstm:  # c is an array since the first step: its tensor

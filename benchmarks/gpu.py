@@ -220,9 +220,9 @@ def _conv_problem(dims, ref_lib, runs):
     return row
 
 
-def _overhead(T, runs):
-    """A step of E's length at batch 1, width 8: what Python and launches cost."""
-    gpu = ts.get_backend("cuda")
+def _overhead_step(T):
+    """A training step of an LSTM of length T at batch 1, width 8 on the GPU: all
+    fixed cost (Python, CuPy's dispatch, launches), no arithmetic to speak of."""
     model = ts.nn.LSTM(8, 8).to("cuda")
     xs = ts.randn(T, 1, 8, device="cuda")
 
@@ -231,8 +231,36 @@ def _overhead(T, runs):
         out, _ = model(xs)
         out.sum().backward()
 
-    ms = _time([step], [gpu.synchronize], runs)[0]
+    return step
+
+
+def _overhead(T, runs):
+    """A step of E's length at batch 1, width 8: what Python and launches cost."""
+    ms = _time([_overhead_step(T)], [ts.get_backend("cuda").synchronize], runs)[0]
     return {"problem": "overhead", "shape": f"T={T} B=1 I=8 H=8", "tinyseq_ms": ms, "per_step_us": ms * 1e3 / T}
+
+
+def profile_overhead(T, path, runs=5):
+    """Write where the host time of the overhead step goes (cProfile, by own time) to
+    ``path``: the functions to make cheaper when the fixed cost per step is too high."""
+    import cProfile
+    import io
+    import pstats
+
+    step, sync = _overhead_step(T), ts.get_backend("cuda").synchronize
+    step()
+    sync()
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(runs):
+        step()
+    sync()
+    prof.disable()
+    text = io.StringIO()
+    stats = pstats.Stats(prof, stream=text)
+    stats.sort_stats("tottime").print_stats(40)
+    stats.sort_stats("cumulative").print_stats(25)
+    path.write_text(f"{runs} training steps, LSTM T={T} B=1 I=8 H=8 on the GPU (host time)\n" + text.getvalue())
 
 
 def _card():
@@ -313,6 +341,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, help="write the numbers here")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a dry run of the script itself")
     parser.add_argument("--summary", type=Path, help="print the summary of a gpu_check.sh results folder")
+    parser.add_argument("--profile", type=Path, help="also write a host-time profile of the overhead step here")
     args = parser.parse_args(argv)
     if args.summary:
         print(summary(args.summary))
@@ -341,7 +370,10 @@ def main(argv=None) -> int:
         row["wall_s"] = time.perf_counter() - t0
         result["rows"].append(row)
         print(json.dumps(row), flush=True)
-    result["rows"].append(_overhead((QUICK if args.quick else PROBLEMS)["E"][0], args.runs))
+    T = (QUICK if args.quick else PROBLEMS)["E"][0]
+    result["rows"].append(_overhead(T, args.runs))
+    if args.profile:
+        profile_overhead(T, args.profile)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
     print(table(result))

@@ -9,7 +9,8 @@
 #    code, a training run on both devices (pytest when installed, else the
 #    file runs itself);
 # 3. runs benchmarks/gpu.py: problems A, C, E and ConvLSTM against PyTorch
-#    CUDA, tinyseq's GPU against its CPU on C;
+#    CUDA, tinyseq's GPU against its CPU on C, and a host-time profile of the
+#    fixed cost per time step (gpu_profile.txt);
 # 4. runs each example's `--device cuda --smoke` while time is left;
 # 5. prints a summary table last.
 #
@@ -60,7 +61,8 @@ tests_rc=${PIPESTATUS[0]}
 echo "tests exit code: $tests_rc" | tee -a "$OUT/gpu_tests.log"
 
 echo "== benchmarks/gpu.py"
-timeout 150 "$PY" benchmarks/gpu.py --json "$OUT/gpu_bench.json" "$@" 2>&1 | tee "$OUT/gpu_bench.log"
+timeout 150 "$PY" benchmarks/gpu.py --json "$OUT/gpu_bench.json" --profile "$OUT/gpu_profile.txt" "$@" 2>&1 \
+    | tee "$OUT/gpu_bench.log"
 bench_rc=${PIPESTATUS[0]}
 
 echo "== examples: --device cuda --smoke (while time is left)"

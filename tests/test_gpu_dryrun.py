@@ -34,7 +34,8 @@ def test_gpu_check_script_runs_end_to_end_on_the_fake_gpu(tmp_path):
     result = json.loads((tmp_path / "gpu_bench.json").read_text())
     rows = {row["problem"]: row for row in result["rows"]}
     assert rows["E"]["grad_rel_diff"] < 1e-4  # the PyTorch side computed the same step
-    assert {"env.txt", "gpu_tests.log", "gpu_bench.log"} <= {p.name for p in tmp_path.iterdir()}
+    assert {"env.txt", "gpu_tests.log", "gpu_bench.log", "gpu_profile.txt"} <= {p.name for p in tmp_path.iterdir()}
+    assert "fused.py" in (tmp_path / "gpu_profile.txt").read_text()  # the step nodes show up
 
 
 def test_gpu_tests_run_as_a_script_without_pytest_on_the_fake_gpu():

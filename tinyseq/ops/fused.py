@@ -470,6 +470,7 @@ class RecurrentSequence:
     def __init__(self, kind, reverse=False, bias=True, proj=False, masks=None, nonlinearity="tanh"):
         self.kind, self.reverse, self.bias, self.proj = kind, reverse, bias, proj
         self.masks, self.nonlinearity = masks, nonlinearity
+        self.plain = masks is None and not proj  # LSTMStep's short path: no masks, no projection
         self.dg = self.dgh = self.dhp = self.hf = self.cs = self.tcs = self.gh = None
         self.no_weight_grads = ()
 
@@ -657,12 +658,16 @@ class _Step(Function):
                     tok_parent, w_parents = prev.parents[0], prev.parents[3 if lstm else 2 :]
                     tok, w = token.data, [p.data for p in weights]
                     meta = prev.out_meta  # every step's outputs have the first one's shapes
+                    plain = lstm and seq.plain
                     h, c = h.data, c.data if lstm else None
                 continue
             fn = cls()
             fn.backend = be
             tags = (("t", t), ("cell", (cell, next(ids))))
-            if lstm:
+            if plain:
+                h, c = fn._plain(h, c, seq, t)
+                fn.record([tok_parent, (prev, 0), (prev, 1), *w_parents], prev.generation + 1, meta, tags)
+            elif lstm:
                 h, c = fn.forward(tok, h, c, *w, seq=seq, t=t)
                 fn.record([tok_parent, (prev, 0), (prev, 1), *w_parents], prev.generation + 1, meta, tags)
             else:
@@ -752,6 +757,8 @@ class LSTMStep(_Step):
 
     def forward(self, token, h_prev, c_prev, *weights, seq, t):
         xp = seq.xp
+        if seq.plain and t != seq.first:
+            return self._plain(h_prev, c_prev, seq, t)
         slot, m = self._begin(seq, t, h_prev)
         rec = xp.dot(h_prev, seq.w_hh_t, out=seq.scratch)
         c = seq.cs[t]
@@ -772,7 +779,22 @@ class LSTMStep(_Step):
         self.saved = (seq, t, ks, m)
         return h, c
 
+    def _plain(self, h_prev, c_prev, seq, t):
+        """Forward of any step but the first, without masks or a projection: the common
+        case, with the least bookkeeping (unroll calls it directly)."""
+        xp = seq.xp
+        h, c, ks = seq.cell_forward(xp, seq.gx[t], c_prev, h_out=seq.hs[t + seq.ahead], c_out=seq.cs[t],
+                                    rec=xp.dot(h_prev, seq.w_hh_t, out=seq.scratch), tc_out=seq.tcs[t])  # fmt: skip
+        self.saved = (seq, t, ks, None)
+        return h, c
+
     def backward(self, dh, dc):
+        seq, t, ks, m = self.saved
+        if seq.plain and seq.dg is not None:  # as below, without masks, projection or token
+            xp = seq.xp
+            d, dc_prev = seq.cell_backward(xp, ks, dh, dc, out=seq.dg[t])
+            dh_prev = xp.dot(d, seq.w_hh) if self.needs(1) else None
+            return (None, dh_prev, dc_prev if self.needs(2) else None) + seq.no_weight_grads
         seq, t, ks, m, token, dh, carry = self._unpack(dh)
         xp = seq.xp
         c_carry = None

@@ -154,6 +154,15 @@ class Function:
     scope = ()
     backend = None
     hooks = None
+    # Indices of the inputs whose arrays ``forward`` keeps for backward (negative: from the
+    # end). ``apply`` keeps those inputs' tensors, and backward first checks that none was
+    # changed in place after this node was made (an optimizer step before a retained
+    # graph's second backward): that raises instead of giving a wrong gradient, if
+    # ``uses_saved`` says that backward reads the array (a product reads each factor for
+    # the other's gradient only).
+    saves = ()
+    versions = None  # the input tensors, when ``saves`` names some
+    view = False  # True: the outputs are views of input 0, and share its version counter
 
     @classmethod
     def apply(cls, *inputs, **params):
@@ -195,11 +204,16 @@ class Function:
             _check_finite(fn, out if multi else (out,), "forward")
         make = Tensor._make
         if not (track and _state["grad"]):
-            return tuple([make(o, be) for o in out]) if multi else make(out, be)
+            res = tuple([make(o, be) for o in out]) if multi else make(out, be)
+            if fn.view:
+                _share_version(inputs[0], res)
+            return res
         fn.parents = parents
         fn.generation = gen + 1
         fn.seq = next(_creation)
         fn.scope = _scope[-1]
+        if fn.saves:
+            fn.versions = inputs
         if multi:
             meta = []
             tensors = []
@@ -209,9 +223,13 @@ class Function:
                 tensors.append(make(o, be, fn, i))
                 i += 1
             fn.out_meta = tuple(meta)
-            return tuple(tensors)
-        fn.out_meta = ((out.shape, out.dtype),)
-        return make(out, be, fn, 0)
+            res = tuple(tensors)
+        else:
+            fn.out_meta = ((out.shape, out.dtype),)
+            res = make(out, be, fn, 0)
+        if fn.view:
+            _share_version(inputs[0], res)
+        return res
 
     def record(self, parents, generation, out_meta, tags=()) -> None:
         """Make this op, whose forward has already run, a graph node by hand: what
@@ -231,12 +249,47 @@ class Function:
     def needs(self, i: int) -> bool:
         return self.parents[i][0] is not None
 
+    def uses_saved(self, i: int) -> bool:
+        """Whether backward reads the saved array of input ``i`` (one of ``saves``)."""
+        return True
+
     @property
     def name(self) -> str:
         return type(self).__name__
 
     def release(self) -> None:
         self.saved = None
+
+
+def stamp() -> int:
+    """A mark of "now" on the clock that numbers graph nodes (``Function.seq``): a tensor's
+    in-place change records one, so a change after a node was made has a larger mark."""
+    return next(_creation)
+
+
+def _share_version(source, outputs) -> None:
+    """Views see in-place changes of the tensor they view, and it theirs (as in PyTorch)."""
+    shared = source._version_counter()
+    if outputs.__class__ is tuple:
+        for t in outputs:
+            t._version = shared
+    else:
+        outputs._version = shared
+
+
+def check_versions(fn) -> None:
+    """Raise if an input array that ``fn`` saved was changed in place after ``fn`` was made."""
+    inputs = fn.versions
+    for i in fn.saves:
+        changed = inputs[i]._version
+        if changed is not None and changed[0] > fn.seq and fn.uses_saved(i):
+            raise RuntimeError(
+                f"backward: {fn.name} needs its input {i % len(inputs)} (shape {inputs[i].shape}) as it was "
+                "in the forward pass, but that tensor was modified in place since. An optimizer step or "
+                "another in-place update between forward and backward does this: call backward before "
+                "updating, or run the forward again (in truncated BPTT, detach() the state between "
+                "chunks instead of retain_graph=True)."
+            )
 
 
 def _check_finite(fn, arrays, phase):
@@ -369,6 +422,8 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
                 if g is None:
                     shape, dtype = fn.out_meta[i]
                     out_grads[i] = fn.backend.xp.zeros(shape, dtype=dtype)
+        if fn.versions:
+            check_versions(fn)
         if fn.hooks:
             _run_hooks(fn, out_grads, accumulate)
         if observer is not None:

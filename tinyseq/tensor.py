@@ -67,7 +67,7 @@ class Tensor:
     ``data`` is the raw array (numpy on "cpu"); ``grad`` is a Tensor or None.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_idx", "_backend", "_hooks", "__weakref__")
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_idx", "_backend", "_hooks", "_version", "__weakref__")
     __array_priority__ = 1000  # numpy scalars on the left defer to our operators
 
     def __init__(self, data, dtype=None, requires_grad=False, device=None):
@@ -92,6 +92,7 @@ class Tensor:
         self._idx = 0
         self._backend = be
         self._hooks = None  # a leaf's gradient hooks (a non-leaf's live on its node)
+        self._version = None  # [stamp of the last in-place change], or None (see _bump_version)
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -107,6 +108,7 @@ class Tensor:
         t._idx = idx
         t._backend = backend
         t._hooks = None
+        t._version = None
         t.requires_grad = ctx is not None
         return t
 
@@ -193,8 +195,26 @@ class Tensor:
         autograd.backward([self], [g], retain_graph=retain_graph)
 
     def detach(self) -> Tensor:
-        """The same data, cut from the graph."""
-        return Tensor._make(self.data, self._backend)
+        """The same data, cut from the graph (an in-place change of either shows in both,
+        and is caught by a backward that needs the old values)."""
+        t = Tensor._make(self.data, self._backend)
+        t._version = self._version_counter()
+        return t
+
+    def _version_counter(self) -> list:
+        """[when the data last changed in place (autograd.stamp()), -1: never], one list
+        shared by the tensors that share the data (``detach``, views)."""
+        if self._version is None:
+            self._version = [-1]
+        return self._version
+
+    def _bump_version(self) -> None:
+        """Record an in-place change of ``data`` (the in-place methods, optimizers, init):
+        graph nodes made before it that saved the data refuse to backpropagate."""
+        if self._version is None:
+            self._version = [autograd.stamp()]
+        else:
+            self._version[0] = autograd.stamp()
 
     def detach_(self) -> Tensor:
         self._ctx = None
@@ -330,6 +350,7 @@ class Tensor:
             )
         if self._ctx is not None and autograd.is_grad_enabled():
             raise RuntimeError(f"{name}: in-place operations on tensors in a graph are not supported")
+        self._bump_version()
 
     def _other_data(self, other):
         return other.data if isinstance(other, Tensor) else other

@@ -34,6 +34,7 @@ class Parameter(Tensor):
         self._idx = 0
         self._backend = be
         self._hooks = None
+        self._version = None
         self._owner = None
         self.requires_grad = False
         if requires_grad:
@@ -256,6 +257,7 @@ class Module:
                 host = v.numpy() if isinstance(v, Tensor) else np.asarray(v)
                 src = t._backend.from_host(host)
             t.data[...] = src.astype(t.dtype, copy=False)
+            t._bump_version()
         return IncompatibleKeys(missing, unexpected)
 
     # -- modes and devices -------------------------------------------------------------

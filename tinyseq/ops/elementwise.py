@@ -27,6 +27,11 @@ class Sub(Function):
 
 
 class Mul(Function):
+    saves = (0, 1)
+
+    def uses_saved(self, i):
+        return self.needs(1 - i)  # each factor, for the other's gradient
+
     def forward(self, a, b):
         self.saved = (a, b)
         return a * b
@@ -37,6 +42,11 @@ class Mul(Function):
 
 
 class Div(Function):
+    saves = (0, 1)
+
+    def uses_saved(self, i):
+        return i == 1 or self.needs(1)  # b for both gradients, a for b's
+
     def forward(self, a, b):
         self.saved = (a, b)
         return a / b
@@ -57,6 +67,8 @@ class Neg(Function):
 
 class PowScalar(Function):
     """a ** p for a Python number p."""
+
+    saves = (0,)
 
     def forward(self, a, p):
         self.p = p
@@ -90,6 +102,8 @@ class RPowScalar(Function):
 class Pow(Function):
     """a ** b, both tensors."""
 
+    saves = (0, 1)
+
     def forward(self, a, b):
         out = a**b
         self.saved = (a, b, out)
@@ -119,6 +133,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    saves = (0,)
+
     def forward(self, a):
         self.saved = (a,)
         return self.xp.log(a)
@@ -138,6 +154,8 @@ class Sqrt(Function):
 
 
 class Abs(Function):
+    saves = (0,)
+
     def forward(self, a):
         self.saved = (a,)
         return self.xp.abs(a)
@@ -202,6 +220,8 @@ class Relu(Function):
 
 
 class Clamp(Function):
+    saves = (0,)
+
     def forward(self, a, lo, hi):
         self.saved = (a,)
         self.lo, self.hi = lo, hi
@@ -220,6 +240,8 @@ class Clamp(Function):
 class Maximum(Function):
     """Elementwise max; ties split the gradient evenly (as PyTorch does)."""
 
+    saves = (0, 1)
+
     def forward(self, a, b):
         self.saved = (a, b)
         return self.xp.maximum(a, b)
@@ -230,6 +252,8 @@ class Maximum(Function):
 
 
 class Minimum(Function):
+    saves = (0, 1)
+
     def forward(self, a, b):
         self.saved = (a, b)
         return self.xp.minimum(a, b)

@@ -7,7 +7,7 @@ array code below for that device (the GPU package registers CUDA kernels).
 
 from __future__ import annotations
 
-from ..autograd import Function, is_anomaly_enabled, scope
+from ..autograd import Function, check_versions, is_anomaly_enabled, scope
 from ..tensor import Tensor
 
 
@@ -317,6 +317,11 @@ class RNNCellOp(Function):
 
     x (B, I), h (B, H), W_ih (H, I), W_hh (H, H)[, b_ih (H,), b_hh (H,)] -> h' (B, H)."""
 
+    saves = (0, 1, 2, 3)
+
+    def uses_saved(self, i):  # x and h for the weights' gradients, the weights for theirs
+        return self.needs((2, 3, 0, 1)[i])
+
     def forward(self, x, h, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
         fwd, _ = cell_kernels(self.backend, "rnn_cell")
         pre = _cell_gates(x, h, w_ih, w_hh, b_ih, b_hh)
@@ -338,6 +343,11 @@ class LSTMCellOp(Function):
     x (B, I), h (B, H), c (B, H), W_ih (4H, I), W_hh (4H, H)[, b_ih (4H,), b_hh (4H,)]
     -> (h' (B, H), c' (B, H))."""
 
+    saves = (0, 1, 2, 3, 4)
+
+    def uses_saved(self, i):  # as RNNCellOp's, and c, which the cell's backward reads
+        return i == 2 or self.needs((3, 4, None, 0, 1)[i])
+
     def forward(self, x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
         fwd, _ = cell_kernels(self.backend, "lstm_cell")
         h2, c2, ks = fwd(self.xp, _cell_gates(x, h, w_ih, w_hh, b_ih, b_hh), c)
@@ -356,6 +366,11 @@ class GRUCellOp(Function):
     """GRU cell as one node.
 
     x (B, I), h (B, H), W_ih (3H, I), W_hh (3H, H)[, b_ih (3H,), b_hh (3H,)] -> h' (B, H)."""
+
+    saves = (0, 1, 2, 3)
+
+    def uses_saved(self, i):  # as RNNCellOp's, and h, which the cell's backward reads
+        return i == 1 or self.needs((2, None, 0, 1)[i])
 
     def forward(self, x, h, w_ih, w_hh, b_ih=None, b_hh=None):
         fwd, _ = cell_kernels(self.backend, "gru_cell")
@@ -547,6 +562,11 @@ class RecurrentInput(Function):
 
     fresh_grads = True  # every gradient below is a new product, so the leaves keep them uncopied
 
+    saves = (0, 1, 2, -1)
+
+    def uses_saved(self, i):  # x for dW_ih, W_ih for dx; W_hh and W_hr, which every step uses
+        return self.needs(1 - i) if i in (0, 1) else i == 2 or self.saved[0].proj
+
     def forward(self, x, w_ih, w_hh, *rest, seq):
         T, B, I = x.shape
         x2 = x.reshape(T * B, I)
@@ -701,6 +721,9 @@ class _Step(Function):
         engine runs after every step anyway (it has a lower generation than all of them)."""
         if seq.dg is not None:
             return None
+        node = self.parents[0][0]
+        if node is not None and node.versions:
+            check_versions(node)  # before any step uses the input node's weights
         seq.alloc_grads()
         return seq.xp.zeros((), dtype=seq.dg.dtype)
 
@@ -754,6 +777,8 @@ class LSTMStep(_Step):
 
     gates = gx[t] + h_prev W_hh^T, then the fused cell; h = (o * tanh(c)) W_hr^T
     with a projection."""
+
+    saves = (2,)  # c_0, which the first step's cell keeps (later steps keep internal buffers)
 
     def forward(self, token, h_prev, c_prev, *weights, seq, t):
         xp = seq.xp
@@ -813,6 +838,8 @@ class LSTMStep(_Step):
 class GRUStep(_Step):
     """Step t of a GRU direction: (token, h_prev (B, H), W_hh[, b_hh]) -> h (B, H), with
     gh = h_prev W_hh^T + b_hh computed here and gx[t] from the input node."""
+
+    saves = (1,)  # h_0, which the first step's cell keeps
 
     def forward(self, token, h_prev, *weights, seq, t):
         xp = seq.xp

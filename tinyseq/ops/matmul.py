@@ -16,6 +16,11 @@ def _mismatch(sa, sb) -> str:
 
 
 class MatMul(Function):
+    saves = (0, 1)
+
+    def uses_saved(self, i):
+        return self.needs(1 - i)  # each factor, for the other's gradient
+
     def forward(self, a, b):
         if a.dtype != b.dtype:
             raise OpError(f"matmul: dtypes differ ({a.dtype} @ {b.dtype}) for {a.shape} @ {b.shape}")

@@ -45,6 +45,7 @@ class Amax(Function):
     """max over ``axis``; tied maxima share the gradient evenly (PyTorch's amax)."""
 
     sign = 1
+    saves = (0,)
 
     def forward(self, a, axis, keepdims):
         out = a.max(axis=axis, keepdims=True) if self.sign > 0 else a.min(axis=axis, keepdims=True)

@@ -6,6 +6,8 @@ from ..autograd import Function, OpError
 
 
 class Reshape(Function):
+    view = True
+
     def forward(self, a, shape):
         self.in_shape = a.shape
         return a.reshape(shape)
@@ -15,6 +17,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    view = True
+
     def forward(self, a, axes):
         self.axes = axes
         return a.transpose(axes)
@@ -28,6 +32,8 @@ class Permute(Function):
 
 class Expand(Function):
     """Broadcast to ``shape``; the engine sums the gradient back to the input's shape."""
+
+    view = True
 
     def forward(self, a, shape):
         return self.xp.broadcast_to(a, shape)
@@ -51,7 +57,9 @@ class GetItem(Function):
     """``a[index]``; advanced (integer-array) indices accumulate repeated gradients."""
 
     def forward(self, a, index):
-        self.args = (a.shape, index, _is_advanced(index))
+        advanced = _is_advanced(index)
+        self.args = (a.shape, index, advanced)
+        self.view = not advanced  # basic indexing gives a view, advanced a copy
         return a[index]
 
     def backward(self, g):
@@ -97,6 +105,8 @@ class Stack(Function):
 
 class Split(Function):
     """Split along ``axis`` into pieces of the given sizes (several outputs)."""
+
+    view = True
 
     def forward(self, a, sizes, axis):
         self.axis = axis

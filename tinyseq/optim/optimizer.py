@@ -100,6 +100,7 @@ class Optimizer:
                 if p.grad is None:
                     continue
                 self._update(p, p.data, p.grad.data, self._state(p), group)
+                p._bump_version()  # a graph that saved p before this step can no longer use it
         return loss
 
     def _update(self, p, x, g, state, group) -> None:

@@ -11,6 +11,7 @@ import tinyseq as ts
 from tinyseq import nn
 from tinyseq.nn import conv_recurrent
 from tinyseq.nn.conv_recurrent import ConvLSTMCellOp
+from tinyseq.ops import fused as fused_ops
 
 torch = pytest.importorskip("torch")
 tF = torch.nn.functional
@@ -421,3 +422,20 @@ def test_fused_backward_twice_with_retain_graph():
     x.grad = None
     loss.backward()
     close(x.grad, first, 1e-14)
+
+
+def test_fused_convlstm_with_wide_rows_equals_composed():
+    """Big frames make the cell kernels' rows wide (channels x pixels, past 64 KB), where
+    they switch from row constants to scalar ops on the gate blocks: same numbers."""
+    x, h, c = randn(2, 1, 24, 24), randn(2, 4, 24, 24), randn(2, 4, 24, 24)
+    assert fused_ops._consts(np, 4 * 24 * 24, 4, np.float64).wide
+    outs = []
+    for fused in (True, False):
+        ts.manual_seed(6)
+        cell = nn.ConvLSTMCell(1, 4, 3, fused=fused).double()
+        x.grad = h.grad = c.grad = None
+        h1, c1 = cell(x, (h, c))
+        (h1 * c1 + h1).sum().backward()
+        outs.append([h1.numpy(), c1.numpy()] + _grads(cell, x, h, c))
+    for a, b in zip(*outs):
+        close(a, b, 1e-12)

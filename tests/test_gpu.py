@@ -171,15 +171,21 @@ def test_softmax_xent_kernel_matches_array_code():
 def test_layers_same_with_and_without_kernels():
     """The GPU's fused kernels and the composed array code give the same layer."""
     be = ts.get_backend("cuda")
-    for cls in (ts.nn.LSTM, ts.nn.GRU, ts.nn.RNN):
+    for cls in (ts.nn.LSTM, ts.nn.GRU, ts.nn.RNN, ts.nn.ConvLSTM):
         results = []
         for table in (kernels.fused_table(), {}):
             be.fused = table
             try:
                 ts.manual_seed(0)
-                layer = cls(6, 8, num_layers=2, bidirectional=True).double().to("cuda")
-                x = ts.tensor(np.random.default_rng(5).standard_normal((7, 3, 6)), device="cuda", requires_grad=True)
-                out, _ = layer(x, lengths=[7, 5, 2])
+                rng = np.random.default_rng(5)
+                if cls is ts.nn.ConvLSTM:  # its gate arithmetic runs the LSTM cell kernels
+                    layer = cls(2, 3, 3, num_layers=2).double().to("cuda")
+                    x = ts.tensor(rng.standard_normal((4, 2, 2, 5, 6)), device="cuda", requires_grad=True)
+                    out, _ = layer(x)
+                else:
+                    layer = cls(6, 8, num_layers=2, bidirectional=True).double().to("cuda")
+                    x = ts.tensor(rng.standard_normal((7, 3, 6)), device="cuda", requires_grad=True)
+                    out, _ = layer(x, lengths=[7, 5, 2])
                 (out * out).sum().backward()
                 results.append([out.numpy(), x.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()])
             finally:

@@ -52,6 +52,7 @@ import warnings
 
 from .. import ops
 from ..autograd import Function, OpError, scope
+from ..ops import fused
 from ..tensor import Tensor, zeros
 from . import functional as F
 from .module import Module
@@ -114,64 +115,12 @@ def _per_layer(value, num_layers, name, owner, convert):
 
 # -- the fused ConvLSTM step -------------------------------------------------------------
 #
-# The array code of one step's gate arithmetic, on any layout with channels on
-# axis 1: gates (B, 4h, H, W) and states (B, h, H, W) (or (B, 4h) and (B, h)).
-# Every result goes into an array the caller allocated, so the op can run the
-# kernels over a few images at a time: each pass then stays in cache instead
-# of streaming the whole batch through memory a dozen times (~30% faster).
-# A device registers its own pair as backend.fused["conv_lstm_cell"] with the
-# same signatures; it then gets the whole batch in one call.
-# sigmoid(x) = (1 + tanh(x / 2)) / 2 lets one tanh pass cover all four gates.
-
-
-def conv_lstm_cell_forward(xp, a, c_prev, h, c, tc):
-    """a (B, 4h, ...): pre-activations i|f|g|o, overwritten with the activations;
-    c_prev (B, h, ...) or None (zero). Writes h = o tanh(c), c = f c_prev + i g
-    and tc = tanh(c), each (B, h, ...)."""
-    n = h.shape[1]
-    sig = (a[:, : 2 * n], a[:, 3 * n :])
-    for s in sig:
-        s *= 0.5
-    xp.tanh(a, out=a)
-    for s in sig:
-        s *= 0.5
-        s += 0.5
-    i, f, g, o = a[:, :n], a[:, n : 2 * n], a[:, 2 * n : 3 * n], a[:, 3 * n :]
-    xp.multiply(i, g, out=c)
-    if c_prev is not None:
-        c += xp.multiply(f, c_prev, out=tc)
-    xp.tanh(c, out=tc)
-    xp.multiply(o, tc, out=h)
-
-
-def conv_lstm_cell_backward(xp, a, c_prev, tc, dh, dc, d, dc_prev):
-    """From the forward's activations ``a`` and ``tc`` and the gradients dh, dc
-    (B, h, ...) of h and c, write d (B, 4h, ...) w.r.t. the pre-activations and,
-    unless c_prev is None, dc_prev (B, h, ...). Reads only a, c_prev, tc, dh, dc."""
-    n = tc.shape[1]
-    i, f, g, o = a[:, :n], a[:, n : 2 * n], a[:, 2 * n : 3 * n], a[:, 3 * n :]
-    di, df, dg, do = d[:, :n], d[:, n : 2 * n], d[:, 2 * n : 3 * n], d[:, 3 * n :]
-    xp.multiply(dh, tc, out=do)
-    dct = xp.multiply(tc, tc)
-    xp.subtract(1, dct, out=dct)
-    dct *= o
-    dct *= dh
-    dct += dc  # all that reaches c: through h and from the next step
-    xp.multiply(dct, g, out=di)
-    xp.multiply(dct, i, out=dg)
-    if c_prev is None:
-        df[...] = 0
-    else:
-        xp.multiply(dct, c_prev, out=df)
-        xp.multiply(dct, f, out=dc_prev)
-    # through the activations: s' = s (1 - s) for i, f, o; t' = (1 - t)(1 + t) for g
-    tmp = xp.subtract(1, a)
-    d *= tmp
-    xp.add(1, g, out=tmp[:, 2 * n : 3 * n])
-    dg *= tmp[:, 2 * n : 3 * n]
-    d[:, : 2 * n] *= a[:, : 2 * n]
-    do *= o
-
+# Gates (B, 4h, H, W) read as (B, 4 * h*H*W) are the (B, 4H) gate blocks i|f|g|o of
+# an LSTM cell with H = h*H*W units, and the states (B, h, H, W) its (B, H) states:
+# the step runs the LSTM cell kernels of ``tinyseq.ops.fused`` (the CUDA ones on a
+# GPU) on those views, without copies. On the CPU it goes a few images at a time:
+# each pass then stays in cache instead of streaming the whole batch through memory
+# a dozen times (~30% faster).
 
 _CHUNK_BYTES = 1 << 20  # gate bytes per kernel call on the CPU: a few images, cache-sized
 
@@ -183,45 +132,53 @@ class ConvLSTMCellOp(Function):
     hg (B, 4h, H, W): the state's, or absent (zero state); c (B, h, H, W) or
     absent (zero). -> (h' (B, h, H, W), c' (B, h, H, W))."""
 
+    saves = (-1,)  # c, which the cell's backward reads
+
+    def uses_saved(self, i):
+        return self.has[1]
+
     def forward(self, xg, *rest, has_h, has_c):
         xp = self.xp
         hg = rest[0] if has_h else None
-        c_prev = rest[-1] if has_c else None
-        B, G = xg.shape[:2]
-        state = (B, G // 4) + xg.shape[2:]
-        a = xp.empty(xg.shape, dtype=xg.dtype)
-        h, c, tc = (xp.empty(state, dtype=xg.dtype) for _ in range(3))
-        kernels = self.backend.fused.get("conv_lstm_cell")
-        fwd = kernels[0] if kernels else conv_lstm_cell_forward
-        for s in self._chunks(xg, kernels):
-            if hg is None:
-                a[s] = xg[s]
+        c_prev = rest[-1] if has_c else xp.zeros((xg.shape[0], xg.shape[1] // 4) + xg.shape[2:], xg.dtype)
+        B, state = xg.shape[0], c_prev.shape
+        a = xp.empty((B, xg[0].size), dtype=xg.dtype)  # becomes the activations (kept for backward)
+        h, c, tc = (xp.empty((B, c_prev[0].size), dtype=xg.dtype) for _ in range(3))
+        fwd, _ = fused.cell_kernels(self.backend, "lstm_cell")
+        xg2, c_prev2 = xg.reshape(B, -1), c_prev.reshape(B, -1)
+        hg2 = None if hg is None else hg.reshape(B, -1)
+        saved = []
+        for s in self._chunks(a):
+            if hg2 is None:
+                a[s] = xg2[s]
             else:
-                xp.add(xg[s], hg[s], out=a[s])
-            fwd(xp, a[s], None if c_prev is None else c_prev[s], h[s], c[s], tc[s])
-        self.saved = (a, c_prev, tc)
+                xp.add(xg2[s], hg2[s], out=a[s])
+            saved.append(fwd(xp, a[s], c_prev2[s], h_out=h[s], c_out=c[s], tc_out=tc[s])[2])
+        self.saved = saved
         self.has = (has_h, has_c)
-        return h, c
+        return h.reshape(state), c.reshape(state)
 
     def backward(self, dh, dc):
         xp = self.xp
-        a, c_prev, tc = self.saved
-        d = xp.empty(a.shape, dtype=a.dtype)
-        dc_prev = None if c_prev is None else xp.empty(tc.shape, dtype=a.dtype)
-        kernels = self.backend.fused.get("conv_lstm_cell")
-        bwd = kernels[1] if kernels else conv_lstm_cell_backward
-        for s in self._chunks(a, kernels):
-            cp, dcp = (None, None) if c_prev is None else (c_prev[s], dc_prev[s])
-            bwd(xp, a[s], cp, tc[s], dh[s], dc[s], d[s], dcp)
+        saved = self.saved
+        B = dh.shape[0]
+        shape = dh.shape
+        dh2, dc2 = dh.reshape(B, -1), dc.reshape(B, -1)
+        d = xp.empty((B, 4 * dh2.shape[1]), dtype=dh.dtype)
+        _, bwd = fused.cell_kernels(self.backend, "lstm_cell")
+        dc_prev = [bwd(xp, ks, dh2[s], dc2[s], out=d[s])[1] for s, ks in zip(self._chunks(d), saved)]
         has_h, has_c = self.has
+        d = d.reshape((B, 4 * shape[1]) + shape[2:])
         grads = (d, d) if has_h else (d,)
-        return grads + (dc_prev,) if has_c else grads
+        if not has_c:
+            return grads
+        dc_prev = dc_prev[0] if len(dc_prev) == 1 else xp.concatenate(dc_prev)
+        return grads + (dc_prev.reshape(shape),)
 
-    @staticmethod
-    def _chunks(x, kernels):
-        """Slices of the batch, one kernel call each."""
+    def _chunks(self, x):
+        """Slices of the batch, one kernel call each (the whole batch on a device with its own kernels)."""
         B = x.shape[0]
-        rows = B if kernels else max(1, _CHUNK_BYTES // max(1, x[:1].nbytes))
+        rows = B if self.backend.fused.get("lstm_cell") else max(1, _CHUNK_BYTES // max(1, x[:1].nbytes))
         return [slice(lo, lo + rows) for lo in range(0, B, rows)]
 
 

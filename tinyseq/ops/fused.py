@@ -102,8 +102,11 @@ class _Blocks:
         import numpy as np
 
         self.blocks = tuple((slice(None), slice(k * H, (k + 1) * H)) for k in range(G))
-        self.lead = (slice(None), slice(0, 2 * H))  # GRU: r and z together
-        if G == 4:
+        self.lead = (slice(None), slice(0, 2 * H))  # GRU: r and z together; LSTM: i and f
+        # A row constant pays while it stays in cache next to the rows it scales; wide
+        # rows (a ConvLSTM's: H = channels x pixels) take scalar ops on the gate blocks.
+        self.wide = G * H * np.dtype(dtype).itemsize > 1 << 16
+        if G == 4 and not self.wide:
             # sigmoid(x) = tanh(x * s) * s + (1 - s) with s = 1/2; s = 1 on g leaves tanh
             scale = np.full((1, 4 * H), 0.5, dtype=dtype)
             scale[:, 2 * H : 3 * H] = 1
@@ -146,13 +149,22 @@ def lstm_cell_forward(xp, gates, c_prev, h_out=None, c_out=None, rec=None, tc_ou
     """
     k = _consts(xp, c_prev.shape[1], 4, gates.dtype)
     a = gates
+    bi, bf, bg, bo = k.blocks
     if rec is not None:
         xp.add(a, rec, a)
-    xp.multiply(a, k.scale, a)
-    xp.tanh(a, a)
-    xp.multiply(a, k.scale, a)
-    xp.add(a, k.shift, a)
-    bi, bf, bg, bo = k.blocks
+    if k.wide:
+        sig = (a[k.lead], a[bo])  # i|f and o
+        for s in sig:
+            s *= 0.5
+        xp.tanh(a, a)
+        for s in sig:
+            s *= 0.5
+            s += 0.5
+    else:
+        xp.multiply(a, k.scale, a)
+        xp.tanh(a, a)
+        xp.multiply(a, k.scale, a)
+        xp.add(a, k.shift, a)
     i, f, g, o = a[bi], a[bf], a[bg], a[bo]
     c = xp.multiply(f, c_prev, c_out)
     c += xp.multiply(i, g, k.temp(*c.shape))
@@ -184,8 +196,14 @@ def lstm_cell_backward(xp, saved, dh, dc, out=None):
     # Through the activations: s' = s (1 - s) for i, f, o and t' = (1 + t)(1 - t) for g.
     tmp = xp.subtract(1, a, k.temp(*a.shape))
     xp.multiply(d, tmp, d)
-    xp.add(a, k.plus_g, tmp)
-    xp.multiply(d, tmp, d)
+    if k.wide:
+        xp.add(a[bg], 1, tmp[bg])
+        d[bg] *= tmp[bg]
+        d[k.lead] *= a[k.lead]
+        d[bo] *= o
+    else:
+        xp.add(a, k.plus_g, tmp)
+        xp.multiply(d, tmp, d)
     return d, dc_prev
 
 

@@ -392,18 +392,22 @@ def test_fused_convlstm_equals_composed(with_state, chunk_bytes, path, monkeypat
         close(a, b, 1e-12)
 
 
-def test_fused_convlstm_cell_equals_composed_and_gradchecks():
-    x, h, c = randn(2, 2, 4, 4), randn(2, 3, 4, 4), randn(2, 3, 4, 4)
+def _fused_cell_equals_composed(channels, hidden, size):
+    x, h, c = randn(2, channels, size, size), randn(2, hidden, size, size), randn(2, hidden, size, size)
     outs = []
     for fused in (True, False):
         ts.manual_seed(5)
-        cell = nn.ConvLSTMCell(2, 3, 3, fused=fused).double()
+        cell = nn.ConvLSTMCell(channels, hidden, 3, fused=fused).double()
         x.grad = h.grad = c.grad = None
         h1, c1 = cell(x, (h, c))
-        (h1 * c1).sum().backward()
+        (h1 * c1 + h1).sum().backward()
         outs.append([h1.numpy(), c1.numpy()] + _grads(cell, x, h, c))
     for a, b in zip(*outs):
         close(a, b, 1e-12)
+
+
+def test_fused_convlstm_cell_equals_composed_and_gradchecks():
+    _fused_cell_equals_composed(2, 3, 4)
     op = ConvLSTMCellOp
     xg, hg = randn(2, 8, 3, 3), randn(2, 8, 3, 3)
     cp = randn(2, 2, 3, 3)
@@ -427,15 +431,5 @@ def test_fused_backward_twice_with_retain_graph():
 def test_fused_convlstm_with_wide_rows_equals_composed():
     """Big frames make the cell kernels' rows wide (channels x pixels, past 64 KB), where
     they switch from row constants to scalar ops on the gate blocks: same numbers."""
-    x, h, c = randn(2, 1, 24, 24), randn(2, 4, 24, 24), randn(2, 4, 24, 24)
     assert fused_ops._consts(np, 4 * 24 * 24, 4, np.float64).wide
-    outs = []
-    for fused in (True, False):
-        ts.manual_seed(6)
-        cell = nn.ConvLSTMCell(1, 4, 3, fused=fused).double()
-        x.grad = h.grad = c.grad = None
-        h1, c1 = cell(x, (h, c))
-        (h1 * c1 + h1).sum().backward()
-        outs.append([h1.numpy(), c1.numpy()] + _grads(cell, x, h, c))
-    for a, b in zip(*outs):
-        close(a, b, 1e-12)
+    _fused_cell_equals_composed(1, 4, 24)

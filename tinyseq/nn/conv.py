@@ -20,12 +20,12 @@ def _tuple(value, name, n, layer):
 
 
 class _ConvNd(Module):
-    """What Conv1d and Conv2d share: arguments, parameters, PyTorch's init, repr."""
+    """What Conv1d and Conv2d share: PyTorch's constructor arguments, parameters, init, repr."""
 
     dims = 0
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-                 bias, padding_mode, device, dtype):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
         layer, n = type(self).__name__, self.dims
         self.in_channels = _size(in_channels, "in_channels", layer, 1)
@@ -93,11 +93,6 @@ class Conv1d(_ConvNd):
 
     dims = 1
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-                         bias, padding_mode, device, dtype)
-
     def forward(self, input):
         self._check_input(input, "L")
         padding = self.padding if isinstance(self.padding, str) else self.padding[0]
@@ -114,11 +109,6 @@ class Conv2d(_ConvNd):
     """
 
     dims = 2
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-                         bias, padding_mode, device, dtype)
 
     def forward(self, input):
         self._check_input(input, "H, W")

@@ -26,6 +26,8 @@ SCHEDULES = {
     "CosineAnnealingLR": dict(T_max=7, eta_min=0.001),
     "CosineAnnealingLR-0": dict(T_max=10),
     "LambdaLR": dict(lr_lambda=lambda e: 0.95**e / (1 + e % 3)),
+    "ExponentialLR": dict(gamma=0.93),
+    "MultiStepLR": dict(milestones=[5, 12, 12, 30], gamma=0.5),
 }
 
 
@@ -111,3 +113,50 @@ def test_bad_arguments():
         lr_scheduler.LambdaLR(opt, [lambda e: 1.0])
     with pytest.raises(TypeError, match="StepLR: expected an Optimizer, got list"):
         lr_scheduler.StepLR([], step_size=2)
+
+
+PLATEAUS = {
+    "min-rel": dict(patience=2, factor=0.5),
+    "min-abs-cooldown": dict(patience=1, threshold=0.05, threshold_mode="abs", cooldown=2, min_lr=[0.01, 0.02]),
+    "max-rel": dict(mode="max", patience=0, factor=0.3, min_lr=0.005),
+    "max-abs-eps": dict(mode="max", patience=1, threshold_mode="abs", threshold=0.1, eps=0.05),
+}
+
+
+def _plateau_sequence(lib, opt, kw):
+    sched = lib.optim.lr_scheduler.ReduceLROnPlateau(opt, **kw)
+    out = [sched.get_last_lr()]
+    for epoch in range(EPOCHS):  # a metric that improves, stalls, wobbles and improves again
+        metric = 1.0 / (1 + epoch) if epoch < 8 else 0.1 + 0.01 * math.sin(epoch) + (0.05 if epoch > 25 else 0)
+        opt.step()
+        sched.step(metric)
+        out.append(sched.get_last_lr())
+    return out, sched.num_bad_epochs, sched.best
+
+
+@pytest.mark.parametrize("case", sorted(PLATEAUS))
+def test_reduce_lr_on_plateau_matches_torch(torch, case):
+    kw = PLATEAUS[case]
+    mine = _plateau_sequence(ts, optim.SGD(_groups(lambda: ts.nn.Parameter(ts.ones(1))), lr=1.0), kw)
+    theirs = _plateau_sequence(torch, torch.optim.SGD(_groups(lambda: torch.ones(1, requires_grad=True)), lr=1.0), kw)
+    assert mine == theirs
+
+
+def test_reduce_lr_on_plateau_resumes_and_rejects_bad_arguments(tmp_path):
+    opt = optim.SGD([ts.nn.Parameter(ts.ones(1))], lr=0.1)
+    sched = lr_scheduler.ReduceLROnPlateau(opt, patience=0)
+    sched.step(ts.tensor(1.0))
+    sched.step(2.0)
+    assert sched.get_last_lr() == [0.1 * 0.1]
+    again = lr_scheduler.ReduceLROnPlateau(opt, patience=0)
+    ts.save({"sched": sched.state_dict()}, tmp_path / "s.npz")
+    again.load_state_dict(ts.load(tmp_path / "s.npz")["sched"])
+    assert again.best == 1.0 and again.last_epoch == 2 and again.get_last_lr() == sched.get_last_lr()
+    with pytest.raises(ValueError, match="ReduceLROnPlateau: factor must be < 1.0, got 1.5"):
+        lr_scheduler.ReduceLROnPlateau(opt, factor=1.5)
+    with pytest.raises(ValueError, match="ReduceLROnPlateau: mode must be 'min' or 'max', got 'up'"):
+        lr_scheduler.ReduceLROnPlateau(opt, mode="up")
+    with pytest.raises(ValueError, match="ReduceLROnPlateau: got 2 min_lrs for 1 parameter groups"):
+        lr_scheduler.ReduceLROnPlateau(opt, min_lr=[0.0, 0.1])
+    with pytest.raises(ValueError, match=r"MultiStepLR: milestones must be non-negative integers, got \[3, -1\]"):
+        lr_scheduler.MultiStepLR(opt, [3, -1])

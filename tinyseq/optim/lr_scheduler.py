@@ -1,6 +1,8 @@
 """Learning-rate schedules with PyTorch's semantics.
 
-A scheduler sets ``group["lr"]`` for every parameter group of its optimizer.
+A scheduler sets ``group["lr"]`` for every parameter group of its optimizer:
+StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LambdaLR, and
+ReduceLROnPlateau (which steps on a metric).
 Constructing it counts as epoch 0 (the learning rates stay as given); each
 ``step()`` (usually once per epoch, after ``optimizer.step()``) advances one
 epoch. ``get_last_lr()`` returns the learning rates it last set.
@@ -122,3 +124,113 @@ class LambdaLR(LRScheduler):
 
     def get_lr(self) -> list:
         return [base * f(self.last_epoch) for base, f in zip(self.base_lrs, self.lr_lambdas)]
+
+
+class ExponentialLR(LRScheduler):
+    """Multiply every group's lr by ``gamma`` each epoch: lr = initial_lr * gamma ** epoch."""
+
+    def __init__(self, optimizer, gamma: float, last_epoch: int = -1):
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        if self.last_epoch == 0:
+            return self._current()
+        return [lr * self.gamma for lr in self._current()]
+
+
+class MultiStepLR(LRScheduler):
+    """Multiply every group's lr by ``gamma`` at each epoch in ``milestones`` (a
+    milestone listed twice multiplies by gamma ** 2)."""
+
+    def __init__(self, optimizer, milestones, gamma: float = 0.1, last_epoch: int = -1):
+        counts: dict = {}
+        for m in milestones:
+            if int(m) != m or m < 0:
+                raise ValueError(f"MultiStepLR: milestones must be non-negative integers, got {list(milestones)}")
+            counts[int(m)] = counts.get(int(m), 0) + 1
+        self.milestones = counts
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        n = self.milestones.get(self.last_epoch, 0)
+        if n == 0:
+            return self._current()
+        return [lr * self.gamma**n for lr in self._current()]
+
+
+class ReduceLROnPlateau:
+    """Divide the lr when a metric stops improving, PyTorch's ``ReduceLROnPlateau``.
+
+    ``step(metric)`` once per epoch (e.g. with the validation loss). The metric
+    improves when it beats the best so far by ``threshold`` (relative:
+    best * (1 -/+ threshold); absolute: best -/+ threshold), lower being better
+    in mode "min", higher in "max". After more than ``patience`` epochs without
+    improvement, every group's lr becomes max(lr * factor, min_lr) (changes
+    smaller than ``eps`` are skipped); then ``cooldown`` epochs pass before
+    counting again."""
+
+    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
+                 cooldown=0, min_lr=0.0, eps=1e-8):  # fmt: skip
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"ReduceLROnPlateau: expected an Optimizer, got {type(optimizer).__name__}")
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau: factor must be < 1.0, got {factor}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
+        n = len(optimizer.param_groups)
+        if isinstance(min_lr, (list, tuple)):
+            if len(min_lr) != n:
+                raise ValueError(f"ReduceLROnPlateau: got {len(min_lr)} min_lrs for {n} parameter groups")
+            self.min_lrs = list(min_lr)
+        else:
+            self.min_lrs = [min_lr] * n
+        self.optimizer = optimizer
+        self.mode, self.factor, self.patience = mode, factor, patience
+        self.threshold, self.threshold_mode = threshold, threshold_mode
+        self.cooldown, self.eps = cooldown, eps
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+        self.last_epoch = 0
+        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+    def _is_better(self, value) -> bool:
+        t, best = self.threshold, self.best
+        if self.mode == "min":
+            return value < (best * (1 - t) if self.threshold_mode == "rel" else best - t)
+        return value > (best * (t + 1) if self.threshold_mode == "rel" else best + t)
+
+    def step(self, metrics) -> None:
+        """One epoch with ``metrics`` (a number, or a one-element tensor)."""
+        value = float(metrics)
+        self.last_epoch += 1
+        if self._is_better(value):
+            self.best = value
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0  # bad epochs during cooldown do not count
+        if self.num_bad_epochs > self.patience:
+            for group, floor in zip(self.optimizer.param_groups, self.min_lrs):
+                old = float(group["lr"])
+                new = max(old * self.factor, floor)
+                if old - new > self.eps:
+                    group["lr"] = new
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def get_last_lr(self) -> list:
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.__dict__.update({k: v for k, v in state_dict.items() if k != "optimizer"})

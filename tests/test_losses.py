@@ -117,6 +117,32 @@ def test_regression_losses_match_torch(reduction, name):
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name, kw", [("HuberLoss", {}), ("HuberLoss", {"delta": 0.3}), ("SmoothL1Loss", {}),
+                                      ("SmoothL1Loss", {"beta": 0.25}), ("SmoothL1Loss", {"beta": 0.0})])
+def test_robust_regression_losses_match_torch(reduction, name, kw):
+    """Both branches, and differences exactly at the threshold (PyTorch's gradient there is the linear one)."""
+    torch = _torch()
+    ours, ref = getattr(nn, name)(reduction=reduction, **kw), getattr(torch.nn, name)(reduction=reduction, **kw)
+    x = rand(3, 4, 2) * 2
+    t = rand(3, 4, 2, seed=7)
+    width = kw.get("delta", kw.get("beta", 1.0))
+    x[0, 0] = t[0, 0] + width  # on the threshold, both sides
+    x[0, 1] = t[0, 1] - width
+    _check(ours, ref, x, t)
+
+
+def test_robust_losses_gradcheck_and_errors():
+    x = ts.tensor(rand(4, 3) * 3, requires_grad=True)
+    t = ts.tensor(rand(4, 3, seed=2))
+    assert ts.gradcheck(lambda x: ts.nn.functional.huber_loss(x, t, delta=0.7), x)
+    assert ts.gradcheck(lambda x: ts.nn.functional.smooth_l1_loss(x, t, reduction="sum", beta=0.4), x)
+    with pytest.raises(ValueError, match="smooth_l1_loss: beta must be >= 0, got -1"):
+        nn.SmoothL1Loss(beta=-1)(x, t)
+    with pytest.raises(ValueError, match=r"huber_loss: input shape \(4, 3\) and target shape \(3, 4\) differ"):
+        nn.HuberLoss()(x, ts.randn(3, 4))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("pos", [False, True])
 def test_bce_with_logits_loss_matches_torch(reduction, weighted, pos):

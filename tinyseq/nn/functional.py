@@ -169,6 +169,32 @@ def l1_loss(input, target, reduction="mean"):
     return _reduce(ops.abs(input - target), reduction)
 
 
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """Huber loss of d = input - target: d**2 / 2 where |d| < delta, else
+    delta * (|d| - delta / 2) (quadratic near 0, linear in the tails)."""
+    return _robust_loss("huber_loss", input, target, reduction, delta, delta)
+
+
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+    """Smooth L1 of d = input - target: d**2 / (2 beta) where |d| < beta, else
+    |d| - beta / 2 (the Huber loss divided by beta; beta = 0 is the L1 loss)."""
+    return _robust_loss("smooth_l1_loss", input, target, reduction, beta, 1.0)
+
+
+def _robust_loss(name, input, target, reduction, width, slope):
+    """Quadratic for |d| < width, linear with slope ``slope`` beyond; continuous at width."""
+    _check_reduction(name, reduction)
+    if width < 0:
+        raise OpError(f"{name}: {'delta' if name == 'huber_loss' else 'beta'} must be >= 0, got {width}")
+    target = _same_shape(name, input, target)
+    d = input - target
+    a = ops.abs(d)
+    if width == 0:
+        return _reduce(a * slope, reduction)
+    loss = ops.where(a < width, d * d * (0.5 * slope / width), (a - 0.5 * width) * slope)
+    return _reduce(loss, reduction)
+
+
 def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="mean", pos_weight=None):
     """Sigmoid + binary cross-entropy in one stable expression:
     max(x, 0) - x*y + log(1 + exp(-|x|)). ``weight`` (broadcast to the input)

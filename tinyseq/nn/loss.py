@@ -35,6 +35,28 @@ class MSELoss(_Loss):
         return F.mse_loss(input, target, reduction=self.reduction)
 
 
+class HuberLoss(_Loss):
+    """Huber loss of input - target with threshold ``delta``; input and target share a shape."""
+
+    def __init__(self, reduction="mean", delta=1.0):
+        super().__init__(reduction)
+        self.delta = delta
+
+    def forward(self, input, target):
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class SmoothL1Loss(_Loss):
+    """Smooth L1 loss of input - target with threshold ``beta``; input and target share a shape."""
+
+    def __init__(self, reduction="mean", beta=1.0):
+        super().__init__(reduction)
+        self.beta = beta
+
+    def forward(self, input, target):
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
 class NLLLoss(_WeightedLoss):
     """Negative log-likelihood: input (N, C[, d...]) log-probabilities, target (N[, d...]) class ids."""
 

@@ -152,6 +152,7 @@ def test_no_operand_tensor_is_an_error():
 UNARY = {
     "exp": (ts.exp, positive),
     "log": (ts.log, positive),
+    "log1p": (ts.log1p, positive),
     "sqrt": (ts.sqrt, positive),
     "abs": (ts.abs, rand),
     "tanh": (ts.tanh, rand),
@@ -173,7 +174,7 @@ def test_unary_matches_torch_and_gradcheck(name):
 
 
 def test_unary_on_integers_gives_float32_like_torch():
-    for fn in (ts.exp, ts.sqrt, ts.tanh, ts.sigmoid, ts.log):
+    for fn in (ts.exp, ts.sqrt, ts.tanh, ts.sigmoid, ts.log, ts.log1p):
         assert fn(ts.tensor([1, 2])).dtype == ts.float32
     assert ts.abs(ts.tensor([-1, 2])).dtype == ts.int64
 

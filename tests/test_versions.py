@@ -138,3 +138,12 @@ def test_load_state_dict_and_init_count_as_changes():
     ts.nn.init.zeros_(lin.weight)
     with pytest.raises(RuntimeError, match="Mul needs its input 0"):
         loss.backward()
+
+
+def test_a_slice_of_a_constant_shares_its_changes():
+    x = ts.randn(4, 3)
+    w = ts.randn(3, 2, requires_grad=True)
+    loss = (x[1:3] @ w).tanh().sum()
+    x[2, 0] = 5.0  # changes the slice that the product saved
+    with pytest.raises(RuntimeError, match="MatMul needs its input 0"):
+        loss.backward()

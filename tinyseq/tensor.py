@@ -303,6 +303,23 @@ class Tensor:
     def long(self) -> Tensor:
         return self.to(int64)
 
+    def int(self) -> Tensor:
+        return self.to(int32)
+
+    def type_as(self, other) -> Tensor:
+        """This tensor in ``other``'s dtype."""
+        return self.to(other.dtype)
+
+    def contiguous(self) -> Tensor:
+        """This tensor if its data is C-contiguous, else a contiguous copy (differentiable)."""
+        return self if self.data.flags.c_contiguous else self.clone()
+
+    def t(self) -> Tensor:
+        """The transpose of a tensor of at most 2 dims."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t: expects a tensor of at most 2 dims, got shape {self.shape}")
+        return self if self.ndim < 2 else ops.transpose(self, 0, 1)
+
     def bool(self) -> Tensor:
         return self.to(bool_)
 
@@ -535,10 +552,12 @@ def _format(array) -> str:
 
 
 _METHODS = (
-    "exp log sqrt abs tanh sigmoid relu clamp clip maximum minimum neg pow matmul mm "
+    "exp log log1p sqrt abs tanh sigmoid relu clamp clip maximum minimum neg pow matmul mm "
     "sum mean max min var std logsumexp argmax argmin amax amin "
     "reshape view flatten transpose permute squeeze unsqueeze expand expand_as view_as "
-    "split chunk softmax log_softmax masked_fill sign square"
+    "split chunk softmax log_softmax masked_fill sign square "
+    "flip narrow unbind index_select gather sort argsort topk cumsum repeat "
+    "eq ne lt le gt ge isnan isfinite any all allclose"
 ).split()
 
 
@@ -626,6 +645,66 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     be = get_backend(device)
     t = Tensor._make(be.xp.arange(start, end, step, dtype=as_dtype(dtype)), be)
     return t.requires_grad_() if requires_grad else t
+
+
+def from_numpy(array) -> Tensor:
+    """A CPU tensor that shares ``array``'s memory (writes to one show in the other)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    if array.dtype == object:
+        raise TypeError("from_numpy: object arrays have no tensor dtype")
+    return Tensor._make(array, get_backend("cpu"))
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """The (n, m) identity matrix (m defaults to n)."""
+    return _factory(lambda be, s, d: be.xp.eye(s[0], s[1], dtype=d), (n, n if m is None else m), dtype, device,
+                    requires_grad)  # fmt: skip
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included."""
+    if not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
+    return _factory(lambda be, s, d: be.xp.linspace(start, end, s[0], dtype=d), (steps,), dtype, device,
+                    requires_grad)  # fmt: skip
+
+
+def randperm(n, dtype=None, device=None) -> Tensor:
+    """A random permutation of 0 .. n-1, from the device's generator."""
+    return _factory(lambda be, s, d: be.rng.permutation(s[0]).astype(d), (n,), dtype, device, False, default=int64)
+
+
+def multinomial(input, num_samples, replacement=False) -> Tensor:
+    """Indices drawn from the categorical distributions in the rows of ``input`` (C,) or
+    (N, C) (non-negative weights, not necessarily normalised), ``num_samples`` per row:
+    with replacement by inverse CDF, without by the Gumbel-top-k trick (each draw
+    removes its category). From the device's generator (seeded by ``manual_seed``)."""
+    probs = input.data
+    if probs.ndim not in (1, 2) or probs.shape[-1] == 0:
+        raise ValueError(f"multinomial: expects a (C,) or (N, C) tensor of weights, got shape {input.shape}")
+    if not isinstance(num_samples, int) or num_samples <= 0:
+        raise ValueError(f"multinomial: num_samples must be a positive int, got {num_samples!r}")
+    be, xp = input._backend, input.xp
+    rows = probs.reshape(-1, probs.shape[-1]).astype(np.float64)
+    if bool((rows < 0).any()) or not bool(xp.isfinite(rows).all()) or bool((rows.sum(axis=1) <= 0).any()):
+        raise ValueError("multinomial: weights must be finite, non-negative, and sum to more than 0 in every row")
+    if not replacement and num_samples > int((rows > 0).sum(axis=1).min()):
+        raise ValueError(
+            f"multinomial: cannot draw {num_samples} samples without replacement from a row with fewer "
+            "categories of non-zero weight"
+        )
+    if replacement:
+        cdf = xp.cumsum(rows, axis=1)
+        u = be.rng.random((rows.shape[0], num_samples)) * cdf[:, -1:]
+        out = (u[:, :, None] >= cdf[:, None, :]).sum(axis=2)
+        out = xp.minimum(out, rows.shape[1] - 1)  # u can round up to the total
+    else:
+        with np.errstate(divide="ignore"):
+            keys = xp.log(rows) - xp.log(-xp.log(be.rng.random(rows.shape)))
+        out = xp.argsort(-keys, axis=1)[:, :num_samples]
+    out = out.astype(np.int64)
+    return Tensor._make(out if probs.ndim == 2 else out[0], be)
 
 
 def _like(fn, t, dtype, device, requires_grad, **kw):

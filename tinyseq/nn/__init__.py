@@ -1,7 +1,7 @@
 """Neural-network building blocks (``ts.nn``)."""
 
 from . import functional, init, utils  # noqa: F401
-from .activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .activation import ELU, LeakyReLU, LogSigmoid, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from .containers import ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d
 from .conv_recurrent import ConvGRU, ConvGRUCell, ConvLSTM, ConvLSTMCell, ConvRNN, ConvRNNCell
@@ -17,6 +17,7 @@ from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 __all__ = ["Module", "Parameter", "functional", "utils"]
 __all__ += ["init", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear", "Embedding", "Dropout"]
 __all__ += ["Conv1d", "Conv2d", "Flatten", "Unflatten", "LayerNorm", "ReLU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax"]
+__all__ += ["LeakyReLU", "ELU", "Softplus", "LogSigmoid", "SiLU"]
 __all__ += ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCEWithLogitsLoss"]
 __all__ += ["ConvRNNCell", "ConvLSTMCell", "ConvGRUCell", "ConvRNN", "ConvLSTM", "ConvGRU"]
 __all__ += ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU"]

@@ -221,6 +221,44 @@ def _as_float(value, like):
     return Tensor(np.asarray(value), dtype=like.dtype, device=like.device)
 
 
+# -- more activations, composed from the primitive ops -------------------------------
+def leaky_relu(input, negative_slope=0.01):
+    """x where x > 0, else negative_slope * x."""
+    return ops.where(input > 0, input, input * negative_slope)
+
+
+# The branches that ``where`` does not take still run, and get a zero gradient: they
+# must stay finite (inf * 0 is nan), hence exp of where(...) below, never of raw x.
+
+
+def elu(input, alpha=1.0):
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+    positive = input > 0
+    return ops.where(positive, input, (ops.exp(ops.where(positive, 0.0, input)) - 1) * alpha)
+
+
+def _softplus(z):
+    """log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)), with the gradient sigmoid(z) everywhere (1/2 at 0)."""
+    positive = z > 0
+    return ops.where(positive, z, 0.0) + ops.log1p(ops.exp(ops.where(positive, -z, z)))
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
+    bx = input * beta
+    return ops.where(bx > threshold, input, _softplus(bx) / beta)
+
+
+def logsigmoid(input):
+    """log(sigmoid(x)) = -softplus(-x), finite for every x."""
+    return -_softplus(-input)
+
+
+def silu(input):
+    """x * sigmoid(x) (also called swish)."""
+    return input * sigmoid(input)
+
+
 def dropout(input, p=0.5, training=True):
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p), in training."""
     if not 0 <= p <= 1:

@@ -133,6 +133,7 @@ def _unary(op, name, doc):
 
 exp = _unary(E.Exp, "exp", "Elementwise e**x.")
 log = _unary(E.Log, "log", "Elementwise natural logarithm.")
+log1p = _unary(E.Log1p, "log1p", "log(1 + x), accurate where x is tiny.")
 sqrt = _unary(E.Sqrt, "sqrt", "Elementwise square root.")
 tanh = _unary(E.Tanh, "tanh", "Elementwise hyperbolic tangent.")
 sigmoid = _unary(E.Sigmoid, "sigmoid", "Elementwise logistic function; no overflow for any finite input.")
@@ -205,6 +206,50 @@ def compare(a, b, how):
 
 def eq(a, b):
     return compare(a, b, "equal")
+
+
+def ne(a, b):
+    return compare(a, b, "not_equal")
+
+
+def lt(a, b):
+    return compare(a, b, "less")
+
+
+def le(a, b):
+    return compare(a, b, "less_equal")
+
+
+def gt(a, b):
+    return compare(a, b, "greater")
+
+
+def ge(a, b):
+    return compare(a, b, "greater_equal")
+
+
+def isnan(x):
+    return Tensor._make(x.xp.isnan(x.data), x._backend)
+
+
+def isfinite(x):
+    return Tensor._make(x.xp.isfinite(x.data), x._backend)
+
+
+def any(x, dim=None, keepdim=False):
+    """Whether any element (along ``dim``) is true or non-zero -> bool tensor."""
+    return Tensor._make(x.xp.asarray(x.data.any(axis=_axes(x, dim, "any"), keepdims=keepdim)), x._backend)
+
+
+def all(x, dim=None, keepdim=False):
+    """Whether every element (along ``dim``) is true or non-zero -> bool tensor."""
+    return Tensor._make(x.xp.asarray(x.data.all(axis=_axes(x, dim, "all"), keepdims=keepdim)), x._backend)
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+    """|a - b| <= atol + rtol * |b| everywhere (broadcasting), as a Python bool."""
+    bd = b.data if isinstance(b, Tensor) else b
+    return builtins.bool(a.xp.allclose(a.data, bd, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def cast(x, dtype):
@@ -522,7 +567,7 @@ def _split_ints(index):
     if index.__class__ is not tuple:
         return None
     arrays = [p for p in index if not isinstance(p, (int, slice, type(None), type(Ellipsis)))]
-    if not arrays or not any(isinstance(p, int) for p in index):
+    if not arrays or not builtins.any(isinstance(p, int) for p in index):
         return None
     first, rest = [], []
     for p in index:
@@ -547,9 +592,12 @@ def getitem(x, index):
     if x.requires_grad:
         return S.GetItem.apply(x, index=index)
     try:
-        return Tensor._make(x.data[index], x._backend)
+        out = Tensor._make(x.data[index], x._backend)
     except IndexError as e:
         raise IndexError(f"getitem: index {index!r} for a tensor of shape {x.shape}: {e}") from None
+    if not S._is_advanced(index):  # a view: it shares the tensor's in-place changes (see GetItem)
+        out._version = x._version_counter()
+    return out
 
 
 def _tensors(tensors, name):
@@ -655,5 +703,6 @@ def mm(a, b):
 import sys as _sys  # noqa: E402
 
 from .. import tensor as _tensor_module  # noqa: E402
+from .select import argsort, cumsum, flip, gather, index_select, narrow, repeat, sort, topk, unbind  # noqa: E402, F401
 
 _tensor_module._methods_from_ops(_sys.modules[__name__])

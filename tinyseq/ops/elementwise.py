@@ -143,6 +143,19 @@ class Log(Function):
         return g / self.saved[0]
 
 
+class Log1p(Function):
+    """log(1 + a), accurate for tiny a (where 1 + a would round to 1)."""
+
+    saves = (0,)
+
+    def forward(self, a):
+        self.saved = (a,)
+        return self.xp.log1p(a)
+
+    def backward(self, g):
+        return g / (1 + self.saved[0])
+
+
 class Sqrt(Function):
     def forward(self, a):
         out = self.xp.sqrt(a)

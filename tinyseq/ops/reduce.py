@@ -107,3 +107,15 @@ class LogSumExp(Function):
         (p,) = self.saved
         axis, keepdims = self.args
         return p * _expand_back(g, p.shape, axis, keepdims)
+
+
+class Cumsum(Function):
+    """Running sum along ``axis``; the gradient is the running sum from the other end."""
+
+    def forward(self, a, axis):
+        self.axis = axis
+        return self.xp.cumsum(a, axis=axis)
+
+    def backward(self, g):
+        xp, axis = self.xp, self.axis
+        return xp.flip(xp.cumsum(xp.flip(g, axis), axis=axis), axis)

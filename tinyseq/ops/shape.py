@@ -133,3 +133,24 @@ class Pad(Function):
 
     def backward(self, g):
         return g[self.slices]
+
+
+class Gather(Function):
+    """``out[..., i, ...] = a[..., index[..., i, ...], ...]`` along ``axis`` (PyTorch's
+    gather): ``index`` has ``a``'s number of dims, and no dim but ``axis`` larger than
+    ``a``'s. Repeated indices accumulate their gradients."""
+
+    def forward(self, a, index, axis):
+        xp = self.xp
+        crop = tuple(slice(0, n) if d != axis else slice(None) for d, n in enumerate(index.shape))
+        self.args = (a.shape, index, axis)
+        return xp.take_along_axis(a[crop], index, axis=axis)
+
+    def backward(self, g):
+        xp = self.xp
+        shape, index, axis = self.args
+        full = list(xp.indices(index.shape, sparse=True))
+        full[axis] = index
+        gx = xp.zeros(shape, dtype=g.dtype)
+        self.backend.scatter_add(gx, tuple(full), g)
+        return gx

@@ -1,0 +1,138 @@
+"""Picking and ordering elements: flip, narrow, unbind, index_select, gather, sort,
+argsort, topk, cumsum, repeat, as PyTorch's. All differentiable in the values they
+return; indices come back as int64 tensors without gradients."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from ..autograd import OpError
+from ..tensor import Tensor
+from . import reduce as R
+from . import shape as S
+
+_Sorted = namedtuple("sort", ["values", "indices"])
+_TopK = namedtuple("topk", ["values", "indices"])
+
+
+def _dim(x, dim, name):
+    """One dim of ``x`` as a non-negative int (negative counts from the end)."""
+    n = max(x.ndim, 1)
+    if not isinstance(dim, int) or not -n <= dim < n:
+        raise OpError(f"{name}: dim {dim!r} out of range for a tensor of shape {x.shape}")
+    return dim % n
+
+
+def _index(x, index, name):
+    """An int64 index array on ``x``'s device from a tensor, list or array."""
+    if isinstance(index, Tensor):
+        if index._backend is not x._backend:
+            raise RuntimeError(f"{name}: index on {index.device} for a tensor on {x.device}")
+        data = index.data
+    else:
+        data = x._backend.from_host(np.asarray(index))
+    if data.dtype.kind not in "iu":
+        raise OpError(f"{name}: index must hold integers, got {data.dtype}")
+    return data.astype(np.int64, copy=False)
+
+
+def flip(x, dims):
+    """``x`` reversed along each of ``dims`` (an int or a sequence); a view."""
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    index = [slice(None)] * x.ndim
+    for d in dims:
+        index[_dim(x, d, "flip")] = slice(None, None, -1)
+    return x[tuple(index)]
+
+
+def narrow(x, dim, start, length):
+    """Elements ``start`` .. ``start + length - 1`` along ``dim``; a view."""
+    d = _dim(x, dim, "narrow")
+    n = x.shape[d]
+    start = start + n if start < 0 else start
+    if not 0 <= start <= n or length < 0 or start + length > n:
+        raise OpError(f"narrow: start {start} and length {length} do not fit dim {d} of shape {x.shape}")
+    return x[(slice(None),) * d + (slice(start, start + length),)]
+
+
+def unbind(x, dim=0):
+    """The slices of ``x`` along ``dim``, as a tuple of tensors (that dim removed)."""
+    d = _dim(x, dim, "unbind")
+    return tuple(x[(slice(None),) * d + (i,)] for i in range(x.shape[d]))
+
+
+def index_select(x, dim, index):
+    """``x`` at the positions ``index`` (1-D integers, repeats allowed) along ``dim``."""
+    d = _dim(x, dim, "index_select")
+    idx = _index(x, index, "index_select")
+    if idx.ndim != 1:
+        raise OpError(f"index_select: index must be 1-D, got shape {tuple(idx.shape)}")
+    if idx.size and (int(idx.min()) < -x.shape[d] or int(idx.max()) >= x.shape[d]):
+        raise OpError(f"index_select: index out of range for dim {d} of size {x.shape[d]}")
+    return x[(slice(None),) * d + (Tensor._make(idx, x._backend),)]
+
+
+def gather(x, dim, index):
+    """PyTorch's gather: out[i][j] = x[i][index[i][j]] for dim 1 (likewise any dim)."""
+    d = _dim(x, dim, "gather")
+    idx = _index(x, index, "gather")
+    if idx.ndim != x.ndim or any(i > n for k, (i, n) in enumerate(zip(idx.shape, x.shape)) if k != d):
+        raise OpError(f"gather: index of shape {tuple(idx.shape)} does not fit input {x.shape} along dim {d}")
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= x.shape[d]):
+        raise OpError(f"gather: index out of range for dim {d} of size {x.shape[d]}")
+    if not x.requires_grad:
+        crop = tuple(slice(0, n) if k != d else slice(None) for k, n in enumerate(idx.shape))
+        return Tensor._make(x.xp.take_along_axis(x.data[crop], idx, axis=d), x._backend)
+    return S.Gather.apply(x, index=idx, axis=d)
+
+
+def argsort(x, dim=-1, descending=False):
+    """Indices that sort ``x`` along ``dim`` (ties keep their order)."""
+    d = _dim(x, dim, "argsort")
+    xp = x.xp
+    data = x.data
+    if descending:  # negated, so that a stable ascending sort keeps ties in order
+        data = -(data.astype(np.int64) if data.dtype.kind in "bu" else data)
+    order = xp.argsort(data, axis=d, kind="stable") if x.ndim else xp.zeros((), dtype=np.int64)
+    return Tensor._make(order.astype(np.int64), x._backend)
+
+
+def sort(x, dim=-1, descending=False):
+    """(values, indices) of ``x`` sorted along ``dim``; values carry the gradient."""
+    indices = argsort(x, dim, descending)
+    if x.ndim == 0:
+        return _Sorted(x, indices)
+    return _Sorted(gather(x, dim, indices), indices)
+
+
+def topk(x, k, dim=-1, largest=True, sorted=True):
+    """(values, indices) of the ``k`` largest (or smallest) entries along ``dim``,
+    in order; values carry the gradient."""
+    d = _dim(x, dim, "topk")
+    n = x.shape[d] if x.ndim else 1
+    if not isinstance(k, int) or not 0 <= k <= n:
+        raise OpError(f"topk: k={k!r} must be in [0, {n}] for dim {d} of shape {x.shape}")
+    order = argsort(x, d, descending=largest)
+    indices = Tensor._make(order.data[(slice(None),) * d + (slice(0, k),)], x._backend)
+    return _TopK(gather(x, d, indices), indices)
+
+
+def cumsum(x, dim):
+    """Running sum along ``dim``."""
+    return R.Cumsum.apply(x, axis=_dim(x, dim, "cumsum"))
+
+
+def repeat(x, *sizes):
+    """``x`` tiled ``sizes[i]`` times along each dim (leading sizes add dims), as
+    PyTorch's ``Tensor.repeat``."""
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    if len(sizes) < x.ndim or not all(isinstance(s, int) and s >= 0 for s in sizes):
+        raise OpError(f"repeat: needs one non-negative int per dim of {x.shape} (or more), got {sizes}")
+    shape = (1,) * (len(sizes) - x.ndim) + x.shape
+    # each dim n becomes (r, n), broadcast from (1, n), then merged: x tiled r times
+    spread = x.reshape([v for n in shape for v in (1, n)])
+    big = spread.expand(*[v for r, n in zip(sizes, shape) for v in (r, n)])
+    return big.reshape([r * n for r, n in zip(sizes, shape)])

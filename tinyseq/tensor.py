@@ -672,7 +672,9 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) ->
 
 def randperm(n, dtype=None, device=None) -> Tensor:
     """A random permutation of 0 .. n-1, from the device's generator."""
-    return _factory(lambda be, s, d: be.rng.permutation(s[0]).astype(d), (n,), dtype, device, False, default=int64)
+    # the order of n uniform draws: needs nothing of a device's generator but random()
+    return _factory(lambda be, s, d: be.xp.argsort(be.rng.random(s)).astype(d), (n,), dtype, device, False,
+                    default=int64)  # fmt: skip
 
 
 def multinomial(input, num_samples, replacement=False) -> Tensor:

@@ -95,7 +95,13 @@ def argsort(x, dim=-1, descending=False):
     data = x.data
     if descending:  # negated, so that a stable ascending sort keeps ties in order
         data = -(data.astype(np.int64) if data.dtype.kind in "bu" else data)
-    order = xp.argsort(data, axis=d, kind="stable") if x.ndim else xp.zeros((), dtype=np.int64)
+    if x.ndim == 0:
+        order = xp.zeros((), dtype=np.int64)
+    else:
+        try:
+            order = xp.argsort(data, axis=d, kind="stable")
+        except (TypeError, NotImplementedError):  # CuPy's argsort is always stable and may refuse kind
+            order = xp.argsort(data, axis=d)
     return Tensor._make(order.astype(np.int64), x._backend)
 
 

@@ -115,6 +115,14 @@ def _op_cases():
         c("embedding", [R(6, 3), I(0, 6, 2, 4)], lambda w, i: F.embedding(i, w, padding_idx=1)),
         c("one_hot", [I(0, 4, 5)], lambda i: F.one_hot(i, 4)),
         c("clone_cast", [R(3, 4)], lambda a: (a.clone() * 2.0, a.to(ts.float32).to(a.dtype))),
+        c("flip_narrow_unbind", [R(3, 4)], lambda a: (a.flip(0), a.narrow(1, 1, 2), *a.unbind(1))),
+        c("gather_index_select", [R(3, 5), I(0, 5, 3, 4)], lambda a, i: (a.gather(1, i), a.index_select(1, i[0]))),
+        c("sort_topk", [R(3, 5)], lambda a: (*a.sort(1, descending=True), *a.topk(2, dim=0))),
+        c("cumsum_repeat", [R(3, 4)], lambda a: (a.cumsum(1), a.repeat(2, 1, 2))),
+        c("log1p_activations", [P(3, 4), R(3, 4)], lambda p, a: (ts.log1p(p), F.softplus(a * 30.0), F.elu(a),
+                                                                 F.leaky_relu(a), F.logsigmoid(a), F.silu(a))),
+        c("huber_smooth_l1", [R(3, 4), R(3, 4)], lambda a, b: F.huber_loss(a, b, delta=0.5) + F.smooth_l1_loss(a, b)),
+        c("conv1d", [R(2, 3, 9), R(4, 3, 3)], lambda x, w: F.conv1d(x, w, padding="same")),
     ]
 
 

@@ -697,10 +697,15 @@ def multinomial(input, num_samples, replacement=False) -> Tensor:
             "categories of non-zero weight"
         )
     if replacement:
+        # inverse CDF: row r's normalised CDF shifted to [r, r + 1], so that one
+        # searchsorted over all rows finds every draw's category
+        n, C = rows.shape
         cdf = xp.cumsum(rows, axis=1)
-        u = be.rng.random((rows.shape[0], num_samples)) * cdf[:, -1:]
-        out = (u[:, :, None] >= cdf[:, None, :]).sum(axis=2)
-        out = xp.minimum(out, rows.shape[1] - 1)  # u can round up to the total
+        shift = xp.arange(n, dtype=np.float64)[:, None]
+        cdf = cdf / cdf[:, -1:] + shift
+        u = be.rng.random((n, num_samples)) + shift
+        out = xp.searchsorted(cdf.ravel(), u.ravel(), side="right").reshape(n, num_samples)
+        out = xp.minimum(out - (shift * C).astype(np.int64), C - 1)  # a total rounded below 1
     else:
         with np.errstate(divide="ignore"):
             keys = xp.log(rows) - xp.log(-xp.log(be.rng.random(rows.shape)))

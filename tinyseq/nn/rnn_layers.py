@@ -46,6 +46,7 @@ from .rnn_cells import (
     rnn_cell,
     uniform_init,
 )
+from .utils import rnn as rnn_utils
 
 __all__ = ["RNN", "LSTM", "GRU"]
 
@@ -199,6 +200,10 @@ class _RecurrentLayer(Module):
             if h0 is not None:
                 raise TypeError(f"{name}: pass the initial state as h0 or hx, not both")
             h0 = hx
+        if isinstance(input, rnn_utils.PackedSequence):
+            if lengths is not None:
+                raise TypeError(f"{name}: a PackedSequence carries its lengths; do not pass lengths= too")
+            return rnn_utils.forward_packed(self, input, h0)
         x, unbatched = self._input(input)
         T, B, _ = x.shape
         H, P = self.hidden_size, self.proj_size or self.hidden_size

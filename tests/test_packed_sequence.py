@@ -92,3 +92,17 @@ def test_pack_sequence_pad_sequence_and_errors():
         rnn.pad_packed_sequence(rnn.pack_padded_sequence(x, [4, 2, 1]), total_length=2)
     with pytest.raises(TypeError, match="LSTM: a PackedSequence carries its lengths"):
         ts.nn.LSTM(2, 3)(rnn.pack_padded_sequence(x, [4, 2, 1]), lengths=[4, 2, 1])
+
+
+def test_packed_sequences_stay_on_the_device():
+    """On the strict test device (arrays that refuse to mix with host arrays): packing,
+    a layer and unpacking, forward and backward, keep everything on the device."""
+    import tinyseq.testing  # noqa: F401  (registers "strict")
+
+    x = ts.randn(4, 3, 2, device="strict", requires_grad=True)
+    layer = ts.nn.LSTM(2, 3).to("strict")
+    out, (h, c) = layer(rnn.pack_padded_sequence(x, [2, 4, 1], enforce_sorted=False))
+    padded, lengths = rnn.pad_packed_sequence(out, batch_first=True)
+    (padded.sum() + h.sum() + c.sum()).backward()
+    assert out.data.device == padded.device == x.grad.device == "strict:0"
+    assert lengths.device == "cpu" and lengths.tolist() == [2, 4, 1] and padded.shape == (3, 4, 3)

@@ -97,3 +97,43 @@ def test_selection_errors():
     for call, message in cases:
         with pytest.raises(ValueError, match=message):
             call()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m, x: m.tril(x),
+        lambda m, x: m.triu(x, 1),
+        lambda m, x: m.tril(x, -1),
+        lambda m, x: x.norm(),
+        lambda m, x: x.norm(dim=1),
+        lambda m, x: x.norm(p=1, dim=(0, 2), keepdim=True),
+        lambda m, x: x.norm(p=float("inf"), dim=2),
+        lambda m, x: m.bmm(x, x.transpose(1, 2)),
+    ],
+)
+def test_triangles_norms_bmm_match_torch(call):
+    torch, x, px = _pair((2, 3, 4))
+    ours, ref = call(ts, x), call(torch, px)
+    np.testing.assert_allclose(ours.numpy(), ref.detach().numpy(), rtol=1e-12)
+    w = np.random.default_rng(1).standard_normal(ours.shape)
+    (ours * ts.tensor(w)).sum().backward()
+    (ref * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), px.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_norm_at_zero_and_errors():
+    torch = pytest.importorskip("torch")
+    z = ts.zeros(2, 3, dtype=ts.float64, requires_grad=True)
+    pz = torch.zeros(2, 3, dtype=torch.float64, requires_grad=True)
+    (z.norm(dim=1).sum() + z.norm()).backward()
+    (pz.norm(dim=1).sum() + pz.norm()).backward()
+    assert z.grad.tolist() == pz.grad.tolist() == [[0.0] * 3] * 2
+    x = ts.tensor(np.random.default_rng(4).standard_normal((3, 4)), requires_grad=True)
+    assert ts.gradcheck(lambda x: x.norm(dim=0) + x.norm(), x)
+    with pytest.raises(ValueError, match="norm: p must be 1, 2, 'fro' or inf, got 3"):
+        x.norm(p=3)
+    with pytest.raises(ValueError, match=r"bmm: expects two 3-D tensors with the same batch size, got \(3, 4\)"):
+        ts.bmm(x, x)
+    with pytest.raises(ValueError, match=r"tril: expects a tensor of at least 2 dims, got shape \(3,\)"):
+        ts.tril(ts.ones(3))

@@ -557,7 +557,7 @@ _METHODS = (
     "reshape view flatten transpose permute squeeze unsqueeze expand expand_as view_as "
     "split chunk softmax log_softmax masked_fill sign square "
     "flip narrow unbind index_select gather sort argsort topk cumsum repeat "
-    "eq ne lt le gt ge isnan isfinite any all allclose"
+    "eq ne lt le gt ge isnan isfinite any all allclose norm bmm tril triu"
 ).split()
 
 

@@ -407,6 +407,19 @@ def std(x, dim=None, unbiased=None, keepdim=False, correction=None):
     return sqrt(var(x, dim, unbiased, keepdim, correction))
 
 
+def norm(x, p="fro", dim=None, keepdim=False):
+    """The p-norm over ``dim`` (all elements when None): p = 2 or "fro" (Euclidean,
+    gradient 0 at 0), 1, or inf (largest magnitude; ties share the gradient)."""
+    axes = _axes(x, dim, "norm")
+    if p in ("fro", 2):
+        return R.Norm2.apply(x, axis=axes, keepdims=keepdim)
+    if p == 1:
+        return sum(abs(x), dim=dim, keepdim=keepdim)
+    if p == math.inf:
+        return amax(abs(x), dim=dim, keepdim=keepdim)
+    raise OpError(f"norm: p must be 1, 2, 'fro' or inf, got {p!r}")
+
+
 def logsumexp(x, dim=None, keepdim=False):
     """log(sum(exp(x))) over ``dim``, stable for large logits."""
     return R.LogSumExp.apply(x, axis=_axes(x, dim, "logsumexp"), keepdims=keepdim)
@@ -692,6 +705,31 @@ def matmul(a, b):
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         a, b = _pair(a, b, "matmul")
     return M.MatMul.apply(a, b)
+
+
+def bmm(a, b):
+    """Batched matrix product of (B, n, m) and (B, m, p) -> (B, n, p) (no broadcasting)."""
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
+        raise OpError(f"bmm: expects two 3-D tensors with the same batch size, got {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def _triangle(x, diagonal, name, keep):
+    if x.ndim < 2:
+        raise OpError(f"{name}: expects a tensor of at least 2 dims, got shape {x.shape}")
+    n, m = x.shape[-2:]
+    mask = keep(x.xp.arange(m)[None, :] - x.xp.arange(n)[:, None], diagonal)
+    return where(Tensor._make(mask, x._backend), x, _const(0, x.dtype, x._backend))
+
+
+def tril(x, diagonal=0):
+    """``x`` with the elements above the ``diagonal``-th diagonal of the last two dims set to 0."""
+    return _triangle(x, diagonal, "tril", lambda offset, k: offset <= k)
+
+
+def triu(x, diagonal=0):
+    """``x`` with the elements below the ``diagonal``-th diagonal of the last two dims set to 0."""
+    return _triangle(x, diagonal, "triu", lambda offset, k: offset >= k)
 
 
 def mm(a, b):

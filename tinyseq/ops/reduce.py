@@ -119,3 +119,23 @@ class Cumsum(Function):
     def backward(self, g):
         xp, axis = self.xp, self.axis
         return xp.flip(xp.cumsum(xp.flip(g, axis), axis=axis), axis)
+
+
+class Norm2(Function):
+    """Euclidean norm over ``axis``; the gradient x / norm is 0 where the norm is 0
+    (the subgradient PyTorch picks), not nan."""
+
+    saves = (0,)
+
+    def forward(self, a, axis, keepdims):
+        xp = self.xp
+        out = xp.sqrt((a * a).sum(axis=axis, keepdims=True))
+        self.saved = (a, out)
+        self.args = (a.shape, axis, keepdims)
+        return out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
+
+    def backward(self, g):
+        a, out = self.saved
+        shape, axis, keepdims = self.args
+        safe = self.xp.where(out == 0, 1, out)
+        return a * (_expand_back(g, shape, axis, keepdims) / safe) * (out != 0)

@@ -123,6 +123,7 @@ def _op_cases():
                                                                  F.leaky_relu(a), F.logsigmoid(a), F.silu(a))),
         c("huber_smooth_l1", [R(3, 4), R(3, 4)], lambda a, b: F.huber_loss(a, b, delta=0.5) + F.smooth_l1_loss(a, b)),
         c("conv1d", [R(2, 3, 9), R(4, 3, 3)], lambda x, w: F.conv1d(x, w, padding="same")),
+        c("tril_norm_bmm", [R(2, 3, 4)], lambda a: (ts.tril(a), a.triu(1), a.norm(dim=2), a.bmm(a.transpose(1, 2)))),
     ]
 
 

@@ -6,11 +6,12 @@ from ..autograd import Function, OpError
 
 
 class Reshape(Function):
-    view = True
-
     def forward(self, a, shape):
         self.in_shape = a.shape
-        return a.reshape(shape)
+        out = a.reshape(shape)
+        # a view, unless a non-contiguous input had to be copied (which has its own data)
+        self.view = a.flags.c_contiguous or bool(self.xp.may_share_memory(a, out))
+        return out
 
     def backward(self, g):
         return g.reshape(self.in_shape)

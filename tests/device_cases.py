@@ -172,10 +172,20 @@ def _module_cases():
         kwargs={"proj_size": 3},
         call=lambda m, x: _flatten(m(x, (x[:1, :, :3] * 0.5, ts.cat([x[1:2], x[2:3, :, :1]], dim=2)))),
     )
+    add("LSTM", (4, 5), [R(6, 3, 4)], name="LSTM_packed_sequence", kwargs={"bidirectional": True},
+        call=lambda m, x: _flatten(_packed(m, x, [4, 6, 1])))  # fmt: skip
+    add("Conv1d", (3, 4, 3), [R(2, 3, 9)], kwargs={"padding": "same"})
     for layer in ("ConvRNN", "ConvGRU", "ConvLSTM"):
         add(layer, (2, 3, 3), [R(4, 2, 2, 5, 5)], call=lambda m, x: _flatten(m(x)))
         add(f"{layer}Cell", (2, 3, 3), [R(2, 2, 5, 5)], call=lambda m, x: _flatten(m(x)))
     return out
+
+
+def _packed(layer, x, lengths):
+    """A layer fed a PackedSequence of x (T, B, *) -> (the output unpacked, its state)."""
+    rnn = ts.nn.utils.rnn
+    out, state = layer(rnn.pack_padded_sequence(x, lengths, enforce_sorted=False))
+    return rnn.pad_packed_sequence(out)[0], state
 
 
 def _flatten(out):

@@ -18,6 +18,7 @@ NAMES = [
     "forecast_sliding_window",
     "bidirectional_tagging",
     "convlstm_moving_digits",
+    "seq2seq_number_words",
 ]
 
 pytest.importorskip("matplotlib")
@@ -122,3 +123,19 @@ def test_the_same_seed_repeats_a_run(tmp_path):
     runs = [mod.main(["--smoke", "--out", str(tmp_path / str(i)), "--seed", "3"]) for i in range(2)]
     assert runs[0]["final_smooth_loss"] == runs[1]["final_smooth_loss"]
     assert (tmp_path / "0" / "samples.txt").read_text() == (tmp_path / "1" / "samples.txt").read_text()
+
+
+def test_number_words_are_english_and_one_to_one():
+    m = example("seq2seq_number_words")
+    assert " ".join(m.words(0)) == "zero"
+    assert " ".join(m.words(400_021)) == "four hundred thousand twenty one"
+    assert " ".join(m.words(1_000_000_017)) == "one billion seventeen"
+    assert " ".join(m.words(999_999_999_999)).count("nine hundred ninety nine") == 4
+    numbers = m.sample_numbers(np.random.default_rng(0), 3000, 10**12)
+    assert numbers.min() >= 0 and numbers.max() < 10**12
+    assert len({len(str(int(n))) for n in numbers}) == 12  # every number of digits is drawn
+    texts = {" ".join(m.words(int(n))) for n in set(numbers.tolist())}
+    assert len(texts) == len(set(numbers.tolist()))  # distinct numbers, distinct sentences
+    source, lengths, target, inputs = m.encode([5, 120], "cpu")
+    assert lengths.tolist() == [1, 3] and source.shape == (3, 2)
+    assert target[:, 0].tolist() == [5, m.END, m.IGNORE, m.IGNORE] and inputs[0].tolist() == [m.START] * 2

@@ -150,7 +150,8 @@ class Gather(Function):
     def backward(self, g):
         xp = self.xp
         shape, index, axis = self.args
-        full = list(xp.indices(index.shape, sparse=True))
+        n = index.ndim  # every position's own index along each dim (broadcasting), the gathered one along axis
+        full = [xp.arange(m).reshape([m if d == k else 1 for d in range(n)]) for k, m in enumerate(index.shape)]
         full[axis] = index
         gx = xp.zeros(shape, dtype=g.dtype)
         self.backend.scatter_add(gx, tuple(full), g)

@@ -1,4 +1,4 @@
-"""conv2d: values and gradients vs PyTorch, gradcheck, chunking, errors; the Conv2d layer."""
+"""conv2d: values and gradients vs PyTorch, gradcheck, chunking, errors; the Conv1d and Conv2d layers."""
 
 import numpy as np
 import pytest
@@ -165,25 +165,28 @@ def test_conv2d_errors():
 
 
 # -- the layer ----------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "args,kw",
-    [
-        ((3, 4, 3), {}),
-        ((3, 4, (2, 3)), {"stride": 2, "padding": (1, 0), "dilation": (1, 2), "bias": False}),
-        ((3, 4, 4), {"padding": "same"}),
-        ((4, 6, 3), {"padding": "valid", "groups": 2}),
-    ],
-)
+LAYER_CASES = [  # (layer, constructor args, keyword arguments, input's spatial shape)
+    ("Conv2d", (3, 4, 3), {}, (9, 8)),
+    ("Conv2d", (3, 4, (2, 3)), {"stride": 2, "padding": (1, 0), "dilation": (1, 2), "bias": False}, (9, 8)),
+    ("Conv2d", (3, 4, 4), {"padding": "same"}, (9, 8)),
+    ("Conv2d", (4, 6, 3), {"padding": "valid", "groups": 2}, (9, 8)),
+    ("Conv1d", (3, 4, 3), {}, (10,)),
+    ("Conv1d", (3, 4, 2), {"stride": 2, "padding": 1, "dilation": 2, "bias": False}, (10,)),
+    ("Conv1d", (3, 4, 4), {"padding": "same"}, (10,)),
+    ("Conv1d", (4, 6, 3), {"padding": "valid", "groups": 2}, (10,)),
+]
+
+
+@pytest.mark.parametrize("layer,args,kw,spatial", LAYER_CASES)
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
-def test_conv2d_layer_matches_torch(args, kw):
+def test_conv_layers_match_torch(layer, args, kw, spatial):
     torch = pytest.importorskip("torch")
-    ours = ts.nn.Conv2d(*args, **kw).double()
-    ref = torch.nn.Conv2d(*args, **kw).double()
+    ours = getattr(ts.nn, layer)(*args, **kw).double()
+    ref = getattr(torch.nn, layer)(*args, **kw).double()
     sd = ref.state_dict()
-    assert list(ours.state_dict()) == list(sd)
-    assert [tuple(v.shape) for v in ours.state_dict().values()] == [tuple(v.shape) for v in sd.values()]
+    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == [(k, tuple(v.shape)) for k, v in sd.items()]
     ours.load_state_dict({k: v.numpy() for k, v in sd.items()})
-    x = np.random.default_rng(6).standard_normal((2, args[0], 9, 8))
+    x = np.random.default_rng(6).standard_normal((2, args[0]) + spatial)
     tx, px = ts.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     out, expected = ours(tx), ref(px)
     np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-12, atol=1e-12)
@@ -192,6 +195,7 @@ def test_conv2d_layer_matches_torch(args, kw):
     np.testing.assert_allclose(tx.grad.numpy(), px.grad.numpy(), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(ours.weight.grad.numpy(), ref.weight.grad.numpy(), rtol=1e-12, atol=1e-11)
     assert repr(ours) == repr(ref)
+    np.testing.assert_allclose(ours(tx[0]).numpy(), ref(px[0]).detach().numpy(), rtol=1e-12, atol=1e-12)  # unbatched
 
 
 def test_conv2d_layer_init_statistics():

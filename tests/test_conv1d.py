@@ -1,4 +1,5 @@
-"""conv1d and Conv1d: values and gradients vs PyTorch, gradcheck, errors."""
+"""conv1d: values and gradients vs PyTorch, gradcheck, errors; Conv1d init and errors (the
+layer against PyTorch's is in test_conv.py, with Conv2d)."""
 
 import numpy as np
 import pytest
@@ -77,35 +78,6 @@ def test_conv1d_errors_name_the_op_and_its_shapes():
     for call, message in cases:
         with pytest.raises(ValueError, match=message):
             call()
-
-
-@pytest.mark.parametrize(
-    "args,kw",
-    [
-        ((3, 4, 3), {}),
-        ((3, 4, 2), {"stride": 2, "padding": 1, "dilation": 2, "bias": False}),
-        ((3, 4, 4), {"padding": "same"}),
-        ((4, 6, 3), {"padding": "valid", "groups": 2}),
-    ],
-)
-@pytest.mark.filterwarnings("ignore:Using padding='same'")
-def test_conv1d_layer_matches_torch(args, kw):
-    torch = pytest.importorskip("torch")
-    ours = ts.nn.Conv1d(*args, **kw).double()
-    ref = torch.nn.Conv1d(*args, **kw).double()
-    sd = ref.state_dict()
-    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == [(k, tuple(v.shape)) for k, v in sd.items()]
-    ours.load_state_dict({k: v.numpy() for k, v in sd.items()})
-    x = np.random.default_rng(6).standard_normal((2, args[0], 10))
-    tx, px = ts.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    out, expected = ours(tx), ref(px)
-    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-12, atol=1e-12)
-    out.sum().backward()
-    expected.sum().backward()
-    np.testing.assert_allclose(tx.grad.numpy(), px.grad.numpy(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(ours.weight.grad.numpy(), ref.weight.grad.numpy(), rtol=1e-12, atol=1e-11)
-    assert repr(ours) == repr(ref)
-    np.testing.assert_allclose(ours(tx[0]).numpy(), ref(px[0]).detach().numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_conv1d_layer_init_and_errors():

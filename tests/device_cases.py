@@ -123,6 +123,8 @@ def _op_cases():
                                                                  F.leaky_relu(a), F.logsigmoid(a), F.silu(a))),
         c("huber_smooth_l1", [R(3, 4), R(3, 4)], lambda a, b: F.huber_loss(a, b, delta=0.5) + F.smooth_l1_loss(a, b)),
         c("conv1d", [R(2, 3, 9), R(4, 3, 3)], lambda x, w: F.conv1d(x, w, padding="same")),
+        c("pooling", [R(2, 3, 7, 9)], lambda x: (*F.max_pool2d(x, 3, 2, 1, return_indices=True),
+                                                 F.avg_pool2d(x, 2, ceil_mode=True), F.max_pool1d(x[0], 2))),
         c("tril_norm_bmm", [R(2, 3, 4)], lambda a: (ts.tril(a), a.triu(1), a.norm(dim=2), a.bmm(a.transpose(1, 2)))),
     ]
 

@@ -12,12 +12,13 @@ from .linear import Identity, Linear
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss
 from .module import Module, Parameter
 from .normalization import LayerNorm
+from .pooling import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = ["Module", "Parameter", "functional", "utils"]
 __all__ += ["init", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear", "Embedding", "Dropout"]
 __all__ += ["Conv1d", "Conv2d", "Flatten", "Unflatten", "LayerNorm", "ReLU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax"]
-__all__ += ["LeakyReLU", "ELU", "Softplus", "LogSigmoid", "SiLU"]
+__all__ += ["LeakyReLU", "ELU", "Softplus", "LogSigmoid", "SiLU", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d"]
 __all__ += ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCEWithLogitsLoss"]
 __all__ += ["ConvRNNCell", "ConvLSTMCell", "ConvGRUCell", "ConvRNN", "ConvLSTM", "ConvGRU"]
 __all__ += ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU"]

@@ -86,7 +86,7 @@ def test_pooling_gradcheck_and_errors():
         (lambda: F.max_pool2d(x, 3, padding=2), r"max_pool2d: padding 2 should be at most half of the effective"),
         (lambda: F.max_pool2d(x, 7), r"max_pool2d: input of spatial size \(5, 6\) is smaller than the window"),
         (lambda: F.max_pool1d(x, 2), r"max_pool1d: expected a 2-D or 3-D input, got shape \(1, 2, 5, 6\)"),
-        (lambda: F.avg_pool2d(x, 0), r"avg_pool2d: kernel_size must be an int or 2 ints >= 1, got 0"),
+        (lambda: F.avg_pool2d(x, 0), r"avg_pool2d: kernel_size must be an int or a pair of ints >= 1, got 0"),
         (lambda: F.avg_pool2d(x, 2, divisor_override=0), "avg_pool2d: divisor_override must be a positive int"),
     ]
     for call, message in cases:

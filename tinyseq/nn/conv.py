@@ -10,15 +10,6 @@ from .linear import _size
 from .module import Module, Parameter
 
 
-def _tuple(value, name, n, layer):
-    """An int or n ints -> an n-tuple of ints."""
-    t = (value,) * n if isinstance(value, int) else tuple(value)
-    if len(t) != n or not all(isinstance(v, int) and not isinstance(v, bool) for v in t):
-        what = "an int" if n == 1 else "an int or a pair of ints"
-        raise ValueError(f"{layer}: {name} must be {what}, got {value!r}")
-    return t
-
-
 class _ConvNd(Module):
     """What Conv1d and Conv2d share: PyTorch's constructor arguments, parameters, init, repr."""
 
@@ -37,9 +28,9 @@ class _ConvNd(Module):
             raise ValueError(f"{layer}: out_channels {out_channels} must be divisible by groups {groups}")
         if padding_mode != "zeros":
             raise ValueError(f"{layer}: padding_mode must be 'zeros' (the only mode supported), got {padding_mode!r}")
-        self.kernel_size = _tuple(kernel_size, "kernel_size", n, layer)
-        self.stride = _tuple(stride, "stride", n, layer)
-        self.dilation = _tuple(dilation, "dilation", n, layer)
+        self.kernel_size = F._ntuple(kernel_size, n, "kernel_size", layer)
+        self.stride = F._ntuple(stride, n, "stride", layer)
+        self.dilation = F._ntuple(dilation, n, "dilation", layer)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 kinds = "an int" if n == 1 else "an int or a pair"
@@ -49,7 +40,7 @@ class _ConvNd(Module):
                                  f"(stride {self.stride})")
             self.padding = padding
         else:
-            self.padding = _tuple(padding, "padding", n, layer)
+            self.padding = F._ntuple(padding, n, "padding", layer)
         self.padding_mode = padding_mode
         shape = (out_channels, in_channels // groups) + self.kernel_size
         self.weight = Parameter(empty(shape, dtype=dtype, device=device))

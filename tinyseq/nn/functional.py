@@ -333,12 +333,17 @@ def linear(input, weight, bias=None):
     return out if bias is None else out + bias
 
 
-def _pair(value, name, minimum):
-    """An int or a pair of ints, each >= minimum -> (h, w)."""
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in pair):
-        raise OpError(f"conv2d: {name} must be an int or a pair of ints >= {minimum}, got {value!r}")
-    return pair
+def _ntuple(value, n, name, op, minimum=None):
+    """A size argument as PyTorch takes it (an int, or n ints; each >= ``minimum`` when
+    given) -> an n-tuple of ints. The convolution and pooling functions and layers share it."""
+    t = (value,) * n if isinstance(value, int) else tuple(value)
+    if len(t) != n or not all(
+        isinstance(v, int) and not isinstance(v, bool) and (minimum is None or v >= minimum) for v in t
+    ):
+        what = "an int" if n == 1 else "an int or a pair of ints"
+        bound = "" if minimum is None else f" >= {minimum}"
+        raise OpError(f"{op}: {name} must be {what}{bound}, got {value!r}")
+    return t
 
 
 def _conv_padding(padding, kernel, stride, dilation):
@@ -354,7 +359,7 @@ def _conv_padding(padding, kernel, stride, dilation):
         # after (bottom/right), as PyTorch does.
         totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
         return tuple((t // 2, t - t // 2) for t in totals)
-    ph, pw = _pair(padding, "padding", 0)
+    ph, pw = _ntuple(padding, 2, "padding", "conv2d", 0)
     return ((ph, ph), (pw, pw))
 
 
@@ -373,19 +378,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise OpError(f"conv2d: weight must be 4-D (out_channels, in_channels/groups, kh, kw), got {weight.shape}")
     if not isinstance(groups, int) or groups <= 0:
         raise OpError(f"conv2d: groups must be a positive int, got {groups!r}")
-    stride = _pair(stride, "stride", 1)
-    dilation = _pair(dilation, "dilation", 1)
+    stride = _ntuple(stride, 2, "stride", "conv2d", 1)
+    dilation = _ntuple(dilation, 2, "dilation", "conv2d", 1)
     pads = _conv_padding(padding, weight.shape[2:], stride, dilation)
     inputs = (input, weight) if bias is None else (input, weight, bias)
     return _Conv2d.apply(*inputs, stride=stride, padding=pads, dilation=dilation, groups=groups)
-
-
-def _single(value, name, minimum):
-    """An int or a 1-tuple of one, >= minimum -> int (conv1d's arguments)."""
-    one = value[0] if isinstance(value, (tuple, list)) and len(value) == 1 else value
-    if not isinstance(one, int) or isinstance(one, bool) or one < minimum:
-        raise OpError(f"conv1d: {name} must be an int >= {minimum}, got {value!r}")
-    return one
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -404,7 +401,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if not isinstance(groups, int) or groups <= 0:
         raise OpError(f"conv1d: groups must be a positive int, got {groups!r}")
     _check_conv(input.data, weight.data, () if bias is None else (bias.data,), groups, dims=1)
-    stride, dilation = _single(stride, "stride", 1), _single(dilation, "dilation", 1)
+    (stride,), (dilation,) = _ntuple(stride, 1, "stride", "conv1d", 1), _ntuple(dilation, 1, "dilation", "conv1d", 1)
     k, L = weight.shape[2], input.shape[2]
     if isinstance(padding, str):
         if padding not in ("same", "valid"):
@@ -413,7 +410,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             raise OpError(f"conv1d: padding='same' is not supported for strided convolutions (stride {stride})")
         total = 0 if padding == "valid" else dilation * (k - 1)
     else:
-        total = 2 * _single(padding, "padding", 0)
+        total = 2 * _ntuple(padding, 1, "padding", "conv1d", 0)[0]
     if L + total < dilation * (k - 1) + 1:
         raise OpError(f"conv1d: input {input.shape} padded to length {L + total} is shorter than the "
                       f"dilated kernel ({k} taps, dilation {dilation})")

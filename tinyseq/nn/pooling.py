@@ -16,14 +16,8 @@ import numpy as np
 from .. import ops
 from ..autograd import OpError
 from ..tensor import Tensor
+from .functional import _ntuple
 from .module import Module
-
-
-def _tuple(value, n, name, op, minimum):
-    t = (value,) * n if isinstance(value, int) else tuple(value)
-    if len(t) != n or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in t):
-        raise OpError(f"{op}: {name} must be an int or {n} ints >= {minimum}, got {value!r}")
-    return t
 
 
 class _Geometry:
@@ -31,10 +25,10 @@ class _Geometry:
 
     def __init__(self, op, spatial, kernel, stride, padding, dilation, ceil_mode):
         n = len(spatial)
-        self.kernel = _tuple(kernel, n, "kernel_size", op, 1)
-        self.stride = self.kernel if stride is None or stride == [] else _tuple(stride, n, "stride", op, 1)
-        self.padding = _tuple(padding, n, "padding", op, 0)
-        self.dilation = _tuple(dilation, n, "dilation", op, 1)
+        self.kernel = _ntuple(kernel, n, "kernel_size", op, 1)
+        self.stride = self.kernel if stride is None or stride == [] else _ntuple(stride, n, "stride", op, 1)
+        self.padding = _ntuple(padding, n, "padding", op, 0)
+        self.dilation = _ntuple(dilation, n, "dilation", op, 1)
         self.out, self.right = [], []
         for L, k, s, p, d in zip(spatial, self.kernel, self.stride, self.padding, self.dilation):
             if 2 * p > d * (k - 1) + 1:

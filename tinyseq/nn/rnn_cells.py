@@ -87,6 +87,14 @@ def uniform_init(params, hidden_size):
         uniform_(p, -bound, bound)
 
 
+def check_features(owner, input, input_size):
+    """The last dim of ``input`` must be ``input_size`` (cells and layers alike)."""
+    if input.shape[-1] != input_size:
+        raise OpError(
+            f"{owner}: input has {input.shape[-1]} features (shape {input.shape}) but input_size is {input_size}"
+        )
+
+
 def check_dtype(owner, input, weight):
     if input.dtype != weight.dtype:
         raise OpError(
@@ -143,11 +151,7 @@ class _Cell(Module):
                 f"{name}: expected input of shape (batch, {self.input_size}) or ({self.input_size},), "
                 f"got {input.shape}"
             )
-        if input.shape[-1] != self.input_size:
-            raise OpError(
-                f"{name}: input has {input.shape[-1]} features (shape {input.shape}) "
-                f"but input_size is {self.input_size}"
-            )
+        check_features(name, input, self.input_size)
         check_dtype(name, input, self.weight_ih)
         if input.ndim == 1:
             return input.reshape(1, -1), True

@@ -38,6 +38,7 @@ from .module import Module
 from .rnn_cells import (
     cell_ids,
     check_dtype,
+    check_features,
     check_nonlinearity,
     check_size,
     gru_cell,
@@ -140,11 +141,7 @@ class _RecurrentLayer(Module):
         layout = "(batch, seq, input_size)" if self.batch_first else "(seq, batch, input_size)"
         if input.ndim not in (2, 3):
             raise OpError(f"{name}: expected input {layout} or unbatched (seq, input_size), got shape {input.shape}")
-        if input.shape[-1] != self.input_size:
-            raise OpError(
-                f"{name}: input has {input.shape[-1]} features (shape {input.shape}) "
-                f"but input_size is {self.input_size}"
-            )
+        check_features(name, input, self.input_size)
         check_dtype(name, input, self.weight_ih_l0)
         if input.ndim == 2:
             return input.reshape(input.shape[0], 1, input.shape[1]), True

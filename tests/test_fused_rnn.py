@@ -252,14 +252,7 @@ def test_parameter_gradients_share_no_memory(kind, kw):
 def _graph(*roots):
     """Every node behind ``roots``, described without ids: (op, parents, generation, scope, outputs),
     parents as (op or leaf shape, output index), in creation order."""
-    seen, stack, nodes = set(), [r._ctx for r in roots if r._ctx is not None], []
-    while stack:
-        fn = stack.pop()
-        if id(fn) not in seen:
-            seen.add(id(fn))
-            nodes.append(fn)
-            stack.extend(p for p, i in fn.parents if p is not None and i >= 0)
-    nodes.sort(key=lambda fn: fn.seq)
+    nodes = sorted(_graph_nodes(*roots), key=lambda fn: fn.seq)
 
     def parent(p, i):
         if p is None:
@@ -320,8 +313,9 @@ def test_unrolled_steps_without_a_graph_and_with_frozen_weights():
     assert len(steps) == 4 and all(fn.parents[0][0] is None for fn in steps)
 
 
-def _graph_nodes(root):
-    seen, stack, nodes = set(), [root._ctx], []
+def _graph_nodes(*roots):
+    """Every node behind ``roots``."""
+    seen, stack, nodes = set(), [r._ctx for r in roots if r._ctx is not None], []
     while stack:
         fn = stack.pop()
         if id(fn) not in seen:

@@ -1,7 +1,17 @@
-"""Timing shared by the benchmark scripts."""
+"""Timing and thread settings shared by the benchmark scripts."""
 
+import os
 import statistics
+import sys
 import time
+
+
+def set_threads(n: int) -> None:
+    """Give every BLAS/OpenMP pool ``n`` threads; takes effect only before numpy is imported."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)
+    if "numpy" in sys.modules:
+        print("note: numpy was imported before the thread count was set", file=sys.stderr)
 
 
 def interleaved_medians(fns, runs: int, clock=time.perf_counter) -> list:

@@ -16,9 +16,26 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
-from _timing import interleaved_medians  # benchmarks/ is the script's own directory
+from _timing import interleaved_medians, set_threads  # benchmarks/ is the script's own directory
+
+
+def _steps(lib, x_np, w_np, b_np, padding, input_grad):
+    """(forward, forward+backward, (x, w, b)) of one conv2d in ``lib`` (tinyseq or torch),
+    on its own copies of the arrays."""
+    x = lib.tensor(x_np, requires_grad=input_grad)
+    w, b = lib.tensor(w_np, requires_grad=True), lib.tensor(b_np, requires_grad=True)
+    conv = lib.nn.functional.conv2d
+
+    def fwd():
+        with lib.no_grad():
+            conv(x, w, b, padding=padding)
+
+    def step():
+        x.grad = w.grad = b.grad = None
+        conv(x, w, b, padding=padding).sum().backward()
+
+    return fwd, step, (x, w, b)
 
 
 def _case(ts, torch, np, shape, out_channels, kernel, padding, input_grad):
@@ -26,32 +43,10 @@ def _case(ts, torch, np, shape, out_channels, kernel, padding, input_grad):
     x_np = rng.standard_normal(shape).astype(np.float32)
     w_np = (rng.standard_normal((out_channels, shape[1], kernel, kernel)) * 0.1).astype(np.float32)
     b_np = rng.standard_normal(out_channels).astype(np.float32)
-    F = ts.nn.functional
-    x = ts.tensor(x_np, requires_grad=input_grad)
-    w, b = ts.tensor(w_np, requires_grad=True), ts.tensor(b_np, requires_grad=True)
-
-    def ours_fwd():
-        with ts.no_grad():
-            F.conv2d(x, w, b, padding=padding)
-
-    def ours_step():
-        x.grad = w.grad = b.grad = None
-        F.conv2d(x, w, b, padding=padding).sum().backward()
-
+    ours_fwd, ours_step, (x, w, _) = _steps(ts, x_np, w_np, b_np, padding, input_grad)
     fns = {"forward": [ours_fwd], "forward+backward": [ours_step]}
     if torch is not None:
-        tF = torch.nn.functional
-        px = torch.tensor(x_np, requires_grad=input_grad)
-        pw, pb = torch.tensor(w_np, requires_grad=True), torch.tensor(b_np, requires_grad=True)
-
-        def theirs_fwd():
-            with torch.no_grad():
-                tF.conv2d(px, pw, pb, padding=padding)
-
-        def theirs_step():
-            px.grad = pw.grad = pb.grad = None
-            tF.conv2d(px, pw, pb, padding=padding).sum().backward()
-
+        theirs_fwd, theirs_step, (px, pw, _) = _steps(torch, x_np, w_np, b_np, padding, input_grad)
         ours_step()
         theirs_step()
         # the same computation on both sides, or the comparison means nothing
@@ -69,10 +64,7 @@ def main(argv=None) -> None:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--large", action="store_true", help="add the (80, 17, 64, 64) -> 64 channels case")
     args = parser.parse_args(argv)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
-    if "numpy" in sys.modules:
-        print("note: numpy was imported before the thread count was set", file=sys.stderr)
+    set_threads(args.threads)
 
     import numpy as np
 

@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
-from _timing import interleaved_medians  # benchmarks/ is the script's own directory
+from _timing import interleaved_medians, set_threads  # benchmarks/ is the script's own directory
 
 
 def _tinyseq_step(ts, x_np, weight, bias, hidden, kernel, fused=True, hoist=None):
@@ -105,10 +104,7 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="only the default model, not the variants")
     parser.add_argument("--profile", action="store_true", help="print where tinyseq's step spends its time")
     args = parser.parse_args(argv)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
-    if "numpy" in sys.modules:
-        print("note: numpy was imported before the thread count was set", file=sys.stderr)
+    set_threads(args.threads)
 
     import numpy as np
 

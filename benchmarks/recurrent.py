@@ -46,11 +46,7 @@ import subprocess
 import sys
 import time
 
-
-def _set_threads(n):
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(n)
-
+from _timing import set_threads  # benchmarks/ is the script's own directory
 
 CASES = {
     # name: (kind, kwargs, T, B, I, one_hot)
@@ -213,7 +209,7 @@ def _rss_child(lib, case):
 
 def rss_peak(lib, case, threads):
     code = f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); " \
-           f"import recurrent; recurrent._set_threads({threads}); recurrent._rss_child({lib!r}, {case!r})"  # fmt: skip
+           f"import recurrent; recurrent.set_threads({threads}); recurrent._rss_child({lib!r}, {case!r})"  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -225,7 +221,7 @@ def main(argv=None):
     parser.add_argument("--cases", default="A,B,C,D", help="comma-separated case letters")
     parser.add_argument("--no-memory", action="store_true")
     args = parser.parse_args(argv)
-    _set_threads(args.threads)
+    set_threads(args.threads)
 
     import numpy as np
     import torch

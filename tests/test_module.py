@@ -346,8 +346,10 @@ def test_forward_hooks_order_kwargs_and_removal():
     with pytest.raises(RuntimeError, match=r"Linear: a forward pre-hook with kwargs must return None or \(args"):
         lin(ts.ones(3, 2))
     bad.remove()
-    with pytest.raises(TypeError, match="a hook must be callable, got int"):
+    with pytest.raises(TypeError, match="register_forward_hook: a hook must be callable, got int"):
         lin.register_forward_hook(3)
+    with pytest.raises(TypeError, match="register_forward_pre_hook: a hook must be callable, got str"):
+        lin.register_forward_pre_hook("f")
 
 
 def test_forward_hook_sees_every_layer_of_a_stack():

@@ -323,18 +323,18 @@ class Module:
         tuple, or one value). With ``with_kwargs``: ``hook(module, args, kwargs)``,
         returning None or a pair (args, kwargs). ``prepend`` runs it before the
         hooks already registered. Returns a handle whose ``remove()`` unregisters it."""
-        return self._add_hook(self._forward_pre_hooks, hook, prepend, with_kwargs)
+        return self._add_hook("register_forward_pre_hook", self._forward_pre_hooks, hook, prepend, with_kwargs)
 
     def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
         """``hook(module, args, output)`` runs after ``forward``; a value it returns
         replaces the output. With ``with_kwargs``: ``hook(module, args, kwargs, output)``.
         Returns a handle whose ``remove()`` unregisters it."""
-        return self._add_hook(self._forward_hooks, hook, prepend, with_kwargs)
+        return self._add_hook("register_forward_hook", self._forward_hooks, hook, prepend, with_kwargs)
 
     @staticmethod
-    def _add_hook(hooks, hook, prepend, with_kwargs):
+    def _add_hook(name, hooks, hook, prepend, with_kwargs):
         if not callable(hook):
-            raise TypeError(f"register_forward_hook: a hook must be callable, got {type(hook).__name__}")
+            raise TypeError(f"{name}: a hook must be callable, got {type(hook).__name__}")
         entry = (hook, bool(with_kwargs))
         hooks.insert(0, entry) if prepend else hooks.append(entry)
         return _HookHandle(hooks, entry)

@@ -14,7 +14,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..autograd import Function, OpError
+from ..autograd import Function, OpError, _share_version
 from ..tensor import Tensor, as_dtype, float32
 from . import elementwise as E
 from . import matmul as M
@@ -608,8 +608,8 @@ def getitem(x, index):
         out = Tensor._make(x.data[index], x._backend)
     except IndexError as e:
         raise IndexError(f"getitem: index {index!r} for a tensor of shape {x.shape}: {e}") from None
-    if not S._is_advanced(index):  # a view: it shares the tensor's in-place changes (see GetItem)
-        out._version = x._version_counter()
+    if not S._is_advanced(index):  # a view, as GetItem's outputs are
+        _share_version(x, out)
     return out
 
 

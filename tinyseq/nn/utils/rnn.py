@@ -74,7 +74,8 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
         x = x.index_select(1, sorted_indices)
     batch_sizes = (host[None, :] > np.arange(host[0])[:, None]).sum(axis=1)
     data = _pack_sorted(x, batch_sizes)
-    return PackedSequence(data, Tensor._make(batch_sizes.astype(np.int64), _cpu()), sorted_indices, unsorted_indices)
+    batch_sizes = Tensor._make(batch_sizes.astype(np.int64), get_backend("cpu"))
+    return PackedSequence(data, batch_sizes, sorted_indices, unsorted_indices)
 
 
 def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_length=None):
@@ -99,7 +100,7 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
         lengths = lengths[sequence.unsorted_indices.numpy()]
     if batch_first:
         padded = padded.transpose(0, 1)
-    return padded, Tensor._make(lengths.astype(np.int64), _cpu())
+    return padded, Tensor._make(lengths.astype(np.int64), get_backend("cpu"))
 
 
 def pad_sequence(sequences, batch_first=False, padding_value=0.0):
@@ -116,10 +117,6 @@ def pack_sequence(sequences, enforce_sorted=True) -> PackedSequence:
 
 def _full(shape, value, like):
     return Tensor._make(like.xp.full(shape, value, dtype=like.dtype), like._backend)
-
-
-def _cpu():
-    return get_backend("cpu")
 
 
 def _pack_sorted(x, batch_sizes):

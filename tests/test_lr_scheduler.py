@@ -156,6 +156,10 @@ def test_reduce_lr_on_plateau_resumes_and_rejects_bad_arguments(tmp_path):
         lr_scheduler.ReduceLROnPlateau(opt, factor=1.5)
     with pytest.raises(ValueError, match="ReduceLROnPlateau: mode must be 'min' or 'max', got 'up'"):
         lr_scheduler.ReduceLROnPlateau(opt, mode="up")
+    with pytest.raises(ValueError, match="ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got 'pct'"):
+        lr_scheduler.ReduceLROnPlateau(opt, threshold_mode="pct")
+    with pytest.raises(TypeError, match="ReduceLROnPlateau: expected an Optimizer, got list"):
+        lr_scheduler.ReduceLROnPlateau([])
     with pytest.raises(ValueError, match="ReduceLROnPlateau: got 2 min_lrs for 1 parameter groups"):
         lr_scheduler.ReduceLROnPlateau(opt, min_lr=[0.0, 0.1])
     with pytest.raises(ValueError, match=r"MultiStepLR: milestones must be non-negative integers, got \[3, -1\]"):

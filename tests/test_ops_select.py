@@ -76,6 +76,8 @@ def test_methods_and_gradchecks():
     assert ts.gradcheck(lambda x: x.gather(1, ts.tensor([[0, 0, 4]] * 3)), x)
     assert ts.gradcheck(lambda x: x.topk(2, dim=0).values, x)
     assert ts.gradcheck(lambda x: x.index_select(1, [4, 4, 1]), x)
+    assert ts.gradcheck(lambda x: (x.sort(1, descending=True).values, x.narrow(1, 1, 3), *x.unbind(0)), x)
+    assert ts.gradcheck(lambda x: (ts.tril(x, 1), x.triu(-1), ts.bmm(x[None], x.T[None])), x)
     a, b = ts.tensor([3, 1, 2]).sort()
     assert a.tolist() == [1, 2, 3] and b.tolist() == [1, 2, 0]
     assert ts.tensor([True, False, True]).argsort(descending=True).tolist() == [0, 2, 1]

@@ -36,6 +36,8 @@ def test_factories_and_conversions():
     np.testing.assert_array_equal(ts.eye(2, 4, dtype=ts.float64).numpy(), torch.eye(2, 4, dtype=torch.float64).numpy())
     np.testing.assert_allclose(ts.linspace(-1, 2, 7).numpy(), torch.linspace(-1, 2, 7).numpy(), rtol=1e-6)
     assert ts.linspace(0, 1, 0).shape == (0,)
+    with pytest.raises(ValueError, match="linspace: steps must be a non-negative int, got -1"):
+        ts.linspace(0, 1, -1)
     a = np.arange(6.0).reshape(2, 3)
     t = ts.from_numpy(a)
     a[0, 0] = 7.0  # shared memory, as torch.from_numpy

@@ -363,6 +363,20 @@ def _conv_padding(padding, kernel, stride, dilation):
     return ((ph, ph), (pw, pw))
 
 
+def _check_conv_args(input, weight, groups, dims):
+    """The ranks of a ``dims``-D convolution's input (batched) and weight, and its groups."""
+    name = f"conv{dims}d"
+    spatial, kernel = ("L", "k") if dims == 1 else ("H, W", "kh, kw")
+    if input.ndim != dims + 2:
+        raise OpError(f"{name}: expected a {dims + 1}-D (C, {spatial}) or {dims + 2}-D (N, C, {spatial}) input, "
+                      f"got shape {input.shape}")  # fmt: skip
+    if weight.ndim != dims + 2:
+        raise OpError(f"{name}: weight must be {dims + 2}-D (out_channels, in_channels/groups, {kernel}), "
+                      f"got {weight.shape}")  # fmt: skip
+    if not isinstance(groups, int) or groups <= 0:
+        raise OpError(f"{name}: groups must be a positive int, got {groups!r}")
+
+
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D cross-correlation, PyTorch's ``F.conv2d``.
 
@@ -372,12 +386,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     Ho = (H + 2*ph - dh*(kh - 1) - 1) // sh + 1 (likewise Wo)."""
     if input.ndim == 3:
         return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
-    if input.ndim != 4:
-        raise OpError(f"conv2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape {input.shape}")
-    if weight.ndim != 4:
-        raise OpError(f"conv2d: weight must be 4-D (out_channels, in_channels/groups, kh, kw), got {weight.shape}")
-    if not isinstance(groups, int) or groups <= 0:
-        raise OpError(f"conv2d: groups must be a positive int, got {groups!r}")
+    _check_conv_args(input, weight, groups, 2)
     stride = _ntuple(stride, 2, "stride", "conv2d", 1)
     dilation = _ntuple(dilation, 2, "dilation", "conv2d", 1)
     pads = _conv_padding(padding, weight.shape[2:], stride, dilation)
@@ -394,12 +403,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     Lo = (L + 2*p - d*(k - 1) - 1) // s + 1. Runs as conv2d on a height-1 image."""
     if input.ndim == 2:
         return conv1d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
-    if input.ndim != 3:
-        raise OpError(f"conv1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape {input.shape}")
-    if weight.ndim != 3:
-        raise OpError(f"conv1d: weight must be 3-D (out_channels, in_channels/groups, k), got {weight.shape}")
-    if not isinstance(groups, int) or groups <= 0:
-        raise OpError(f"conv1d: groups must be a positive int, got {groups!r}")
+    _check_conv_args(input, weight, groups, 1)
     _check_conv(input.data, weight.data, () if bias is None else (bias.data,), groups, dims=1)
     (stride,), (dilation,) = _ntuple(stride, 1, "stride", "conv1d", 1), _ntuple(dilation, 1, "dilation", "conv1d", 1)
     k, L = weight.shape[2], input.shape[2]

@@ -13,7 +13,7 @@ class Dropout(Module):
     def __init__(self, p=0.5, inplace=False):
         super().__init__()
         if not 0 <= p <= 1:
-            raise ValueError(f"Dropout: probability has to be between 0 and 1, but got {p}")
+            raise ValueError(f"{type(self).__name__}: probability has to be between 0 and 1, but got {p}")
         self.p = p
         self.inplace = inplace  # accepted for PyTorch compatibility; the result is always a new tensor
 
@@ -22,3 +22,18 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout1d(Dropout):
+    """Channel-wise dropout: zero each channel of an (N, C, L) or (C, L) input with probability p."""
+
+    def forward(self, input):
+        return F.dropout1d(input, self.p, self.training)
+
+
+class Dropout2d(Dropout):
+    """Channel-wise dropout: zero each channel of an (N, C, H, W) input with probability p
+    (a 3-D input is read as (N, C, L), as PyTorch does, with its warning)."""
+
+    def forward(self, input):
+        return F.dropout2d(input, self.p, self.training)

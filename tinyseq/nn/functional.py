@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import ops
@@ -259,6 +261,21 @@ def silu(input):
     return input * sigmoid(input)
 
 
+def gelu(input, approximate="none"):
+    """x * Phi(x), Phi the standard normal CDF: 0.5 x (1 + erf(x / sqrt(2))); with
+    ``approximate="tanh"``, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as PyTorch."""
+    if approximate == "none":
+        return input * 0.5 * (1.0 + ops.erf(input * _SQRT_HALF))
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * _SQRT_2_OVER_PI
+        return input * 0.5 * (1.0 + tanh(inner))
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+_SQRT_HALF = 0.7071067811865476
+_SQRT_2_OVER_PI = 0.7978845608028654
+
+
 def dropout(input, p=0.5, training=True):
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p), in training."""
     if not 0 <= p <= 1:
@@ -273,6 +290,48 @@ def dropout(input, p=0.5, training=True):
     keep = be.rng.random(input.shape, dtype=draw) >= p
     mask = Tensor._make(keep.astype(input.dtype) * input.dtype.type(1 / (1 - p)), be)
     return input * mask
+
+
+def _feature_dropout(input, p, training, name):
+    """Zero whole channels: one draw per (sample, channel) of an (N, C, *) input."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"{name}: probability must be in [0, 1], got {p}")
+    if input.ndim < 2:
+        raise OpError(f"{name}: needs an input of shape (N, C, *), got {input.shape}")
+    if not training or p == 0:
+        return input
+    if p == 1:
+        return input * 0.0
+    be = input._backend
+    draw = input.dtype if input.dtype.itemsize >= 4 else np.float32
+    shape = input.shape[:2] + (1,) * (input.ndim - 2)
+    keep = be.rng.random(shape, dtype=draw) >= p
+    mask = Tensor._make(keep.astype(input.dtype) * input.dtype.type(1 / (1 - p)), be)
+    return input * mask
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Channel-wise dropout of (N, C, L) input (each channel zeroed with probability p, the rest scaled)."""
+    if input.ndim not in (2, 3):
+        raise OpError(f"dropout1d: expects a 2-D or 3-D input, got {input.shape}")
+    if input.ndim == 2:  # (C, L): one sample
+        return _feature_dropout(input.unsqueeze(0), p, training, "dropout1d").squeeze(0)
+    return _feature_dropout(input, p, training, "dropout1d")
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Channel-wise dropout of (N, C, H, W) input: each channel of each sample is zeroed with
+    probability p, the rest scaled by 1/(1-p). As PyTorch, a 3-D input is read as (N, C, L)
+    (with the same warning)."""
+    if input.ndim not in (3, 4):
+        warnings.warn(
+            f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated; "
+            "dropout2d expects (N, C, H, W) or (C, H, W) input", stacklevel=2)
+    elif input.ndim == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout behavior "
+            "is desired - input is interpreted as shape (N, C, L), as PyTorch does", stacklevel=2)
+    return _feature_dropout(input, p, training, "dropout2d")
 
 
 def one_hot(tensor, num_classes=-1):
@@ -478,4 +537,5 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, fused=
     return y if bias is None else y + bias
 
 
+from .batchnorm import batch_norm  # noqa: E402, F401
 from .pooling import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d  # noqa: E402, F401  (pooling lives there)

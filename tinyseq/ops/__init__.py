@@ -20,6 +20,7 @@ from . import elementwise as E
 from . import matmul as M
 from . import reduce as R
 from . import shape as S
+from . import special as Sp
 
 _scalar_cache: dict = {}
 
@@ -138,6 +139,7 @@ sqrt = _unary(E.Sqrt, "sqrt", "Elementwise square root.")
 tanh = _unary(E.Tanh, "tanh", "Elementwise hyperbolic tangent.")
 sigmoid = _unary(E.Sigmoid, "sigmoid", "Elementwise logistic function; no overflow for any finite input.")
 relu = _unary(E.Relu, "relu", "Elementwise max(x, 0).")
+erf = _unary(Sp.Erf, "erf", "Elementwise error function 2/sqrt(pi) * integral_0^x exp(-t^2) dt (float64-accurate).")
 
 
 def neg(x):
@@ -744,3 +746,4 @@ from .. import tensor as _tensor_module  # noqa: E402
 from .select import argsort, cumsum, flip, gather, index_select, narrow, repeat, sort, topk, unbind  # noqa: E402, F401
 
 _tensor_module._methods_from_ops(_sys.modules[__name__])
+_tensor_module.Tensor.erf = erf  # special functions, beside the shared method table

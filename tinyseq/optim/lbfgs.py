@@ -167,7 +167,7 @@ class LBFGS(Optimizer):
 
         return at
 
-    def step(self, closure):
+    def step(self, closure=None):
         """Run up to ``max_iter`` L-BFGS iterations; returns the closure's first loss."""
         if closure is None:
             raise RuntimeError("LBFGS.step: needs a closure that recomputes the loss and its gradients")

@@ -2,6 +2,7 @@
 
 from . import functional, init, utils  # noqa: F401
 from .activation import ELU, GELU, LeakyReLU, LogSigmoid, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .attention import MultiheadAttention
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .containers import ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d
@@ -15,6 +16,13 @@ from .module import Module, Parameter
 from .normalization import LayerNorm
 from .pooling import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = ["Module", "Parameter", "functional", "utils"]
 __all__ += ["init", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear", "Embedding", "Dropout"]
@@ -24,3 +32,6 @@ __all__ += ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "HuberLoss", "Sm
 __all__ += ["ConvRNNCell", "ConvLSTMCell", "ConvGRUCell", "ConvRNN", "ConvLSTM", "ConvGRU"]
 __all__ += ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU"]
 __all__ += ["GELU", "BatchNorm1d", "BatchNorm2d", "Dropout1d", "Dropout2d"]
+__all__ += ["MultiheadAttention"]
+__all__ += ["Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer"]
+__all__ += ["TransformerDecoderLayer"]

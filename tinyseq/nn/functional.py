@@ -537,5 +537,6 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, fused=
     return y if bias is None else y + bias
 
 
+from .attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: E402, F401
 from .batchnorm import batch_norm  # noqa: E402, F401
 from .pooling import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d  # noqa: E402, F401  (pooling lives there)

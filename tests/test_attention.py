@@ -95,12 +95,19 @@ def run_both(torch, ours, ref, inputs, kwargs, grad_inputs=True):
 
 
 MASK_KINDS = list(itertools.product([None, "2d_bool", "2d_float", "3d_bool", "3d_float"], [None, "bool", "float"]))
+LAYOUTS = list(itertools.product([False, True], [(True, True), (True, False), (False, True)]))
+# Every mask combination with each layout in turn, and every layout with every mask kind at once.
+MHA_CASES = [(a, k, *LAYOUTS[i % len(LAYOUTS)]) for i, (a, k) in enumerate(MASK_KINDS)]
+MHA_CASES += [("3d_bool", "float", *layout) for layout in LAYOUTS] + [("2d_float", "bool", *lay) for lay in LAYOUTS]
 
 
-@pytest.mark.parametrize("attn_kind,kpm_kind", MASK_KINDS)
-@pytest.mark.parametrize("batch_first", [False, True])
-@pytest.mark.parametrize("need_weights,average", [(True, True), (True, False), (False, True)])
-def test_mha_masks_layouts_and_weights_match_torch(attn_kind, kpm_kind, batch_first, need_weights, average):
+@pytest.mark.parametrize("attn_kind,kpm_kind,batch_first,weights", MHA_CASES)
+def test_mha_masks_layouts_and_weights_match_torch(attn_kind, kpm_kind, batch_first, weights):
+    need_weights, average = weights
+    _mha_case(attn_kind, kpm_kind, batch_first, need_weights, average)
+
+
+def _mha_case(attn_kind, kpm_kind, batch_first, need_weights, average):
     torch = _torch()
     ours, ref = pair(torch, batch_first=batch_first)
     shape_q, shape_k = ((N, L, E), (N, S, E)) if batch_first else ((L, N, E), (S, N, E))

@@ -1,8 +1,6 @@
 """Adadelta and LBFGS against PyTorch in float64: whole trajectories (LBFGS with and without
 the strong-Wolfe line search, closures counted), options, state, errors."""
 
-import itertools
-
 import numpy as np
 import pytest
 
@@ -15,15 +13,12 @@ def torch():
     return pytest.importorskip("torch")
 
 
-def _grid(**options):
-    keys = list(options)
-    return [dict(zip(keys, values)) for values in itertools.product(*options.values())]
+# Each option away from its default once, and all of them together.
+ADADELTA_GRID = [dict(), dict(lr=0.3), dict(rho=0.5), dict(eps=1e-2), dict(weight_decay=0.1), dict(maximize=True),
+                 dict(lr=0.3, rho=0.5, eps=1e-2, weight_decay=0.1, maximize=True)]  # fmt: skip
 
 
-ADADELTA_GRID = _grid(lr=[1.0, 0.3], rho=[0.9, 0.5], eps=[1e-6, 1e-2], weight_decay=[0.0, 0.1], maximize=[False, True])
-
-
-@pytest.mark.parametrize("kw", ADADELTA_GRID, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()))
+@pytest.mark.parametrize("kw", ADADELTA_GRID, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()) or "defaults")
 def test_adadelta_trajectory_matches_torch(torch, kw):
     rng = np.random.default_rng(0)
     inits = [rng.standard_normal((3, 4)), rng.standard_normal(5)]

@@ -25,7 +25,7 @@ def rand(*shape, seed=0):
 
 def load_from(ours, ref, torch):
     with torch.no_grad():  # zero-initialised biases and unit norms would hide mistakes
-        for name, p in ref.named_parameters():
+        for p in ref.parameters():
             if p.ndim == 1:
                 p.add_(torch.randn(p.shape, dtype=torch.float64) * 0.2)
     sd = ref.state_dict()
@@ -75,8 +75,13 @@ def _opt_id(kw):
     return ",".join(f"{k}={v}" for k, v in kw.items()) or "default"
 
 
-@pytest.mark.parametrize("kw", LAYER_OPTIONS, ids=_opt_id)
-@pytest.mark.parametrize("mask,kpm", list(itertools.product([None, "bool", "float"], [None, "bool", "float"])))
+# Every mask combination, each with one of the layer options in turn (every option several times).
+ENCODER_CASES = [(LAYER_OPTIONS[i % len(LAYER_OPTIONS)], mask, kpm)
+                 for i, (mask, kpm) in enumerate(itertools.product([None, "bool", "float"], repeat=2))]  # fmt: skip
+ENCODER_CASES += [(kw, "float", "bool") for kw in LAYER_OPTIONS]
+
+
+@pytest.mark.parametrize("kw,mask,kpm", ENCODER_CASES, ids=lambda v: _opt_id(v) if isinstance(v, dict) else str(v))
 def test_encoder_layer_matches_torch(kw, mask, kpm):
     torch = _torch()
     ref = torch.nn.TransformerEncoderLayer(D, NH, FF, dropout=0.0, **kw).double()
@@ -88,10 +93,14 @@ def test_encoder_layer_matches_torch(kw, mask, kpm):
     compare(torch, ours, ref, [src], kwargs)
 
 
-@pytest.mark.parametrize("kw", LAYER_OPTIONS, ids=_opt_id)
-@pytest.mark.parametrize("tgt_mask,tgt_kpm,mem_mask,mem_kpm", [
-    (None, None, None, None), ("float", None, None, None), ("bool", "bool", None, "bool"),
-    ("float", "float", "float", "float"), (None, "bool", "bool", None), ("bool", None, "bool", "bool")])  # fmt: skip
+DECODER_MASKS = [(None, None, None, None), ("float", None, None, None), ("bool", "bool", None, "bool"),
+                 ("float", "float", "float", "float"), (None, "bool", "bool", None), ("bool", None, "bool", "bool")]
+DECODER_CASES = [(LAYER_OPTIONS[i % len(LAYER_OPTIONS)], *m) for i, m in enumerate(DECODER_MASKS)]
+DECODER_CASES += [(kw, "bool", "float", "float", "bool") for kw in LAYER_OPTIONS[1:]]
+
+
+@pytest.mark.parametrize("kw,tgt_mask,tgt_kpm,mem_mask,mem_kpm", DECODER_CASES,
+                         ids=lambda v: _opt_id(v) if isinstance(v, dict) else str(v))  # fmt: skip
 def test_decoder_layer_matches_torch(kw, tgt_mask, tgt_kpm, mem_mask, mem_kpm):
     torch = _torch()
     ref = torch.nn.TransformerDecoderLayer(D, NH, FF, dropout=0.0, **kw).double()

@@ -23,6 +23,14 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .module_checkpoint import (  # noqa: F401  (ts.serialization.safe_globals, as PyTorch)
+    add_safe_globals,
+    clear_safe_globals,
+    decode_module,
+    encode_module,
+    get_safe_globals,
+    safe_globals,
+)
 from .tensor import Tensor
 
 _STRUCTURE = "structure.json"
@@ -141,6 +149,8 @@ def _encode(obj, path: str, arrays: dict):
             k = k if isinstance(k, str) else int(k)
             items.append([k, _encode(v, f"{path}/{k}" if path else str(k), arrays)])
         return {"odict" if isinstance(obj, OrderedDict) else "dict": items}
+    if _is_module(obj):
+        return encode_module(obj, path, arrays, _encode)
     if isinstance(obj, (list, tuple)):
         kind = "tuple" if isinstance(obj, tuple) else "list"
         return {kind: [_encode(v, f"{path}/{i}" if path else str(i), arrays) for i, v in enumerate(obj)]}
@@ -150,18 +160,30 @@ def _encode(obj, path: str, arrays: dict):
     )
 
 
+def _is_module(obj) -> bool:
+    from .nn.module import Module
+
+    return isinstance(obj, Module)
+
+
 def _number(x):
     """Python int/float subclasses (IntEnum, ...) stored as their plain value."""
     return int(x) if isinstance(x, int) else float(x)
 
 
 # -- load ---------------------------------------------------------------------------------
-def load(path, device=None):
-    """Read a checkpoint written by ``save``. Tensors come back on ``device`` (default "cpu")
-    with their saved dtype; numpy arrays stay numpy arrays.
+def load(path, map_location=None, weights_only=None, *, device=None, mmap=None):
+    """Read a checkpoint written by ``save``. Tensors (and modules) come back on ``device``
+    (default "cpu") with their saved dtype; numpy arrays stay numpy arrays.
+
+    ``map_location`` is PyTorch's name for ``device`` (a device or its name; the function
+    form ``lambda storage, loc: storage`` means the CPU). ``weights_only`` and ``mmap`` are
+    accepted for PyTorch's call signature: loading never runs code from the file either way,
+    and only trusted classes are rebuilt (see ``ts.serialization.safe_globals``).
 
     Raises CheckpointError (a ValueError) naming the file when it is truncated,
     corrupt, or not a tinyseq checkpoint; object arrays are refused, never unpickled."""
+    device = _map_location(map_location, device)
     name = getattr(path, "name", None) if hasattr(path, "read") else os.fspath(path)
     try:
         npz = np.load(path, allow_pickle=False)
@@ -187,6 +209,19 @@ def load(path, device=None):
                 f"to version {_VERSION}"
             )
         return _Decoder(npz, name, device).decode(header.get("root"))
+
+
+def _map_location(map_location, device):
+    """The device to load onto, from PyTorch's ``map_location`` or tinyseq's ``device``."""
+    if map_location is None:
+        return device
+    if device is not None:
+        raise TypeError("load: give device= or map_location=, not both")
+    if isinstance(map_location, dict):
+        raise NotImplementedError("load: map_location as a dict of device names is not supported; pass one device")
+    if callable(map_location) and not isinstance(map_location, str) and not hasattr(map_location, "type"):
+        return "cpu"  # the usual function form keeps storages where they are deserialised: the CPU
+    return str(map_location)
 
 
 class _Decoder:
@@ -233,4 +268,6 @@ class _Decoder:
             return [self.decode(v) for v in node["list"]]
         if "tuple" in node:
             return tuple(self.decode(v) for v in node["tuple"])
+        if "module" in node:
+            return decode_module(node["module"], self.decode, self.name, self.device)
         raise CheckpointError(f"load: {self.name!r} has an unknown structure entry {sorted(node)}")

@@ -1,6 +1,6 @@
 """Neural-network building blocks (``ts.nn``)."""
 
-from . import functional, init, utils  # noqa: F401
+from . import functional, init, modules, parameter, utils  # noqa: F401  # noqa: F401  (PyTorch's module paths)
 from .activation import ELU, GELU, LeakyReLU, LogSigmoid, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from .attention import MultiheadAttention
 from .batchnorm import BatchNorm1d, BatchNorm2d

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..autograd import scope
 from ..backend import get_backend
+from ..module_checkpoint import record_init_args
 from ..tensor import Tensor, _HookHandle, as_dtype, parse_to_args
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -54,6 +55,12 @@ class Parameter(Tensor):
 
 class Module:
     """Base class of layers. Assigning a Parameter or Module attribute registers it."""
+
+    def __init_subclass__(cls, **kwargs):
+        # Every layer records the arguments it was built with, so ts.save(model) can store a
+        # whole model as data (class, arguments, state dict) and ts.load can rebuild it.
+        super().__init_subclass__(**kwargs)
+        record_init_args(cls)
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())

@@ -1,0 +1,5 @@
+"""PyTorch's path torch.nn.modules.module: the Module base class."""
+
+from ..module import Module
+
+__all__ = ["Module"]

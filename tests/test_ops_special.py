@@ -19,14 +19,23 @@ def test_erf_matches_math_erf_to_float64_rounding():
     np.testing.assert_allclose(got[small], ref[small], rtol=1e-15, atol=0)
 
 
+@pytest.mark.parametrize("dtype,tol", [("float32", 6e-8), ("float16", 5e-4)])
+def test_erf_narrow_dtypes_round_correctly(dtype, tol):
+    xs = np.linspace(-6, 6, 4001).astype(dtype)
+    got = ts.erf(ts.tensor(xs)).numpy()
+    assert got.dtype == np.dtype(dtype)
+    ref = np.array([math.erf(v) for v in xs.astype(np.float64)])
+    assert np.max(np.abs(got.astype(np.float64) - ref)) < tol
+
+
 def test_erf_special_values_and_dtypes():
-    x = ts.tensor([float("nan"), float("inf"), -float("inf"), 0.0], dtype=ts.float32)
+    x = ts.tensor([float("nan"), float("inf"), -float("inf"), 0.0, -0.0], dtype=ts.float32)
     y = ts.erf(x)
     assert y.dtype == ts.float32
-    np.testing.assert_array_equal(y.numpy()[1:], [1.0, -1.0, 0.0])
-    assert np.isnan(y.numpy()[0])
+    np.testing.assert_array_equal(y.numpy()[1:], [1.0, -1.0, 0.0, -0.0])
+    assert np.isnan(y.numpy()[0]) and np.signbit(y.numpy()[4])
     assert ts.erf(ts.tensor([1, 2])).dtype == ts.float32  # integers compute in the default float dtype
-    assert x.erf().shape == (4,)
+    assert x.erf().shape == (5,)
 
 
 def test_erf_gradcheck():

@@ -1,5 +1,6 @@
-"""PyTorch's path torch.nn.modules.linear: Identity and Linear."""
+"""PyTorch's path torch.nn.modules.linear: Identity, Linear (and attention's output projection)."""
 
+from ..attention import NonDynamicallyQuantizableLinear
 from ..linear import Identity, Linear
 
-__all__ = ["Identity", "Linear"]
+__all__ = ["Identity", "Linear", "NonDynamicallyQuantizableLinear"]

@@ -126,3 +126,41 @@ def test_lbfgs_stops_at_once_when_the_gradient_is_zero():
 
     optim.LBFGS([p]).step(closure)
     assert len(calls) == 1
+
+
+def test_lbfgs_state_dict_resumes_the_same_trajectory(torch):
+    def problem():
+        p = ts.nn.Parameter(ts.tensor(np.linspace(-1, 2, 5)))
+
+        def closure():
+            p.grad = None
+            loss = ((p - 1) ** 2).sum() + (p**4).sum() * 0.1
+            loss.backward()
+            return loss
+
+        return p, closure
+
+    a, closure_a = problem()
+    opt_a = optim.LBFGS([a], max_iter=3, history_size=4)
+    for _ in range(3):
+        opt_a.step(closure_a)
+    b, closure_b = problem()
+    opt_b = optim.LBFGS([b], max_iter=3, history_size=4)
+    opt_b.step(closure_b)
+    saved = opt_b.state_dict()
+    opt_c = optim.LBFGS([b], max_iter=3, history_size=4)
+    opt_c.load_state_dict(saved)
+    opt_c.step(closure_b)
+    opt_c.step(closure_b)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    ref = torch.optim.LBFGS([torch.zeros(5, requires_grad=True)])
+    ref_p = ref.param_groups[0]["params"][0]
+
+    def ref_closure():
+        ref.zero_grad()
+        loss = (ref_p**2).sum() + ref_p.sum()
+        loss.backward()
+        return loss
+
+    ref.step(ref_closure)
+    assert sorted(saved["state"][0]) == sorted(ref.state_dict()["state"][0])

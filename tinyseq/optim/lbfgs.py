@@ -179,7 +179,7 @@ class LBFGS(Optimizer):
         lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
         tol_grad, tol_change = group["tolerance_grad"], group["tolerance_change"]
         history = group["history_size"]
-        state = self.state.setdefault(self._params[0], {})
+        state = self._state(self._params[0])
         state.setdefault("func_evals", 0)
         state.setdefault("n_iter", 0)
 
@@ -217,7 +217,7 @@ class LBFGS(Optimizer):
                     ro.append(1.0 / ys)
                     h_diag = ys / _dot(y, y)
                 # Two-loop recursion: d = -H g with H the implicit inverse-Hessian estimate.
-                al = [0.0] * len(old_dirs)
+                al = state.setdefault("al", [0.0] * history)  # kept in the state, as PyTorch
                 q = -g
                 for i in range(len(old_dirs) - 1, -1, -1):
                     al[i] = _dot(old_stps[i], q) * ro[i]

@@ -53,6 +53,13 @@ def test_tinyseq_modules_roundtrip_through_a_path_and_an_open_file(tmp_path):
     same_state(rnn, back["rnn"])
 
 
+def test_frozen_parameters_stay_frozen():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    model[0].requires_grad_(False)
+    loaded = roundtrip(model)
+    assert [p.requires_grad for p in loaded.parameters()] == [False, False, True, True]
+
+
 def test_transformer_with_function_argument_and_attention_with_kdim():
     t = nn.Transformer(8, 2, 1, 1, 16, activation=nn.functional.gelu, batch_first=True)
     loaded = roundtrip(t)

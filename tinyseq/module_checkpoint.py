@@ -132,6 +132,7 @@ def encode_module(module, path, arrays, encode, with_state=True):
     ]
     if with_state:
         node["state"] = encode(module.state_dict(), f"{path}/state" if path else "state", arrays)
+        node["frozen"] = [name for name, p in module.named_parameters() if not p.requires_grad]
     return {"module": node}
 
 
@@ -254,6 +255,9 @@ def decode_module(node, decode, file_name, device=None):
         state = decode(state)
         _match_dtypes(module, state)
         module.load_state_dict(state)
+    frozen = set(node.get("frozen", []))
+    for name, p in module.named_parameters():
+        p.requires_grad_(name not in frozen)
     _restore_training(module, node)
     if device is not None:
         module.to(device)

@@ -93,8 +93,9 @@ def test_encoder_layer_matches_torch(kw, mask, kpm):
     compare(torch, ours, ref, [src], kwargs)
 
 
-DECODER_MASKS = [(None, None, None, None), ("float", None, None, None), ("bool", "bool", None, "bool"),
-                 ("float", "float", "float", "float"), (None, "bool", "bool", None), ("bool", None, "bool", "bool")]
+# Every combination of the four masks present or absent, then float and mixed kinds.
+DECODER_MASKS = list(itertools.product([None, "bool"], repeat=4))
+DECODER_MASKS += [("float", None, None, None), ("float", "float", "float", "float"), ("bool", "float", "float", "bool")]
 DECODER_CASES = [(LAYER_OPTIONS[i % len(LAYER_OPTIONS)], *m) for i, m in enumerate(DECODER_MASKS)]
 DECODER_CASES += [(kw, "bool", "float", "float", "bool") for kw in LAYER_OPTIONS[1:]]
 

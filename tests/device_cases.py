@@ -63,7 +63,7 @@ class Case:
 
 def _op_cases():
     c = Case
-    return [
+    cases = [
         c("add_broadcast", [R(3, 4), R(4)], lambda a, b: a + b),
         c("sub_scalar", [R(3, 4)], lambda a: 2.5 - a),
         c("mul_broadcast", [R(2, 3, 4), R(3, 1)], lambda a, b: a * b),
@@ -127,6 +127,13 @@ def _op_cases():
                                                  F.avg_pool2d(x, 2, ceil_mode=True), F.max_pool1d(x[0], 2))),
         c("tril_norm_bmm", [R(2, 3, 4)], lambda a: (ts.tril(a), a.triu(1), a.norm(dim=2), a.bmm(a.transpose(1, 2)))),
     ]
+    if hasattr(ts, "erf"):
+        cases += [
+            c("erf_gelu", [R(3, 4)], lambda a: (ts.erf(a * 2.0), F.gelu(a), F.gelu(a, approximate="tanh"))),
+            c("sdpa_causal", [R(2, 4, 3), R(2, 5, 3), R(2, 5, 2)],
+              lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True)),  # fmt: skip
+        ]
+    return cases
 
 
 # -- layers -----------------------------------------------------------------------------------
@@ -180,7 +187,22 @@ def _module_cases():
     for layer in ("ConvRNN", "ConvGRU", "ConvLSTM"):
         add(layer, (2, 3, 3), [R(4, 2, 2, 5, 5)], call=lambda m, x: _flatten(m(x)))
         add(f"{layer}Cell", (2, 3, 3), [R(2, 2, 5, 5)], call=lambda m, x: _flatten(m(x)))
+    add("BatchNorm1d", (3,), [R(4, 3, 5)], call=lambda m, x: (m(x), m.running_var * 1.0))
+    add("BatchNorm2d", (2,), [R(3, 2, 4, 4)], kwargs={"momentum": None})
+    add("MultiheadAttention", (6, 2), [R(4, 3, 6), R(5, 3, 6)], kwargs={"add_bias_kv": True},
+        call=lambda m, q, k: _flatten(m(q, k, k, key_padding_mask=_mask(q, [[0, 0, 0, 0, 1]] * 3),
+                                        attn_mask=_mask(q, np.triu(np.ones((4, 5)), 2)))))  # fmt: skip
+    add("TransformerEncoderLayer", (6, 2, 8), [R(3, 5, 6)], kwargs={"dropout": 0.0, "batch_first": True},
+        call=lambda m, x: m(x, src_key_padding_mask=_mask(x, [[0] * 4 + [1]] * 3)))  # fmt: skip
+    add("TransformerDecoderLayer", (6, 2, 8), [R(4, 2, 6), R(5, 2, 6)],
+        kwargs={"dropout": 0.0, "norm_first": True, "activation": "gelu"},
+        call=lambda m, t, mem: m(t, mem, tgt_mask=_mask(t, np.triu(np.ones((4, 4)), 1))))  # fmt: skip
     return out
+
+
+def _mask(like, rows):
+    """A boolean mask tensor on ``like``'s device (True = not attended)."""
+    return ts.tensor(np.asarray(rows, dtype=bool), device=like.device)
 
 
 def _packed(layer, x, lengths):

@@ -67,7 +67,10 @@ class Tensor:
     ``data`` is the raw array (numpy on "cpu"); ``grad`` is a Tensor or None.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_idx", "_backend", "_hooks", "_version", "__weakref__")
+    # _post_hooks is set only by register_post_accumulate_grad_hook (read with getattr), so
+    # making a tensor costs nothing for it
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_idx", "_backend", "_hooks", "_version", "_post_hooks",
+                 "__weakref__")  # fmt: skip
     __array_priority__ = 1000  # numpy scalars on the left defer to our operators
 
     def __init__(self, data, dtype=None, requires_grad=False, device=None):
@@ -262,6 +265,14 @@ class Tensor:
         else:
             hooks.append(hook)
         return _HookHandle(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """``hook(tensor) -> None`` runs on this leaf once per backward pass, after the last
+        gradient this pass hands it has been added to ``.grad`` (so ``tensor.grad`` is
+        complete), while the rest of the graph may still be running backward. Data-parallel
+        training starts reducing gradients from here. Returns a handle whose ``remove()``
+        unregisters the hook."""
+        return autograd.register_post_accumulate_grad_hook(self, hook)
 
     # -- conversion ---------------------------------------------------------
     def numpy(self) -> np.ndarray:

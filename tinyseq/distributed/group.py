@@ -80,9 +80,9 @@ def init_process_group(backend: str | None = None, *, world_size: int = -1, rank
     if backend not in BACKENDS:
         raise ValueError(f"init_process_group: unknown backend {backend!r}; tinyseq has {', '.join(BACKENDS)}")
     MPI = import_mpi()
-    mpi = MPI.COMM_WORLD.Dup()  # our own communicator: the user's own MPI calls cannot interleave with ours
-    size, me = mpi.Get_size(), mpi.Get_rank()
+    size, me = MPI.COMM_WORLD.Get_size(), MPI.COMM_WORLD.Get_rank()
     _check_launch(size, me, world_size, rank)
+    mpi = MPI.COMM_WORLD.Dup()  # our own communicator: the user's own MPI calls cannot interleave with ours
     local = mpi.Split_type(MPI.COMM_TYPE_SHARED, key=me)
     local_rank = local.Get_rank()
     local.Free()

@@ -131,3 +131,30 @@ def test_a_world_of_one_without_a_launcher(tmp_path):
     assert "PMI_SIZE=3" in r["launcher_mismatch_error"] and "different MPI" in r["launcher_mismatch_error"]
     assert "twice" in r["twice_error"]
     assert not r["initialized_after_destroy"]
+
+
+def _example(name, args, tmp_path, n=None):
+    env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    env.pop("PMI_SIZE", None)
+    launch = [MPIEXEC, "-n", str(n), sys.executable, "-m", "mpi4py"] if n else [sys.executable]
+    cmd = launch + [str(ROOT / "examples" / f"{name}.py"), "--smoke", "--out", str(tmp_path)] + args
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return proc, json.loads((tmp_path / "results.json").read_text())
+
+
+def test_char_lstm_on_2_processes_matches_one_process(tmp_path):
+    proc, two_ranks = _example("char_lstm", ["--distributed"], tmp_path / "two", n=2)
+    assert proc.stdout.count("char_lstm: device cpu, 2 processes") == 1  # rank 1 prints nothing
+    assert two_ranks["processes"] == 2 and (tmp_path / "two" / "checkpoint.npz").exists()
+    _, one = _example("char_lstm", [], tmp_path / "one")
+    # the same global batch, split 2 + 2 streams: the same training, up to float32 rounding
+    assert two_ranks["validation_bpc"] == pytest.approx(one["validation_bpc"], rel=1e-4)
+    assert two_ranks["final_loss"] == pytest.approx(one["final_loss"], rel=1e-4)
+
+
+def test_forecast_example_with_a_distributed_sampler(tmp_path):
+    proc, results = _example("forecast_sliding_window", ["--distributed"], tmp_path, n=2)
+    assert proc.stdout.count("kept the model of epoch") == 1
+    assert (tmp_path / "forecast.png").exists() and results["final_loss"] > 0

@@ -3,6 +3,7 @@
     mpiexec -n 2 python tests/distributed_worker.py checks RESULT.json
     mpiexec -n 2 python tests/distributed_worker.py crash
     python tests/distributed_worker.py single RESULT.json      (no launcher: a world of 1)
+    mpiexec -n G python tests/distributed_worker.py nccl RESULT.json   (G GPUs: the nccl backend)
 
 "checks" runs every scenario and rank 0 writes what each measured (numbers and
 booleans the test then judges); "crash" makes rank 1 raise while rank 0 waits
@@ -43,13 +44,14 @@ class Net(ts.nn.Module):
 
 def make_net(seed):
     ts.manual_seed(seed)
-    return Net().double()
+    return Net().double().to(ts.default_device())
 
 
 def batch(step=0):
-    """The global batch of a step (the same on every rank): x (4, B, 3), y (B, 2)."""
+    """The global batch of a step (the same on every rank): x (4, B, 3), y (B, 2), float64."""
     rng = np.random.default_rng(100 + step)
-    return ts.tensor(rng.standard_normal((4, B, 3))), ts.tensor(rng.standard_normal((B, 2)))
+    dev = ts.default_device()
+    return ts.tensor(rng.standard_normal((4, B, 3)), device=dev), ts.tensor(rng.standard_normal((B, 2)), device=dev)
 
 
 def my_rows(x, y, rank, size):
@@ -253,6 +255,21 @@ def checks(path):
             json.dump(results, f)
 
 
+def nccl(path):
+    """The GPU path: each rank on cuda:<local rank>, gradients reduced by NCCL."""
+    ts.set_default_device("cuda")
+    dist.init_process_group()  # the default device is CUDA: "nccl"
+    rank, size = dist.get_rank(), dist.get_world_size()
+    results = {"size": size, "backend": dist.get_backend(), "device": dist.get_default_group().device}
+    for scenario in (collectives, construction_and_grads, steps, no_sync):
+        results[scenario.__name__] = scenario(rank, size)
+    dist.barrier()
+    dist.destroy_process_group()
+    if rank == 0:
+        with open(path, "w") as f:
+            json.dump(results, f)
+
+
 def crash():
     dist.init_process_group()
     if dist.get_rank() == 1:
@@ -298,5 +315,7 @@ if __name__ == "__main__":
         checks(sys.argv[2])
     elif mode == "crash":
         crash()
+    elif mode == "nccl":
+        nccl(sys.argv[2])
     else:
         single(sys.argv[2])

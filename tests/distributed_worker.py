@@ -13,6 +13,7 @@ in a barrier.
 from __future__ import annotations
 
 import copy
+import gc
 import hashlib
 import json
 import os
@@ -298,6 +299,12 @@ def single(path):
     F.mse_loss(model(x), y).backward()
     F.mse_loss(reference(x), y).backward()
     out["max_grad_diff"] = max_diff(grads_of(model.module), grads_of(reference))
+    from tinyseq import autograd
+
+    out["hooked_with_wrapper"] = len(autograd._post_hooked)
+    del model
+    gc.collect()
+    out["hooked_after_wrapper_dropped"] = len(autograd._post_hooked)
     try:
         dist.init_process_group()
     except RuntimeError as e:

@@ -126,6 +126,7 @@ def test_a_world_of_one_without_a_launcher(tmp_path):
     r = json.loads(path.read_text())
     assert (r["rank"], r["size"], r["backend"]) == (0, 1, "mpi")
     assert r["max_grad_diff"] == 0.0
+    assert r["hooked_with_wrapper"] > 0 and r["hooked_after_wrapper_dropped"] == 0
     assert "world_size=2 was asked for" in r["world_size_error"]
     assert "not started by mpiexec" in r["world_size_error"] and "mpiexec -n N" in r["world_size_error"]
     assert "PMI_SIZE=3" in r["launcher_mismatch_error"] and "different MPI" in r["launcher_mismatch_error"]

@@ -155,9 +155,11 @@ class DistributedDataParallel(Module):
         self._reset()
         self.comm_stats = {"steps": 0, "bytes": 0, "wait_seconds": 0.0, "buckets": len(self._buckets)}
         me = weakref.ref(self)  # hooks must not keep the wrapper (and through it the module) alive
-        self._handles = [
+        handles = [
             p.register_post_accumulate_grad_hook(lambda _p, i=i: _ready_hook(me, i)) for i, p in enumerate(self._params)
         ]
+        # A dropped wrapper takes its hooks with it: the bare model's backward then counts nothing.
+        weakref.finalize(self, _remove_all, handles)
 
     # -- construction --------------------------------------------------------------------------------
     def _check_devices(self, named, device_ids, output_device) -> None:
@@ -342,6 +344,11 @@ class DistributedDataParallel(Module):
 
     def extra_repr(self) -> str:
         return f"world_size={self.world.size}, buckets={len(self._buckets)}, bucket_cap_mb={self.bucket_cap_mb:g}"
+
+
+def _remove_all(handles) -> None:
+    for h in handles:
+        h.remove()
 
 
 def _ready_hook(ref, i: int) -> None:

@@ -1,6 +1,8 @@
 """Tensor.register_post_accumulate_grad_hook: the engine's "this leaf's gradient is complete" signal,
 which data-parallel training uses to start reducing gradients while backward is still running."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -119,8 +121,8 @@ def test_remove_and_the_engine_skips_counting_without_hooks(monkeypatch):
 def test_a_dead_leaf_leaves_no_registration_behind():
     w = ts.tensor([1.0], requires_grad=True)
     w.register_post_accumulate_grad_hook(lambda p: None)
-    assert id(w) in autograd._post_hooked
     key = id(w)
+    assert key in autograd._post_hooked
     del w
     assert key not in autograd._post_hooked
 
@@ -140,3 +142,14 @@ def test_bad_tensors_are_refused_with_a_clear_message():
         (w * 2).register_post_accumulate_grad_hook(lambda p: None)
     with pytest.raises(RuntimeError, match=r"doesn't require gradient \(shape \(2,\)\)"):
         ts.tensor([1.0, 2.0]).register_post_accumulate_grad_hook(lambda p: None)
+
+
+def test_a_copy_of_the_leaf_does_not_inherit_its_hooks():
+    # as in PyTorch: a deep copy (a reference model, say) runs none of the original's hooks
+    w = ts.nn.Parameter(ts.ones(2))
+    seen = []
+    w.register_post_accumulate_grad_hook(seen.append)
+    (copy.deepcopy(w) * 2).sum().backward()
+    assert seen == []
+    (w * 2).sum().backward()
+    assert seen == [w]

@@ -378,9 +378,15 @@ def _run_hooks(fn, out_grads, accumulate=True) -> None:
                 out_grads[i] = new.data if isinstance(new, Tensor) else new
 
 
-# Leaves with post-accumulate-grad hooks: id -> weak reference. A backward pass counts
+# Leaves with post-accumulate-grad hooks: id(leaf) -> (weak reference to it, [hooks]). Kept here,
+# not on the tensor, so that copies of a tensor do not inherit them; a backward pass counts
 # gradient edges only while this is non-empty, so the engine's loop is unchanged otherwise.
 _post_hooked: dict = {}
+
+
+def _post_hooks(t):
+    entry = _post_hooked.get(id(t))
+    return entry[1] if entry is not None and entry[0]() is t else None
 
 
 def register_post_accumulate_grad_hook(leaf, hook):
@@ -395,11 +401,15 @@ def register_post_accumulate_grad_hook(leaf, hook):
             "register_post_accumulate_grad_hook: cannot register a hook on a tensor that doesn't require "
             f"gradient (shape {leaf.shape}); call requires_grad_() first"
         )
-    hooks = getattr(leaf, "_post_hooks", None)
+    hooks = _post_hooks(leaf)
     if hooks is None:
-        hooks = leaf._post_hooks = []
-        key = id(leaf)
-        _post_hooked[key] = weakref.ref(leaf, lambda _, key=key: _post_hooked.pop(key, None))
+        key, hooks = id(leaf), []
+
+        def forget(ref, key=key, table=_post_hooked):  # the leaf died: its entry goes (unless reused)
+            if table.get(key, (None,))[0] is ref:
+                del table[key]
+
+        _post_hooked[key] = (weakref.ref(leaf, forget), hooks)
     hooks.append(hook)
     return _PostHookHandle(leaf, hook)
 
@@ -410,12 +420,11 @@ class _PostHookHandle:
 
     def remove(self) -> None:
         leaf = self._leaf()
-        hooks = None if leaf is None else getattr(leaf, "_post_hooks", None)
+        hooks = None if leaf is None else _post_hooks(leaf)
         if hooks and self._hook in hooks:
             hooks.remove(self._hook)
             if not hooks:
-                leaf._post_hooks = None
-                _post_hooked.pop(id(leaf), None)
+                del _post_hooked[id(leaf)]
 
 
 def _count_hooked_edges(roots) -> dict:
@@ -427,7 +436,7 @@ def _count_hooked_edges(roots) -> dict:
     for root in roots:
         fn = root._ctx
         if fn is None:
-            if getattr(root, "_post_hooks", None):
+            if _post_hooks(root):
                 counts[root] = counts.get(root, 0) + 1
         elif fn not in seen:
             seen.add(fn)
@@ -437,7 +446,7 @@ def _count_hooked_edges(roots) -> dict:
             if parent is None:
                 continue
             if idx < 0:
-                if getattr(parent, "_post_hooks", None):
+                if _post_hooks(parent):
                     counts[parent] = counts.get(parent, 0) + 1
             elif parent not in seen:
                 seen.add(parent)
@@ -458,7 +467,7 @@ def _count_down(parents, counts, held) -> None:
 
 
 def _run_post_hooks(leaf) -> None:
-    for hook in list(leaf._post_hooks or ()):
+    for hook in list(_post_hooks(leaf) or ()):
         hook(leaf)
 
 

@@ -67,10 +67,7 @@ class Tensor:
     ``data`` is the raw array (numpy on "cpu"); ``grad`` is a Tensor or None.
     """
 
-    # _post_hooks is set only by register_post_accumulate_grad_hook (read with getattr), so
-    # making a tensor costs nothing for it
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_idx", "_backend", "_hooks", "_version", "_post_hooks",
-                 "__weakref__")  # fmt: skip
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_idx", "_backend", "_hooks", "_version", "__weakref__")
     __array_priority__ = 1000  # numpy scalars on the left defer to our operators
 
     def __init__(self, data, dtype=None, requires_grad=False, device=None):

@@ -1,5 +1,6 @@
 """The nccl backend on real GPUs: ``mpiexec -n G`` (G = the GPUs here) runs
-tests/distributed_worker.py's GPU scenarios. Skipped without CuPy, a GPU, mpi4py or mpiexec."""
+tests/distributed_worker.py's GPU scenarios. Skipped without CuPy, a GPU, CuPy's NCCL, mpi4py
+or mpiexec."""
 
 import importlib.util
 import json
@@ -13,6 +14,12 @@ if importlib.util.find_spec("mpi4py") is None:
     pytest.skip('mpi4py is not installed (pip install "tinyseq[distributed]")', allow_module_level=True)
 if ts.cuda.device_count() == 0:
     pytest.skip("no CUDA GPU here", allow_module_level=True)
+try:
+    from tinyseq_gpu.nccl import import_nccl
+
+    import_nccl()
+except RuntimeError as e:
+    pytest.skip(f"no NCCL for CuPy here: {e}", allow_module_level=True)
 
 from test_distributed_mpi import MPIEXEC, _run  # noqa: E402
 

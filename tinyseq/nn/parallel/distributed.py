@@ -14,7 +14,7 @@ What happens, as in PyTorch's DDP:
 3. During backward, each parameter's post-accumulate-grad hook copies its
    finished ``.grad`` into its bucket. When a bucket is full it is handed to
    an all-reduce (mean) at once, while backward keeps computing the layers
-   below. Buckets start strictly in index order, so every rank issues the
+   below. Buckets start strictly in index order, so every rank starts the
    same collectives in the same order whatever order its hooks fire in.
 4. The last hook waits for all reductions and writes the averaged gradients
    back into ``.grad``; every replica then takes the same optimizer step.
@@ -281,7 +281,7 @@ class DistributedDataParallel(Module):
         if not self._started:
             self._started = True
             if self.find_unused_parameters:
-                # which parameters some rank used: one small reduction, issued before any bucket's
+                # which parameters some rank used: one small reduction, started before any bucket's
                 flags = np.ones(len(self._params), dtype=np.uint8)
                 flags[self._unused] = 0
                 if self.world.backend != "mpi":

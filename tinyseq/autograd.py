@@ -297,7 +297,7 @@ def _check_finite(fn, arrays, phase):
     for a in arrays:
         if a is None or a.dtype.kind not in "fc":
             continue
-        a = _dense(a)
+        a = dense(a)
         finite = fn.xp.isfinite(a)
         if not bool(finite.all()):
             where = describe_scope(_scope[-1] if phase == "forward" else fn.scope)
@@ -326,7 +326,7 @@ class Terms(list):
         raise NotImplementedError
 
 
-def _dense(g):
+def dense(g):
     """A gradient as an array: one kept as a sum of terms (see ops.fused.StepTerms) is evaluated."""
     return g.dense() if hasattr(g, "dense") else g
 
@@ -553,12 +553,12 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
         if fn.hooks:
             _run_hooks(fn, out_grads, accumulate)
         if observer is not None:
-            observer(fn, [_dense(g) for g in out_grads])
+            observer(fn, [dense(g) for g in out_grads])
         in_grads = fn.backward(*out_grads)
         if in_grads.__class__ is not tuple:
             in_grads = (in_grads,)
         if input_observer is not None:
-            input_observer(fn, tuple(_dense(g) for g in in_grads))
+            input_observer(fn, tuple(dense(g) for g in in_grads))
         if anomaly:
             _check_finite(fn, in_grads, "backward")
         if not retain_graph:

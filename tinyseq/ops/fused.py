@@ -7,7 +7,7 @@ array code below for that device (the GPU package registers CUDA kernels).
 
 from __future__ import annotations
 
-from ..autograd import Function, Terms, _dense, check_versions, is_anomaly_enabled, scope
+from ..autograd import Function, Terms, check_versions, dense, is_anomaly_enabled, scope
 from ..tensor import Tensor
 
 
@@ -701,7 +701,7 @@ class InputProjection(_SumsTerms):
     def backward(self, g):
         seq, x2, w_ih = self.saved
         need = self.needs
-        dg = (_dense(g)).reshape(x2.shape[0], -1)
+        dg = dense(g).reshape(x2.shape[0], -1)
         grads = [
             (dg @ w_ih).reshape(seq.T, seq.B, -1) if need(0) else None,
             dg.T @ x2 if need(1) else None,
@@ -734,7 +734,7 @@ class SharedWeight(_SumsTerms):
 
     def backward(self, g):
         seq = self.saved[0]
-        dw = _dense(g)
+        dw = dense(g)
         seq.consumed()
         return dw
 

@@ -159,3 +159,26 @@ def test_outputs_share_no_memory_with_each_other_or_with_saved_buffers(kind):
     out2.detach().zero_()  # the output is not the buffer that backward reads
     ((ts.tensor(before) * out2).sum() * 2).backward()
     np.testing.assert_allclose(m.weight_hh_l0.grad.numpy(), g, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind, kw, shared", CONFIGS)
+@pytest.mark.parametrize("wants", ["x", "h0", "weights"])
+def test_gradients_when_only_some_inputs_want_them(kind, kw, shared, wants):
+    # frozen weights (no SharedWeight nodes recorded), or only h_0: fused equals composed
+    x = RNG.standard_normal((5, 2, 3))
+    h0 = RNG.standard_normal((1, 2, kw.get("proj_size", 4)))
+    seeds = RNG.standard_normal((5, 2, kw.get("proj_size", 4)))
+    grads = []
+    for fused in (True, False):
+        m = _model(kind, kw, fused=fused)
+        if wants != "weights":
+            m.requires_grad_(False)
+        xt = ts.tensor(x, requires_grad=wants == "x")
+        ht = ts.tensor(h0, requires_grad=wants == "h0")
+        for _ in range(2):  # the second pass reuses recycled buffers
+            out, _ = m(xt, (ht, ts.zeros(1, 2, 4, dtype=ts.float64)) if kind == "LSTM" else ht)
+            (out * ts.tensor(seeds)).sum().backward()
+        leaves = {"x": [xt], "h0": [ht], "weights": list(m.parameters())}[wants]
+        grads.append([t.grad.numpy() for t in leaves])
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

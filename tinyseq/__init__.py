@@ -8,6 +8,7 @@
 from . import (  # noqa: F401
     cuda,
     data,
+    distributed,
     nn,
     ops,
     optim,
@@ -138,7 +139,7 @@ __all__ = [
     "zeros_like", "ones_like", "full_like", "randn_like", "rand_like", "float16", "float32",
     "float64", "int32", "int64", "bool", "as_dtype", "no_grad", "enable_grad", "is_grad_enabled",
     "detect_anomaly", "manual_seed", "set_default_device", "default_device", "get_backend",
-    "gradcheck", "GradcheckError", "cuda", "nn", "ops", "viz",
+    "gradcheck", "GradcheckError", "cuda", "distributed", "nn", "ops", "viz",
     "data", "optim", "save", "load", "CheckpointError",
     "abs", "add", "amax", "amin", "argmax", "argmin", "broadcast_to", "cat", "chunk", "clamp", "clip",
     "clone", "concatenate", "cumsum", "div", "eq", "erf", "exp", "expand", "flatten", "flip", "gather",

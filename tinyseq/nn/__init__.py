@@ -1,6 +1,6 @@
 """Neural-network building blocks (``ts.nn``)."""
 
-from . import functional, init, modules, parameter, utils  # noqa: F401  # noqa: F401  (PyTorch's module paths)
+from . import functional, init, modules, parallel, parameter, utils  # noqa: F401  (modules, parameter: PyTorch's paths)
 from .activation import ELU, GELU, LeakyReLU, LogSigmoid, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from .attention import MultiheadAttention
 from .batchnorm import BatchNorm1d, BatchNorm2d
@@ -24,7 +24,7 @@ from .transformer import (
     TransformerEncoderLayer,
 )
 
-__all__ = ["Module", "Parameter", "functional", "utils"]
+__all__ = ["Module", "Parameter", "functional", "parallel", "utils"]
 __all__ += ["init", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear", "Embedding", "Dropout"]
 __all__ += ["Conv1d", "Conv2d", "Flatten", "Unflatten", "LayerNorm", "ReLU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax"]
 __all__ += ["LeakyReLU", "ELU", "Softplus", "LogSigmoid", "SiLU", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d"]

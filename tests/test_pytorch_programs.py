@@ -69,6 +69,9 @@ def run_both(name, args, make_model):
     reference = load_program(name, "torch")
     import torch
 
+    # One thread: on a busy machine PyTorch's thread pool is many times slower on these tiny tensors.
+    torch.set_num_threads(1)
+
     torch.manual_seed(args.seed)
     args.init_state = initial_state(make_model(reference))
     for library in ("torch", "tinyseq"):

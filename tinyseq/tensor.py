@@ -64,16 +64,17 @@ def _infer_dtype(data, array) -> np.dtype:
 class Tensor:
     """An n-dimensional array with reverse-mode autograd.
 
-    ``data`` is the raw array (numpy on "cpu"); ``grad`` is a Tensor or None.
+    ``_data`` is the raw array (numpy on "cpu"); ``data`` is the same storage as a
+    tensor cut from the graph, as in PyTorch; ``grad`` is a Tensor or None.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_idx", "_backend", "_hooks", "_version", "__weakref__")
+    __slots__ = ("_data", "requires_grad", "grad", "_ctx", "_idx", "_backend", "_hooks", "_version", "__weakref__")
     __array_priority__ = 1000  # numpy scalars on the left defer to our operators
 
     def __init__(self, data, dtype=None, requires_grad=False, device=None):
         be = get_backend(device if device is not None else getattr(data, "device", None))
         if isinstance(data, Tensor):
-            data = data.data
+            data = data._data
         elif isinstance(data, (list, tuple)) and data and isinstance(data[0], Tensor):
             data = np.stack([t.numpy() for t in data])  # a list of tensors, as PyTorch allows
         dtype = as_dtype(dtype)
@@ -86,7 +87,7 @@ class Tensor:
             dtype = dtype or _infer_dtype(data, host)
             # np.array, not ascontiguousarray: the latter turns 0-d data into shape (1,)
             array = be.from_host(np.array(host, dtype=dtype, order="C"))
-        self.data = array
+        self._data = array
         self.grad = None
         self._ctx = None
         self._idx = 0
@@ -102,7 +103,7 @@ class Tensor:
         """Wrap an array of ``backend`` without copying; ``ctx`` is the node that made it."""
         t = _new(cls)
         # numpy hands back scalars for 0-d results; a tensor's data is always an array
-        t.data = data if data.ndim else backend.xp.asarray(data)
+        t._data = data if data.ndim else backend.xp.asarray(data)
         t.grad = None
         t._ctx = ctx
         t._idx = idx
@@ -114,16 +115,33 @@ class Tensor:
 
     # -- attributes ---------------------------------------------------------
     @property
+    def data(self) -> Tensor:
+        """This tensor's storage as a new tensor outside the graph (PyTorch's ``.data``):
+        ``p.data.add_(p.grad, alpha=-lr)`` updates ``p``. Changes made through it are
+        not tracked: a graph that saved ``p`` cannot see them."""
+        return Tensor._make(self._data, self._backend)
+
+    @data.setter
+    def data(self, value) -> None:
+        """``p.data = t`` gives ``p`` the storage of ``t`` (its shape, dtype, device)."""
+        if isinstance(value, Tensor):
+            self._data, self._backend = value._data, value._backend
+        elif self._backend.owns(value):
+            self._data = value if value.ndim else self.xp.asarray(value)
+        else:
+            raise TypeError(f"data: assigned value must be a Tensor, got {type(value).__name__}")
+
+    @property
     def shape(self) -> tuple:
-        return tuple(self.data.shape)
+        return tuple(self._data.shape)
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def device(self) -> str:
@@ -146,15 +164,15 @@ class Tensor:
         return self.shape if dim is None else self.shape[dim]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self._data.size)
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __iter__(self):
         for i in range(len(self)):
@@ -166,7 +184,7 @@ class Tensor:
             if requires_grad:
                 return self  # it already does
             raise RuntimeError("requires_grad_: only leaf tensors can change requires_grad; use detach()")
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self._data.dtype.kind not in "fc":
             raise TypeError(f"requires_grad_: only floating-point tensors can require grad, not {self.dtype}")
         self.requires_grad = bool(requires_grad)
         return self
@@ -181,23 +199,23 @@ class Tensor:
                 "(was it made under no_grad, or from tensors without requires_grad=True?)"
             )
         if gradient is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(
                     f"backward: grad can be implicitly created only for scalar outputs; this "
                     f"tensor has shape {self.shape}, so pass gradient= of that shape"
                 )
-            g = self.xp.ones(self.data.shape, dtype=self.data.dtype)
+            g = self.xp.ones(self._data.shape, dtype=self._data.dtype)
         else:
-            g = gradient.data if isinstance(gradient, Tensor) else self._backend.asarray(gradient)
+            g = gradient._data if isinstance(gradient, Tensor) else self._backend.asarray(gradient)
             if tuple(g.shape) != self.shape:
                 raise RuntimeError(f"backward: gradient has shape {tuple(g.shape)} but the tensor has {self.shape}")
-            g = g.astype(self.data.dtype, copy=False)
+            g = g.astype(self._data.dtype, copy=False)
         autograd.backward([self], [g], retain_graph=retain_graph)
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (an in-place change of either shows in both,
         and is caught by a backward that needs the old values)."""
-        t = Tensor._make(self.data, self._backend)
+        t = Tensor._make(self._data, self._backend)
         t._version = self._version_counter()
         return t
 
@@ -233,7 +251,7 @@ class Tensor:
         def keep(g):
             t = ref()
             if t is not None:
-                t.grad = g.clone() if t.grad is None else Tensor._make(t.grad.data + g.data, t._backend)
+                t.grad = g.clone() if t.grad is None else Tensor._make(t.grad._data + g._data, t._backend)
 
         keep.retains_grad = True
         self.register_hook(keep)
@@ -266,10 +284,15 @@ class Tensor:
     # -- conversion ---------------------------------------------------------
     def numpy(self) -> np.ndarray:
         """A host numpy array (shares memory on the CPU)."""
-        return self._backend.to_host(self.data)
+        return self._backend.to_host(self._data)
+
+    def __array__(self, dtype=None, copy=None):
+        # np.asarray(t), as PyTorch allows (a host copy for other devices)
+        host = self.numpy()
+        return host if dtype is None else host.astype(dtype, copy=False)
 
     def item(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item: only one-element tensors convert to Python scalars, got shape {self.shape}")
         return self.numpy().reshape(()).item()
 
@@ -312,7 +335,7 @@ class Tensor:
 
     def contiguous(self) -> Tensor:
         """This tensor if its data is C-contiguous, else a contiguous copy (differentiable)."""
-        return self if self.data.flags.c_contiguous else self.clone()
+        return self if self._data.flags.c_contiguous else self.clone()
 
     def t(self) -> Tensor:
         """The transpose of a tensor of at most 2 dims."""
@@ -340,7 +363,7 @@ class Tensor:
         return "tensor(" + ", ".join([body] + extra) + ")"
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(f"bool: a tensor of shape {self.shape} has no single truth value")
         return bool(self.item())
 
@@ -351,7 +374,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iu":
+        if self._data.dtype.kind not in "iu":
             raise TypeError("only integer tensors can be used as an index")
         return int(self.item())
 
@@ -370,16 +393,16 @@ class Tensor:
         self._bump_version()
 
     def _other_data(self, other):
-        return other.data if isinstance(other, Tensor) else other
+        return other._data if isinstance(other, Tensor) else other
 
     def zero_(self) -> Tensor:
         self._inplace_check("zero_")
-        self.data[...] = 0
+        self._data[...] = 0
         return self
 
     def fill_(self, value) -> Tensor:
         self._inplace_check("fill_")
-        self.data[...] = self._other_data(value)
+        self._data[...] = self._other_data(value)
         return self
 
     def copy_(self, src) -> Tensor:
@@ -387,13 +410,13 @@ class Tensor:
         src = src if isinstance(src, Tensor) else Tensor(src, device=self.device)
         if src._backend is not self._backend:
             src = src.to(self.device)
-        self.data[...] = src.data
+        self._data[...] = src._data
         return self
 
     def add_(self, other, alpha=1) -> Tensor:
         self._inplace_check("add_")
         o = self._other_data(other)
-        self.data += o if alpha == 1 else alpha * o
+        self._data += o if alpha == 1 else alpha * o
         return self
 
     def sub_(self, other, alpha=1) -> Tensor:
@@ -401,17 +424,17 @@ class Tensor:
 
     def mul_(self, other) -> Tensor:
         self._inplace_check("mul_")
-        self.data *= self._other_data(other)
+        self._data *= self._other_data(other)
         return self
 
     def div_(self, other) -> Tensor:
         self._inplace_check("div_")
-        self.data /= self._other_data(other)
+        self._data /= self._other_data(other)
         return self
 
     def clamp_(self, min=None, max=None) -> Tensor:
         self._inplace_check("clamp_")
-        self.xp.clip(self.data, min, max, out=self.data)
+        self.xp.clip(self._data, min, max, out=self._data)
         return self
 
     def _augmented(self, other, inplace, op):
@@ -437,7 +460,7 @@ class Tensor:
 
     def __setitem__(self, index, value) -> None:
         self._inplace_check("__setitem__")
-        self.data[ops.normalize_index(self, index)] = self._other_data(value)
+        self._data[ops.normalize_index(self, index)] = self._other_data(value)
 
     # -- operators: the ops live in tinyseq.ops ---------------------------------
     def __add__(self, o):
@@ -507,7 +530,7 @@ class Tensor:
         return ops.compare(self, o, "not_equal")
 
     def __invert__(self):
-        return Tensor._make(~self.data, self._backend)
+        return Tensor._make(~self._data, self._backend)
 
     def __and__(self, o):
         return ops.compare(self, o, "logical_and")
@@ -682,7 +705,7 @@ def multinomial(input, num_samples, replacement=False) -> Tensor:
     (N, C) (non-negative weights, not necessarily normalised), ``num_samples`` per row:
     with replacement by inverse CDF, without by the Gumbel-top-k trick (each draw
     removes its category). From the device's generator (seeded by ``manual_seed``)."""
-    probs = input.data
+    probs = input._data
     if probs.ndim not in (1, 2) or probs.shape[-1] == 0:
         raise ValueError(f"multinomial: expects a (C,) or (N, C) tensor of weights, got shape {input.shape}")
     if not isinstance(num_samples, int) or num_samples <= 0:

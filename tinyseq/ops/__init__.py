@@ -48,7 +48,7 @@ def _pair(a, b, name):
         b, a = _pair(b, a, name)
         return a, b
     if isinstance(b, Tensor):
-        da, db = a.data.dtype, b.data.dtype
+        da, db = a._data.dtype, b._data.dtype
         if da is db or da == db:  # builtin dtypes are shared objects: usually one `is`
             return a, b
         if _is_float(da) and _is_float(db):
@@ -63,7 +63,7 @@ def _pair(a, b, name):
         common = np.promote_types(da, db)
         return cast(a, common), cast(b, common)
     if isinstance(b, (bool, int, float, np.number)):
-        da = a.data.dtype
+        da = a._data.dtype
         if isinstance(b, (float, np.floating)) and not _is_float(da):
             a, da = cast(a, float32), float32
         elif isinstance(b, (int, np.integer)) and not isinstance(b, bool) and da.kind == "b":
@@ -94,7 +94,7 @@ minimum = _binary(E.Minimum, "minimum")
 def div(a, b):
     """Elementwise a / b with broadcasting; integers divide to the default float dtype."""
     a, b = _pair(a, b, "div")
-    if not _is_float(a.data.dtype):
+    if not _is_float(a._data.dtype):
         a, b = cast(a, float32), cast(b, float32)
     return E.Div.apply(a, b)
 
@@ -107,13 +107,13 @@ def pow(a, b):
     if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
         if not _is_float(a.dtype):
             if isinstance(b, int):
-                return Tensor._make(a.data**b, a._backend)
+                return Tensor._make(a._data**b, a._backend)
             a = cast(a, float32)
         return E.PowScalar.apply(a, p=b)
     if not isinstance(a, Tensor) and isinstance(b, Tensor) and isinstance(a, (int, float)):
         if not _is_float(b.dtype):
             if isinstance(a, int):
-                return Tensor._make(b.xp.asarray(a, dtype=b.dtype) ** b.data, b._backend)
+                return Tensor._make(b.xp.asarray(a, dtype=b.dtype) ** b._data, b._backend)
             b = cast(b, float32)
         return E.RPowScalar.apply(b, c=a)
     a, b = _pair(a, b, "pow")
@@ -122,7 +122,7 @@ def pow(a, b):
 
 def _unary(op, name, doc):
     def fn(x):
-        if x.data.dtype.kind not in "fc":
+        if x._data.dtype.kind not in "fc":
             x = cast(x, float32)
         return op.apply(x)
 
@@ -147,7 +147,7 @@ def neg(x):
 def abs(x):
     """Elementwise |x| (gradient 0 at 0, as PyTorch)."""
     if not _is_float(x.dtype):
-        return Tensor._make(x.xp.abs(x.data), x._backend)
+        return Tensor._make(x.xp.abs(x._data), x._backend)
     return E.Abs.apply(x)
 
 
@@ -157,7 +157,7 @@ def square(x):
 
 def sign(x):
     """Elementwise sign; not differentiable (its gradient is zero)."""
-    return Tensor._make(x.xp.sign(x.data), x._backend)
+    return Tensor._make(x.xp.sign(x._data), x._backend)
 
 
 def clamp(x, min=None, max=None):
@@ -173,7 +173,7 @@ clip = clamp
 def where(condition, a, b):
     """Elementwise ``a`` where ``condition`` else ``b`` (broadcasting)."""
     if isinstance(condition, Tensor):
-        cond = condition.data
+        cond = condition._data
     else:
         ref = a if isinstance(a, Tensor) else b
         cond = ref._backend.asarray(condition)
@@ -196,9 +196,9 @@ def compare(a, b, how):
     assert how in _COMPARE
     if isinstance(b, Tensor) and b._backend is not a._backend:
         raise RuntimeError(f"{how}: tensors on different devices ({a.device} and {b.device})")
-    bd = b.data if isinstance(b, Tensor) else b
+    bd = b._data if isinstance(b, Tensor) else b
     try:
-        return Tensor._make(getattr(a.xp, how)(a.data, bd), a._backend)
+        return Tensor._make(getattr(a.xp, how)(a._data, bd), a._backend)
     except ValueError:
         other = b.shape if isinstance(b, Tensor) else np.shape(b)
         raise OpError(f"{how}: shapes {a.shape} and {tuple(other)} cannot be broadcast together") from None
@@ -229,36 +229,36 @@ def ge(a, b):
 
 
 def isnan(x):
-    return Tensor._make(x.xp.isnan(x.data), x._backend)
+    return Tensor._make(x.xp.isnan(x._data), x._backend)
 
 
 def isfinite(x):
-    return Tensor._make(x.xp.isfinite(x.data), x._backend)
+    return Tensor._make(x.xp.isfinite(x._data), x._backend)
 
 
 def any(x, dim=None, keepdim=False):
     """Whether any element (along ``dim``) is true or non-zero -> bool tensor."""
-    return Tensor._make(x.xp.asarray(x.data.any(axis=_axes(x, dim, "any"), keepdims=keepdim)), x._backend)
+    return Tensor._make(x.xp.asarray(x._data.any(axis=_axes(x, dim, "any"), keepdims=keepdim)), x._backend)
 
 
 def all(x, dim=None, keepdim=False):
     """Whether every element (along ``dim``) is true or non-zero -> bool tensor."""
-    return Tensor._make(x.xp.asarray(x.data.all(axis=_axes(x, dim, "all"), keepdims=keepdim)), x._backend)
+    return Tensor._make(x.xp.asarray(x._data.all(axis=_axes(x, dim, "all"), keepdims=keepdim)), x._backend)
 
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
     """|a - b| <= atol + rtol * |b| everywhere (broadcasting), as a Python bool."""
-    bd = b.data if isinstance(b, Tensor) else b
-    return builtins.bool(a.xp.allclose(a.data, bd, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    bd = b._data if isinstance(b, Tensor) else b
+    return builtins.bool(a.xp.allclose(a._data, bd, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def cast(x, dtype):
     """``x`` as ``dtype``; differentiable between float types."""
     dtype = as_dtype(dtype)
-    if x.data.dtype == dtype:
+    if x._data.dtype == dtype:
         return x
     if not (_is_float(dtype) and _is_float(x.dtype)):
-        return Tensor._make(x.data.astype(dtype), x._backend)
+        return Tensor._make(x._data.astype(dtype), x._backend)
     return E.Cast.apply(x, dtype=dtype)
 
 
@@ -297,7 +297,7 @@ def _axes(x, dim, name):
     """PyTorch ``dim`` (None, int or sequence, negatives allowed) -> tuple or None."""
     if dim is None:
         return None
-    n = x.data.ndim
+    n = x._data.ndim
     if dim.__class__ is int and -n <= dim < n:  # the common case, kept cheap
         return (dim + n if dim < 0 else dim,)
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
@@ -318,7 +318,7 @@ def sum(x, dim=None, keepdim=False, dtype=None):
     elif x.dtype.kind in "bi" and x.dtype != np.int64:
         x = cast(x, np.int64)
     if x.dtype.kind not in "fc":
-        return Tensor._make(x.data.sum(axis=_axes(x, dim, "sum"), keepdims=keepdim), x._backend)
+        return Tensor._make(x._data.sum(axis=_axes(x, dim, "sum"), keepdims=keepdim), x._backend)
     return R.Sum.apply(x, axis=_axes(x, dim, "sum"), keepdims=keepdim)
 
 
@@ -336,7 +336,7 @@ def _minmax(x, dim, keepdim, largest):
     name = "max" if largest else "min"
     if isinstance(dim, Tensor):  # max(a, b): the elementwise form
         return (maximum if largest else minimum)(x, dim)
-    if x.data.size == 0:
+    if x._data.size == 0:
         raise OpError(f"{name}: cannot reduce an empty tensor of shape {x.shape}")
     if dim is None:
         return (R.Amax if largest else R.Amin).apply(x, axis=None, keepdims=False)
@@ -345,7 +345,7 @@ def _minmax(x, dim, keepdim, largest):
         return _MinMax(clone(x), Tensor._make(x.xp.zeros((), dtype=np.int64), x._backend))
     (axis,) = _axes(x, dim, name)
     xp = x.xp
-    index = (xp.argmax if largest else xp.argmin)(x.data, axis=axis)
+    index = (xp.argmax if largest else xp.argmin)(x._data, axis=axis)
     values = R.TakeAlong.apply(x, index=index, axis=axis, keepdims=keepdim)
     if keepdim:
         index = xp.expand_dims(index, axis)
@@ -373,12 +373,12 @@ def amin(x, dim=None, keepdim=False):
 def _arg(x, dim, keepdim, fn, name):
     xp = x.xp
     if dim is None:
-        out = fn(x.data.reshape(-1))
+        out = fn(x._data.reshape(-1))
         if keepdim:
             out = xp.asarray(out).reshape((1,) * x.ndim)
     else:
         (axis,) = _axes(x, dim, name) or (0,)
-        out = fn(x.data, axis=axis)
+        out = fn(x._data, axis=axis)
         if keepdim:
             out = xp.expand_dims(out, axis)
     return Tensor._make(xp.asarray(out).astype(np.int64), x._backend)
@@ -451,10 +451,10 @@ def _shape_arg(shape):
 def reshape(x, *shape):
     """Same data, new shape (one entry may be -1)."""
     shape = _shape_arg(shape)
-    in_shape = x.data.shape
+    in_shape = x._data.shape
     if shape == in_shape:
         return x
-    n = x.data.size
+    n = x._data.size
     holes = shape.count(-1)
     size = math.prod(shape) * (-1 if holes == 1 else 1)
     if holes > 1 or (holes == 0 and size != n) or (holes == 1 and (size <= 0 or n % size)):
@@ -481,7 +481,7 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 def permute(x, *dims):
     dims = _shape_arg(dims)
-    n = x.data.ndim
+    n = x._data.ndim
     if len(dims) != n:
         raise OpError(f"permute: {dims} is not a permutation of the {n} dims of shape {x.shape}")
     if n == 0:
@@ -494,7 +494,7 @@ def permute(x, *dims):
 
 def transpose(x, dim0, dim1):
     """Swap two dimensions."""
-    n = x.data.ndim
+    n = x._data.ndim
     if n < 2 and dim0 in (0, -1) and dim1 in (0, -1):
         return x
     (d0,) = _axes(x, dim0, "transpose")
@@ -564,7 +564,7 @@ def normalize_index(x, index):
         if isinstance(p, Tensor):
             if p._backend is not x._backend:
                 raise RuntimeError(f"getitem: index on {p.device} for a tensor on {x.device}")
-            p = p.data
+            p = p._data
         elif isinstance(p, (list, np.ndarray)):
             p = x._backend.from_host(np.asarray(p))
         elif isinstance(p, np.integer):
@@ -605,7 +605,7 @@ def getitem(x, index):
     if x.requires_grad:
         return S.GetItem.apply(x, index=index)
     try:
-        out = Tensor._make(x.data[index], x._backend)
+        out = Tensor._make(x._data[index], x._backend)
     except IndexError as e:
         raise IndexError(f"getitem: index {index!r} for a tensor of shape {x.shape}: {e}") from None
     if not S._is_advanced(index):  # a view, as GetItem's outputs are

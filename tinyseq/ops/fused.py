@@ -694,10 +694,10 @@ class _Step(Function):
                 if h._ctx is not None and not is_anomaly_enabled():  # else no graph, or checked step by step
                     prev = h._ctx
                     tok_parent, w_parents = prev.parents[0], prev.parents[3 if lstm else 2 :]
-                    tok, w = token.data, [p.data for p in weights]
+                    tok, w = token._data, [p._data for p in weights]
                     meta = prev.out_meta  # every step's outputs have the first one's shapes
                     plain = lstm and seq.plain
-                    h, c = h.data, c.data if lstm else None
+                    h, c = h._data, c._data if lstm else None
                 continue
             fn = cls()
             fn.backend = be

@@ -5,6 +5,8 @@
     (x * x).sum().backward()
 """
 
+import numpy as _np
+
 from . import (  # noqa: F401
     cuda,
     data,
@@ -14,7 +16,7 @@ from . import (  # noqa: F401
     viz,  # noqa: F401  (drawing; imports graphviz only when drawing)
 )
 from .autograd import detect_anomaly, enable_grad, is_grad_enabled, no_grad
-from .backend import default_device, get_backend, manual_seed, set_default_device
+from .backend import default_device, device, get_backend, manual_seed, set_default_device
 from .gradcheck import GradcheckError, gradcheck
 from .ops import (
     abs,
@@ -96,12 +98,15 @@ from .ops import (
     view,
     where,
 )  # fmt: skip
+from .ops.promotion import can_cast, promote_types, result_type
 from .serialization import CheckpointError, load, save
 from .tensor import (
     Tensor,
     arange,
     as_dtype,
     bool_,
+    complex64,
+    complex128,
     empty,
     eye,
     float16,
@@ -110,6 +115,9 @@ from .tensor import (
     from_numpy,
     full,
     full_like,
+    get_default_dtype,
+    int8,
+    int16,
     int32,
     int64,
     linspace,
@@ -122,12 +130,24 @@ from .tensor import (
     randn,
     randn_like,
     randperm,
+    set_default_dtype,
     tensor,
+    uint8,
     zeros,
     zeros_like,
 )  # fmt: skip
 
-bool = bool_  # noqa: A001  (PyTorch spells it ts.bool)
+# PyTorch's other names for the dtypes
+bool = bool_  # noqa: A001
+float = float32  # noqa: A001
+double = float64
+half = float16
+int = int32  # noqa: A001
+long = int64
+short = int16
+cfloat = complex64
+cdouble = complex128
+dtype = _np.dtype  # isinstance(x.dtype, ts.dtype)
 
 __version__ = "0.1.0"
 
@@ -135,7 +155,9 @@ __all__ = [
     "Tensor", "tensor", "zeros", "ones", "full", "empty", "randn", "rand", "randint", "arange",
     "from_numpy", "eye", "linspace", "randperm", "multinomial",
     "zeros_like", "ones_like", "full_like", "randn_like", "rand_like", "float16", "float32",
-    "float64", "int32", "int64", "bool", "as_dtype", "no_grad", "enable_grad", "is_grad_enabled",
+    "float64", "int8", "int16", "int32", "int64", "uint8", "complex64", "complex128", "bool", "float", "double",
+    "half", "int", "long", "short", "cfloat", "cdouble", "dtype", "get_default_dtype", "set_default_dtype",
+    "result_type", "promote_types", "can_cast", "device", "as_dtype", "no_grad", "enable_grad", "is_grad_enabled",
     "detect_anomaly", "manual_seed", "set_default_device", "default_device", "get_backend",
     "gradcheck", "GradcheckError", "cuda", "nn", "ops", "viz",
     "data", "optim", "save", "load", "CheckpointError",

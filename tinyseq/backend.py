@@ -31,6 +31,7 @@ class Backend:
     def __init__(self, name: str, xp):
         self.name = name
         self.xp = xp
+        self.device_name = str.__new__(device, name)  # what a tensor's .device says
         self.rng = self.make_rng(_seed_for(name))
         # name -> device kernels that fused ops use instead of their array code
         self.fused = {}
@@ -106,6 +107,58 @@ def _seed_for(name: str) -> int:
     # Each device gets its own stream so seeding one does not depend on which
     # devices were touched before; the "cpu" stream equals the plain seed.
     return base if name == "cpu" else zlib.crc32(f"{base}:{name}".encode())
+
+
+class device(str):
+    """PyTorch's ``torch.device``: ``device("cuda:1")``, ``device("cuda", 1)``, ``device("cpu")``.
+
+    ``.type`` is the kind ("cpu", "cuda"), ``.index`` the number or None. It is
+    also the string it prints as ("cuda:1"), so it goes wherever a device string
+    does (``.to``, ``device=``, ``Module.to``) and compares equal to that string.
+    A tensor's ``.device`` is one of these."""
+
+    __slots__ = ()
+
+    def __new__(cls, type, index=None):  # noqa: A002  (PyTorch's argument name)
+        if isinstance(type, device) and index is None:
+            return type
+        if isinstance(type, int) and not isinstance(type, bool) and index is None:
+            type, index = "cuda", type  # torch.device(1) is the GPU of that index
+        if not isinstance(type, str):
+            raise TypeError(f"device: expected a string or an int, got {type.__class__.__name__}")
+        kind, colon, number = type.partition(":")
+        if colon:
+            if index is not None:
+                raise RuntimeError(f"device: type {type!r} already has an index; do not also pass index={index}")
+            if not number.isdigit():
+                raise RuntimeError(f"device: invalid device string {type!r}")
+            index = int(number)
+        known = set(_factories) | set(_lazy_modules)
+        if kind not in known:
+            raise RuntimeError(f"device: unknown device type {kind!r} in {type!r} (known: {', '.join(sorted(known))})")
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+                raise RuntimeError(f"device: the index must be a non-negative int, got {index!r}")
+            if kind == "cpu" and index != 0:
+                raise RuntimeError(f"device: there is one cpu device, got index {index}")
+        return super().__new__(cls, kind if index is None else f"{kind}:{index}")
+
+    @property
+    def type(self) -> str:
+        return str.__str__(self).partition(":")[0]
+
+    @property
+    def index(self):
+        number = str.__str__(self).partition(":")[2]
+        return int(number) if number else None
+
+    def __repr__(self) -> str:
+        if self.index is None:
+            return f"device(type={self.type!r})"
+        return f"device(type={self.type!r}, index={self.index})"
+
+    def __reduce__(self):
+        return device, (str(self),)
 
 
 def canonical(device) -> str:

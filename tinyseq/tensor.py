@@ -8,19 +8,39 @@ import weakref
 import numpy as np
 
 from . import autograd
-from .backend import get_backend
+from .backend import device, get_backend
 
 float32 = np.dtype("float32")
 float64 = np.dtype("float64")
 float16 = np.dtype("float16")
+int8 = np.dtype("int8")
+int16 = np.dtype("int16")
 int32 = np.dtype("int32")
 int64 = np.dtype("int64")
+uint8 = np.dtype("uint8")
 bool_ = np.dtype("bool")
+complex64 = np.dtype("complex64")
+complex128 = np.dtype("complex128")
 _DTYPES = {
     "float32": float32, "float": float32, "float64": float64, "double": float64,
-    "float16": float16, "half": float16, "int32": int32, "int64": int64, "long": int64,
-    "bool": bool_,
+    "float16": float16, "half": float16, "int8": int8, "int16": int16, "short": int16,
+    "int32": int32, "int": int32, "int64": int64, "long": int64, "uint8": uint8, "bool": bool_,
+    "complex64": complex64, "cfloat": complex64, "complex128": complex128, "cdouble": complex128,
 }  # fmt: skip
+_default_float = [float32]  # what Python floats and floating factories give; set_default_dtype changes it
+
+
+def get_default_dtype() -> np.dtype:
+    """The floating dtype of ``ts.tensor(1.0)``, ``ts.zeros(2)``, int / int (float32 unless changed)."""
+    return _default_float[0]
+
+
+def set_default_dtype(dtype) -> None:
+    """Make ``dtype`` (float32, float64 or float16) the default floating dtype, as PyTorch's does."""
+    d = as_dtype(dtype)
+    if d not in (float32, float64, float16):
+        raise TypeError(f"set_default_dtype: only floating dtypes (float32, float64, float16) are allowed, got {d}")
+    _default_float[0] = d
 
 
 def as_dtype(dtype):
@@ -43,7 +63,9 @@ def as_dtype(dtype):
 def parse_to_args(args, device=None, dtype=None):
     """Split ``to(...)``'s positional arguments into (device, dtype)."""
     for a in args:
-        if isinstance(a, (np.dtype, type)) or (isinstance(a, str) and a in _DTYPES):
+        if isinstance(a, Tensor):  # to(other): other's device and dtype
+            device, dtype = a._backend, a.dtype
+        elif isinstance(a, (np.dtype, type)) or (isinstance(a, str) and a in _DTYPES):
             dtype = a
         else:
             device = a
@@ -51,11 +73,11 @@ def parse_to_args(args, device=None, dtype=None):
 
 
 def _infer_dtype(data, array) -> np.dtype:
-    """PyTorch's inference: arrays keep their dtype; Python floats -> float32."""
+    """PyTorch's inference: arrays keep their dtype; Python floats -> the default float dtype."""
     if hasattr(data, "dtype"):
         return array.dtype
     if array.dtype.kind == "f":
-        return float32
+        return _default_float[0]
     if array.dtype.kind in "iu":
         return int64
     return array.dtype
@@ -144,8 +166,9 @@ class Tensor:
         return self._data.dtype
 
     @property
-    def device(self) -> str:
-        return self._backend.name
+    def device(self) -> device:
+        """Where the data lives: a ``ts.device``, which is also its name ("cpu", "cuda:0")."""
+        return self._backend.device_name
 
     @property
     def xp(self):
@@ -354,7 +377,7 @@ class Tensor:
         extra = []
         if self.device != "cpu":
             extra.append(f"device='{self.device}'")
-        if self.dtype not in (float32, int64, bool_):
+        if self.dtype not in (_default_float[0], int64, bool_):
             extra.append(f"dtype={self.dtype}")
         if self._ctx is not None:
             extra.append(f"grad_fn=<{self._ctx.name}>")
@@ -600,7 +623,7 @@ def _methods_from_ops(module):
 def tensor(data, dtype=None, requires_grad=False, device=None) -> Tensor:
     """A new tensor from data (nested lists, numbers, arrays, tensors): always a copy.
 
-    Python floats become float32, ints int64; numpy arrays keep their dtype."""
+    Python floats become float32 (the default dtype), ints int64; numpy arrays keep their dtype."""
     return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
 
 
@@ -610,9 +633,9 @@ def _size(size):
     return tuple(int(s) for s in size)
 
 
-def _factory(make, size, dtype, device, requires_grad, default=float32):
+def _factory(make, size, dtype, device, requires_grad, default=None):
     be = get_backend(device)
-    dtype = as_dtype(dtype) or default
+    dtype = as_dtype(dtype) or default or _default_float[0]
     t = Tensor._make(make(be, _size(size), dtype), be)
     return t.requires_grad_() if requires_grad else t
 
@@ -631,7 +654,7 @@ def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     if dtype is None:
-        dtype = bool_ if isinstance(fill_value, bool) else int64 if isinstance(fill_value, int) else float32
+        dtype = bool_ if isinstance(fill_value, bool) else int64 if isinstance(fill_value, int) else None
     return _factory(
         lambda be, s, d: be.xp.full(s, fill_value, dtype=d), (size,) if isinstance(size, int) else size,
         dtype, device, requires_grad,
@@ -664,7 +687,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if end is None:
         start, end = 0, start
     if dtype is None:
-        dtype = int64 if all(isinstance(v, int) for v in (start, end, step)) else float32
+        dtype = int64 if all(isinstance(v, int) for v in (start, end, step)) else _default_float[0]
     be = get_backend(device)
     t = Tensor._make(be.xp.arange(start, end, step, dtype=as_dtype(dtype)), be)
     return t.requires_grad_() if requires_grad else t

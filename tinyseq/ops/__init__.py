@@ -15,9 +15,10 @@ from collections import namedtuple
 import numpy as np
 
 from ..autograd import Function, OpError, _share_version
-from ..tensor import Tensor, as_dtype, float32
+from ..tensor import Tensor, as_dtype, get_default_dtype
 from . import elementwise as E
 from . import matmul as M
+from . import promotion as P
 from . import reduce as R
 from . import shape as S
 
@@ -31,7 +32,11 @@ def _const(value, dtype, be):
     if arr is None:
         if len(_scalar_cache) > 4096:
             _scalar_cache.clear()
-        arr = _scalar_cache[key] = be.xp.asarray(value, dtype=dtype)
+        try:
+            arr = be.xp.asarray(value, dtype=dtype)
+        except OverflowError:  # an int past a small int type's range wraps, as in PyTorch
+            arr = be.xp.asarray(value).astype(dtype)
+        _scalar_cache[key] = arr
     return Tensor._make(arr, be)
 
 
@@ -40,8 +45,8 @@ def _is_float(dtype) -> bool:
 
 
 def _pair(a, b, name):
-    """Two tensors of one dtype from tensors and Python numbers (PyTorch's rules,
-    except that two different float dtypes are an error rather than an upcast)."""
+    """Two tensors of one dtype from tensors and Python numbers, cast to the dtype
+    PyTorch's promotion gives (see ``promotion``)."""
     if not isinstance(a, Tensor):
         if not isinstance(b, Tensor):
             raise TypeError(f"{name}: expected at least one tensor, got {type(a).__name__} and {type(b).__name__}")
@@ -51,24 +56,14 @@ def _pair(a, b, name):
         da, db = a._data.dtype, b._data.dtype
         if da is db or da == db:  # builtin dtypes are shared objects: usually one `is`
             return a, b
-        if _is_float(da) and _is_float(db):
-            raise OpError(
-                f"{name}: dtypes differ ({da} and {db}) for shapes {a.shape} and {b.shape}; "
-                "convert one with .to(dtype)"
-            )
-        if _is_float(da):
-            return a, cast(b, da)
-        if _is_float(db):
-            return cast(a, db), b
-        common = np.promote_types(da, db)
+        common = P.pair_dtype(a, b)
         return cast(a, common), cast(b, common)
-    if isinstance(b, (bool, int, float, np.number)):
+    if isinstance(b, (bool, int, float, complex, np.number, np.bool_)):
         da = a._data.dtype
-        if isinstance(b, (float, np.floating)) and not _is_float(da):
-            a, da = cast(a, float32), float32
-        elif isinstance(b, (int, np.integer)) and not isinstance(b, bool) and da.kind == "b":
-            a, da = cast(a, np.dtype("int64")), np.dtype("int64")
-        return a, _const(b, da, a._backend)
+        common = P._combine(da, P.scalar_dtype(b))
+        if common is not da and common != da:
+            a = cast(a, common)
+        return a, _const(b, common, a._backend)
     if isinstance(b, np.ndarray) or hasattr(b, "__array__"):
         return a, Tensor(b, device=a.device).to(a.dtype)
     raise TypeError(f"{name}: unsupported operand type {type(b).__name__}")
@@ -95,7 +90,7 @@ def div(a, b):
     """Elementwise a / b with broadcasting; integers divide to the default float dtype."""
     a, b = _pair(a, b, "div")
     if not _is_float(a._data.dtype):
-        a, b = cast(a, float32), cast(b, float32)
+        a, b = cast(a, get_default_dtype()), cast(b, get_default_dtype())
     return E.Div.apply(a, b)
 
 
@@ -108,13 +103,13 @@ def pow(a, b):
         if not _is_float(a.dtype):
             if isinstance(b, int):
                 return Tensor._make(a._data**b, a._backend)
-            a = cast(a, float32)
+            a = cast(a, get_default_dtype())
         return E.PowScalar.apply(a, p=b)
     if not isinstance(a, Tensor) and isinstance(b, Tensor) and isinstance(a, (int, float)):
         if not _is_float(b.dtype):
             if isinstance(a, int):
                 return Tensor._make(b.xp.asarray(a, dtype=b.dtype) ** b._data, b._backend)
-            b = cast(b, float32)
+            b = cast(b, get_default_dtype())
         return E.RPowScalar.apply(b, c=a)
     a, b = _pair(a, b, "pow")
     return E.Pow.apply(a, b)
@@ -123,7 +118,7 @@ def pow(a, b):
 def _unary(op, name, doc):
     def fn(x):
         if x._data.dtype.kind not in "fc":
-            x = cast(x, float32)
+            x = cast(x, get_default_dtype())
         return op.apply(x)
 
     fn.__name__ = name
@@ -617,13 +612,13 @@ def _tensors(tensors, name):
     tensors = list(tensors)
     if not tensors:
         raise OpError(f"{name}: expected a non-empty sequence of tensors")
-    first = tensors[0]
+    common = None
     for t in tensors:
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}: expected tensors, got {type(t).__name__}")
-        if t.dtype != first.dtype:
-            raise OpError(f"{name}: dtypes differ ({first.dtype} and {t.dtype}); convert with .to(dtype)")
-    return tensors
+        d = t._data.dtype
+        common = d if common is None or common == d else P.promote_types(common, d)
+    return [cast(t, common) for t in tensors]
 
 
 def cat(tensors, dim=0):

@@ -5,12 +5,17 @@
     (x * x).sum().backward()
 """
 
+import math as _math
+
 import numpy as _np
 
 from . import (  # noqa: F401
+    accelerator,
+    backends,
     cuda,
     data,
     nn,
+    onnx,
     ops,
     optim,
     viz,  # noqa: F401  (drawing; imports graphviz only when drawing)
@@ -37,8 +42,10 @@ from .ops import (
     clip,
     clone,
     concatenate,
+    cos,
     cumsum,
     div,
+    einsum,
     eq,
     exp,
     expand,
@@ -48,6 +55,7 @@ from .ops import (
     ge,
     gt,
     index_select,
+    isclose,
     isfinite,
     isnan,
     le,
@@ -72,11 +80,13 @@ from .ops import (
     pad,
     permute,
     pow,
+    prod,
     relu,
     repeat,
     reshape,
     sigmoid,
     sign,
+    sin,
     softmax,
     sort,
     split,
@@ -137,6 +147,11 @@ from .tensor import (
     zeros_like,
 )  # fmt: skip
 
+pi = _math.pi
+e = _math.e
+inf = _math.inf
+nan = _math.nan
+
 # PyTorch's other names for the dtypes
 bool = bool_  # noqa: A001
 float = float32  # noqa: A001
@@ -159,7 +174,7 @@ __all__ = [
     "half", "int", "long", "short", "cfloat", "cdouble", "dtype", "get_default_dtype", "set_default_dtype",
     "result_type", "promote_types", "can_cast", "device", "as_dtype", "no_grad", "enable_grad", "is_grad_enabled",
     "detect_anomaly", "manual_seed", "set_default_device", "default_device", "get_backend",
-    "gradcheck", "GradcheckError", "cuda", "nn", "ops", "viz",
+    "gradcheck", "GradcheckError", "cuda", "accelerator", "backends", "onnx", "nn", "ops", "viz",
     "data", "optim", "save", "load", "CheckpointError",
     "abs", "add", "amax", "amin", "argmax", "argmin", "broadcast_to", "cat", "chunk", "clamp", "clip",
     "clone", "concatenate", "cumsum", "div", "eq", "exp", "expand", "flatten", "flip", "gather",
@@ -168,5 +183,5 @@ __all__ = [
     "logsumexp", "masked_fill", "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "mul",
     "neg", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "sign", "softmax", "split",
     "sqrt", "square", "squeeze", "stack", "std", "sub", "sum", "tanh", "transpose", "unsqueeze",
-    "var", "view", "where",
+    "var", "view", "where", "sin", "cos", "einsum", "prod", "isclose", "pi", "e", "inf", "nan",
 ]  # fmt: skip

@@ -352,9 +352,77 @@ class Tensor:
     def int(self) -> Tensor:
         return self.to(int32)
 
+    def half(self) -> Tensor:
+        return self.to(float16)
+
+    def short(self) -> Tensor:
+        return self.to(int16)
+
+    def byte(self) -> Tensor:
+        return self.to(uint8)
+
     def type_as(self, other) -> Tensor:
         """This tensor in ``other``'s dtype."""
         return self.to(other.dtype)
+
+    def type(self, dtype=None, non_blocking=False) -> Tensor | str:
+        """Without ``dtype``: PyTorch's type string ("torch.FloatTensor", "torch.cuda.LongTensor").
+        With one: this tensor in that dtype (a dtype, or such a string, which also names the device)."""
+        if dtype is None:
+            where = "" if self._backend.name == "cpu" else f"{self.device.type}."
+            return f"torch.{where}{_TYPE_NAMES.get(self.dtype.name, self.dtype.name)}Tensor"
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):
+            parts = dtype.split(".")
+            names = {v: k for k, v in _TYPE_NAMES.items()}
+            if parts[-1][: -len("Tensor")] not in names or parts[0] not in ("torch", "tinyseq"):
+                raise TypeError(f"type: unknown tensor type {dtype!r}")
+            device = "cuda" if len(parts) == 3 and parts[1] == "cuda" else "cpu"
+            return self.to(device, as_dtype(names[parts[-1][: -len("Tensor")]]))
+        return self.to(as_dtype(dtype))
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.kind == "f"
+
+    def is_complex(self) -> bool:
+        return self.dtype.kind == "c"
+
+    @property
+    def is_cuda(self) -> bool:
+        return self._backend.name.startswith("cuda")
+
+    def is_contiguous(self) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
+    def element_size(self) -> int:
+        return self.dtype.itemsize
+
+    def nelement(self) -> int:
+        return int(self._data.size)
+
+    def ndimension(self) -> int:
+        return self._data.ndim
+
+    # -- new tensors like this one (its dtype and device unless given) ---------
+    def _new(self, make, size, dtype, device, requires_grad, **kw) -> Tensor:
+        return make(_size(size), dtype=dtype or self.dtype, device=device or self._backend,
+                    requires_grad=requires_grad, **kw)  # fmt: skip
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return self._new(zeros, size, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return self._new(ones, size, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return self._new(empty, size, dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self._backend,
+                    requires_grad=requires_grad)  # fmt: skip
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
+        """A copy of ``data`` in this tensor's dtype and device (unless given)."""
+        return Tensor(data, dtype=dtype or self.dtype, device=device or self._backend, requires_grad=requires_grad)
 
     def contiguous(self) -> Tensor:
         """This tensor if its data is C-contiguous, else a contiguous copy (differentiable)."""
@@ -453,6 +521,24 @@ class Tensor:
     def div_(self, other) -> Tensor:
         self._inplace_check("div_")
         self._data /= self._other_data(other)
+        return self
+
+    def masked_fill_(self, mask, value) -> Tensor:
+        self._inplace_check("masked_fill_")
+        m = mask._data if isinstance(mask, Tensor) else self._backend.asarray(mask)
+        self._data[self.xp.broadcast_to(m, self._data.shape)] = self._other_data(value)
+        return self
+
+    def uniform_(self, a=0.0, b=1.0) -> Tensor:
+        """Fill with uniform draws in [a, b) from the device's generator."""
+        self._inplace_check("uniform_")
+        self._data[...] = self._backend.rng.random(self._data.shape) * (b - a) + a
+        return self
+
+    def normal_(self, mean=0.0, std=1.0) -> Tensor:
+        """Fill with normal draws of ``mean`` and ``std`` from the device's generator."""
+        self._inplace_check("normal_")
+        self._data[...] = self._backend.rng.standard_normal(self._data.shape) * std + mean
         return self
 
     def clamp_(self, min=None, max=None) -> Tensor:
@@ -597,13 +683,19 @@ def _format(array) -> str:
     )
 
 
+_TYPE_NAMES = {
+    "float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+    "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+}  # fmt: skip
+
 _METHODS = (
     "exp log log1p sqrt abs tanh sigmoid relu clamp clip maximum minimum neg pow matmul mm "
     "sum mean max min var std logsumexp argmax argmin amax amin "
     "reshape view flatten transpose permute squeeze unsqueeze expand expand_as view_as "
     "split chunk softmax log_softmax masked_fill sign square "
     "flip narrow unbind index_select gather sort argsort topk cumsum repeat "
-    "eq ne lt le gt ge isnan isfinite any all allclose norm bmm tril triu"
+    "eq ne lt le gt ge isnan isfinite any all allclose norm bmm tril triu sin cos prod isclose "
+    "add sub mul div true_divide broadcast_to swapaxes reshape_as"
 ).split()
 
 
@@ -617,6 +709,8 @@ def _methods_from_ops(module):
     # argument: no wrapper call per use, and help() shows the function's shapes.
     for name in _METHODS:
         setattr(Tensor, name, getattr(ops, name))  # plain functions bind as methods
+    Tensor.multinomial = multinomial
+    Tensor.where = lambda self, condition, other: ops.where(condition, self, other)  # torch's argument order
 
 
 # -- factories ------------------------------------------------------------------

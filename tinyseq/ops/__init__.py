@@ -79,19 +79,55 @@ def _binary(op, name):
     return fn
 
 
-add = _binary(E.Add, "add")
-sub = _binary(E.Sub, "sub")
 mul = _binary(E.Mul, "mul")
+
+
+def add(a, b, alpha=1):
+    """a + alpha * b, elementwise with broadcasting; Python numbers work on either side."""
+    if alpha != 1:
+        b = mul(b, alpha) if isinstance(b, Tensor) else b * alpha
+    a, b = _pair(a, b, "add")
+    return E.Add.apply(a, b)
+
+
+def sub(a, b, alpha=1):
+    """a - alpha * b, elementwise with broadcasting; Python numbers work on either side."""
+    if alpha != 1:
+        b = mul(b, alpha) if isinstance(b, Tensor) else b * alpha
+    a, b = _pair(a, b, "sub")
+    return E.Sub.apply(a, b)
+
+
 maximum = _binary(E.Maximum, "maximum")
 minimum = _binary(E.Minimum, "minimum")
 
 
-def div(a, b):
-    """Elementwise a / b with broadcasting; integers divide to the default float dtype."""
+def div(a, b, rounding_mode=None):
+    """Elementwise a / b with broadcasting; integers divide to the default float dtype.
+    ``rounding_mode="trunc"`` or ``"floor"`` rounds the quotient (integers stay integers;
+    no gradient flows through the rounding, as in PyTorch)."""
     a, b = _pair(a, b, "div")
+    if rounding_mode is not None:
+        return _rounded_div(a, b, rounding_mode)
     if not _is_float(a._data.dtype):
         a, b = cast(a, get_default_dtype()), cast(b, get_default_dtype())
     return E.Div.apply(a, b)
+
+
+def _rounded_div(a, b, mode):
+    if mode not in ("trunc", "floor"):
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {mode!r}")
+    if a._backend is not b._backend:
+        raise RuntimeError(f"div: tensors on different devices ({a.device} and {b.device})")
+    xp, x, y = a.xp, a._data, b._data
+    if _is_float(x.dtype):
+        q = xp.floor(x / y) if mode == "floor" else xp.trunc(x / y)
+    elif mode == "floor":
+        q = xp.floor_divide(x, y)
+    else:  # toward zero: the floor quotient, one up where the signs differ and it is inexact
+        q = xp.floor_divide(x, y)
+        q = q + ((q < 0) & (q * y != x)).astype(q.dtype)
+    return Tensor._make(xp.asarray(q), a._backend)
 
 
 true_divide = div
@@ -131,6 +167,8 @@ log = _unary(E.Log, "log", "Elementwise natural logarithm.")
 log1p = _unary(E.Log1p, "log1p", "log(1 + x), accurate where x is tiny.")
 sqrt = _unary(E.Sqrt, "sqrt", "Elementwise square root.")
 tanh = _unary(E.Tanh, "tanh", "Elementwise hyperbolic tangent.")
+sin = _unary(E.Sin, "sin", "Elementwise sine (radians).")
+cos = _unary(E.Cos, "cos", "Elementwise cosine (radians).")
 sigmoid = _unary(E.Sigmoid, "sigmoid", "Elementwise logistic function; no overflow for any finite input.")
 relu = _unary(E.Relu, "relu", "Elementwise max(x, 0).")
 
@@ -247,6 +285,19 @@ def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
     return builtins.bool(a.xp.allclose(a._data, bd, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Elementwise |a - b| <= atol + rtol * |b| (broadcasting) -> bool tensor."""
+    if not isinstance(a, Tensor):
+        raise TypeError(f"isclose: expected a tensor, got {type(a).__name__}")
+    if isinstance(b, Tensor) and b._backend is not a._backend:
+        raise RuntimeError(f"isclose: tensors on different devices ({a.device} and {b.device})")
+    bd = b._data if isinstance(b, Tensor) else b
+    try:
+        return Tensor._make(a.xp.isclose(a._data, bd, rtol=rtol, atol=atol, equal_nan=equal_nan), a._backend)
+    except ValueError:
+        raise OpError(f"isclose: shapes {a.shape} and {tuple(np.shape(bd))} cannot be broadcast together") from None
+
+
 def cast(x, dtype):
     """``x`` as ``dtype``; differentiable between float types."""
     dtype = as_dtype(dtype)
@@ -315,6 +366,21 @@ def sum(x, dim=None, keepdim=False, dtype=None):
     if x.dtype.kind not in "fc":
         return Tensor._make(x._data.sum(axis=_axes(x, dim, "sum"), keepdims=keepdim), x._backend)
     return R.Sum.apply(x, axis=_axes(x, dim, "sum"), keepdims=keepdim)
+
+
+def prod(x, dim=None, keepdim=False, dtype=None):
+    """Product of all elements, or along one ``dim``; integers and bools multiply in int64.
+    The gradient of each element is the product of the others (exact with zeros)."""
+    if dtype is not None:
+        x = cast(x, dtype)
+    elif x.dtype.kind in "bui" and x.dtype != np.int64:
+        x = cast(x, np.int64)
+    if dim is not None and not isinstance(dim, int):
+        raise OpError(f"prod: dim must be an int, got {dim!r}")
+    axis = _axes(x, dim, "prod")
+    if x.dtype.kind not in "fc":
+        return Tensor._make(x._data.prod(axis=axis, keepdims=keepdim), x._backend)
+    return R.Prod.apply(x, axis=axis, keepdims=keepdim)
 
 
 def mean(x, dim=None, keepdim=False):
@@ -458,6 +524,10 @@ def reshape(x, *shape):
 
 
 view = reshape
+
+
+def reshape_as(x, other):
+    return reshape(x, other.shape)
 
 
 def view_as(x, other):
@@ -736,6 +806,7 @@ def mm(a, b):
 import sys as _sys  # noqa: E402
 
 from .. import tensor as _tensor_module  # noqa: E402
+from .einsum import einsum  # noqa: E402, F401
 from .select import argsort, cumsum, flip, gather, index_select, narrow, repeat, sort, topk, unbind  # noqa: E402, F401
 
 _tensor_module._methods_from_ops(_sys.modules[__name__])

@@ -18,10 +18,11 @@ from . import (  # noqa: F401
     onnx,
     ops,
     optim,
+    utils,
     viz,  # noqa: F401  (drawing; imports graphviz only when drawing)
 )
 from .autograd import detect_anomaly, enable_grad, is_grad_enabled, no_grad
-from .backend import default_device, device, get_backend, manual_seed, set_default_device
+from .backend import Generator, default_device, device, get_backend, manual_seed, set_default_device
 from .gradcheck import GradcheckError, gradcheck
 from .ops import (
     abs,
@@ -172,9 +173,10 @@ __all__ = [
     "zeros_like", "ones_like", "full_like", "randn_like", "rand_like", "float16", "float32",
     "float64", "int8", "int16", "int32", "int64", "uint8", "complex64", "complex128", "bool", "float", "double",
     "half", "int", "long", "short", "cfloat", "cdouble", "dtype", "get_default_dtype", "set_default_dtype",
-    "result_type", "promote_types", "can_cast", "device", "as_dtype", "no_grad", "enable_grad", "is_grad_enabled",
+    "result_type", "promote_types", "can_cast", "device", "Generator",
+    "as_dtype", "no_grad", "enable_grad", "is_grad_enabled",
     "detect_anomaly", "manual_seed", "set_default_device", "default_device", "get_backend",
-    "gradcheck", "GradcheckError", "cuda", "accelerator", "backends", "onnx", "nn", "ops", "viz",
+    "gradcheck", "GradcheckError", "cuda", "accelerator", "backends", "onnx", "nn", "ops", "utils", "viz",
     "data", "optim", "save", "load", "CheckpointError",
     "abs", "add", "amax", "amin", "argmax", "argmin", "broadcast_to", "cat", "chunk", "clamp", "clip",
     "clone", "concatenate", "cumsum", "div", "eq", "exp", "expand", "flatten", "flip", "gather",

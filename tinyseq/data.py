@@ -21,19 +21,12 @@ from . import ops
 from .autograd import is_grad_enabled
 from .backend import get_backend, host_rng
 from .tensor import Tensor, as_dtype
+from .utils.data.dataset import TensorDataset, as_tensor
 
 
 def _tensor(x, name: str, dtype=None) -> Tensor:
     """x as a tensor cut from any graph (no copy for tensors already of the dtype)."""
-    if isinstance(x, Tensor):
-        t = x.detach()
-    else:
-        if isinstance(x, np.ndarray) and x.dtype == object:
-            raise TypeError(f"{name}: object arrays are not supported")
-        try:
-            t = Tensor(x)
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"{name}: expected an array, tensor or nested list, got {type(x).__name__} ({e})") from None
+    t = as_tensor(x, name)
     dtype = as_dtype(dtype)
     if dtype is not None and t.dtype != dtype:
         t = Tensor._make(t._data.astype(dtype), t._backend)
@@ -183,22 +176,6 @@ def pad_sequences(sequences, batch_first: bool = False, padding_value=0):
 
 
 # -- minibatches --------------------------------------------------------------------------
-class TensorDataset:
-    """Samples ``(t0[i], t1[i], ...)`` from tensors/arrays sharing their first dimension."""
-
-    def __init__(self, *tensors):
-        if not tensors:
-            raise ValueError("TensorDataset: needs at least one tensor")
-        self.tensors = tuple(_tensor(t, "TensorDataset") for t in tensors)
-        _same_length("TensorDataset", self.tensors)
-
-    def __len__(self) -> int:
-        return self.tensors[0].shape[0]
-
-    def __getitem__(self, i):
-        return tuple(t[i] for t in self.tensors)
-
-
 def _same_length(name, tensors) -> None:
     for t in tensors:
         if t.ndim == 0 or t.shape[0] != tensors[0].shape[0]:

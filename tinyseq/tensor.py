@@ -810,8 +810,12 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) ->
                     requires_grad)  # fmt: skip
 
 
-def randperm(n, dtype=None, device=None) -> Tensor:
-    """A random permutation of 0 .. n-1, from the device's generator."""
+def randperm(n, dtype=None, device=None, generator=None) -> Tensor:
+    """A random permutation of 0 .. n-1, from the device's generator (or ``generator``, a
+    ``ts.Generator``, whose host draws then move to the device)."""
+    if generator is not None:
+        order = np.argsort(generator.random(int(n)))
+        return Tensor(order, dtype=dtype or int64, device=device)
     # the order of n uniform draws: needs nothing of a device's generator but random()
     return _factory(lambda be, s, d: be.xp.argsort(be.rng.random(s)).astype(d), (n,), dtype, device, False,
                     default=int64)  # fmt: skip

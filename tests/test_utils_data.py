@@ -161,7 +161,8 @@ def test_samplers_match_torch_where_deterministic():
         return (list(d.SequentialSampler(range(5))),
                 list(d.BatchSampler(d.SequentialSampler(range(7)), 3, False)),
                 list(d.BatchSampler(range(7), 3, True)), len(d.BatchSampler(range(7), 3, False)),
-                len(d.RandomSampler(range(5))), len(d.RandomSampler(range(5), replacement=True, num_samples=12)))  # fmt: skip
+                len(d.RandomSampler(range(5))),
+                len(d.RandomSampler(range(5), replacement=True, num_samples=12)))  # fmt: skip
 
     ours, theirs = _both(torch, make)
     assert ours == theirs

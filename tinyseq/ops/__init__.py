@@ -58,6 +58,11 @@ def _pair(a, b, name):
             return a, b
         common = P.pair_dtype(a, b)
         return cast(a, common), cast(b, common)
+    cls = b.__class__
+    if cls is float or cls is int:  # the common cases first: the tensor's dtype holds the number
+        da = a._data.dtype
+        if da.kind in "fc" or (cls is int and da.kind in "iu"):
+            return a, _const(b, da, a._backend)
     if isinstance(b, (bool, int, float, complex, np.number, np.bool_)):
         da = a._data.dtype
         common = P._combine(da, P.scalar_dtype(b))

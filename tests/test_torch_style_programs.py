@@ -112,8 +112,8 @@ def row_classifier(torch, images, labels, copy_weights=None, steps=10, dtype="fl
         return [], model
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
     losses, correct = [], 0
-    for epoch in range(3):
-        for batch_idx, (data, target) in enumerate(loader):
+    for _epoch in range(3):
+        for _batch_idx, (data, target) in enumerate(loader):
             data, target = data.to(device), target.to(device)
             optimizer.zero_grad()
             output = model(data.view(-1, 6, 6))

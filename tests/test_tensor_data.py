@@ -63,3 +63,8 @@ def test_numpy_asarray_reads_a_tensor():
     t = ts.tensor([[1.0, 2.0]])
     assert np.asarray(t).tolist() == [[1.0, 2.0]]
     assert np.asarray(t, dtype=np.float64).dtype == np.float64
+
+
+def test_numpy_asarray_refuses_device_tensors():
+    with pytest.raises(TypeError, match=r"can't convert a strict:0 tensor of shape \(2,\) to a NumPy array"):
+        np.asarray(ts.ones(2, device="strict"))

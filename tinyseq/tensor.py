@@ -310,8 +310,14 @@ class Tensor:
         return self._backend.to_host(self._data)
 
     def __array__(self, dtype=None, copy=None):
-        # np.asarray(t), as PyTorch allows (a host copy for other devices)
-        host = self.numpy()
+        # np.asarray(t) for a CPU tensor, as PyTorch allows; a GPU tensor must be copied
+        # explicitly, so that a silent device-to-host copy is never hidden in NumPy code
+        if self._backend.name != "cpu":
+            raise TypeError(
+                f"can't convert a {self.device} tensor of shape {self.shape} to a NumPy array implicitly; "
+                "call .cpu() or .numpy() first"
+            )
+        host = self._data
         return host if dtype is None else host.astype(dtype, copy=False)
 
     def item(self):

@@ -106,3 +106,14 @@ def test_in_place_fills():
     assert float(w.abs().max()) <= 0.5
     with pytest.raises(RuntimeError, match="uniform_: a leaf tensor that requires grad"):
         w.uniform_(0, 1)
+
+
+def test_as_tensor_shares_where_it_can_and_is_tensor():
+    a = np.arange(3.0)
+    t = ts.as_tensor(a)
+    a[0] = 9.0
+    assert t.tolist() == [9.0, 1.0, 2.0] and t.dtype == ts.float64  # shares the array, keeps its dtype
+    x = ts.ones(2)
+    assert ts.as_tensor(x) is x and ts.as_tensor(x, dtype=ts.float64).dtype == ts.float64
+    assert ts.as_tensor([1, 2]).dtype == ts.int64 and ts.as_tensor(a, device="strict").device == "strict:0"
+    assert ts.is_tensor(x) and not ts.is_tensor(a)

@@ -115,6 +115,7 @@ from .tensor import (
     Tensor,
     arange,
     as_dtype,
+    as_tensor,
     bool_,
     complex64,
     complex128,
@@ -131,6 +132,7 @@ from .tensor import (
     int16,
     int32,
     int64,
+    is_tensor,
     linspace,
     multinomial,
     ones,
@@ -169,7 +171,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "full", "empty", "randn", "rand", "randint", "arange",
-    "from_numpy", "eye", "linspace", "randperm", "multinomial",
+    "from_numpy", "as_tensor", "is_tensor", "eye", "linspace", "randperm", "multinomial",
     "zeros_like", "ones_like", "full_like", "randn_like", "rand_like", "float16", "float32",
     "float64", "int8", "int16", "int32", "int64", "uint8", "complex64", "complex128", "bool", "float", "double",
     "half", "int", "long", "short", "cfloat", "cdouble", "dtype", "get_default_dtype", "set_default_dtype",

@@ -727,6 +727,22 @@ def tensor(data, dtype=None, requires_grad=False, device=None) -> Tensor:
     return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
 
 
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """``data`` as a tensor without a copy where possible: a tensor already of that dtype
+    and device is returned as it is, and a NumPy array on the CPU shares its memory."""
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype)
+    be = get_backend(device)
+    if isinstance(data, np.ndarray) and be.owns(data) and data.dtype != object:
+        t = Tensor._make(data, be)
+        return t if dtype is None else t.to(dtype)
+    return Tensor(data, dtype=dtype, device=device)
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
 def _size(size):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])

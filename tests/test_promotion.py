@@ -117,3 +117,26 @@ def test_default_dtype_sets_what_floats_become():
     assert ts.zeros(1).dtype == ts.float32
     with pytest.raises(TypeError, match="set_default_dtype: only floating dtypes"):
         ts.set_default_dtype(ts.int64)
+
+
+def test_in_place_ops_refuse_results_that_do_not_fit_like_torch():
+    torch = pytest.importorskip("torch")
+    cases = [
+        ("add_", "int64", 1.5), ("add_", "int64", 2), ("mul_", "int32", ts.ones(2, dtype=ts.float64)),
+        ("div_", "int64", 2), ("add_", "bool", 1), ("mul_", "bool", True), ("add_", "float32", 2.5),
+        ("add_", "float32", ts.ones(2, dtype=ts.float64)),
+    ]  # fmt: skip
+    for name, dtype, other in cases:
+        theirs = torch.tensor(other.numpy()) if isinstance(other, ts.Tensor) else other
+        try:
+            getattr(torch.ones(2, dtype=getattr(torch, dtype)), name)(theirs)
+            ok = True
+        except RuntimeError:
+            ok = False
+        x = ts.ones(2, dtype=getattr(ts, dtype))
+        if ok:
+            getattr(x, name)(other)
+            assert x.dtype == getattr(ts, dtype)
+        else:
+            with pytest.raises(RuntimeError, match=f"{name}: result type .* can't be cast to the desired output type"):
+                getattr(x, name)(other)

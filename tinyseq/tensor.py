@@ -510,9 +510,26 @@ class Tensor:
         self._data[...] = src._data
         return self
 
+    def _operand(self, name, other, divides=False):
+        """``other``'s raw value for an in-place op, refused (as PyTorch does) when the result
+        would not fit this tensor's dtype: a float into an int tensor, say."""
+        if self._data.dtype.kind not in "fc":
+            result = ops.promotion.result_type(self, other)
+            if divides and result.kind not in "fc":
+                result = get_default_dtype()
+            if not ops.promotion.can_cast(result, self.dtype):
+                raise RuntimeError(
+                    f"{name}: result type {result} can't be cast to the desired output type {self.dtype}"
+                )
+        if isinstance(other, Tensor):
+            if other._backend is not self._backend:
+                raise RuntimeError(f"{name}: tensors on different devices ({self.device} and {other.device})")
+            return other._data
+        return other
+
     def add_(self, other, alpha=1) -> Tensor:
+        o = self._operand("add_", other)
         self._inplace_check("add_")
-        o = self._other_data(other)
         self._data += o if alpha == 1 else alpha * o
         return self
 
@@ -520,13 +537,15 @@ class Tensor:
         return self.add_(other, -alpha)
 
     def mul_(self, other) -> Tensor:
+        o = self._operand("mul_", other)
         self._inplace_check("mul_")
-        self._data *= self._other_data(other)
+        self._data *= o
         return self
 
     def div_(self, other) -> Tensor:
+        o = self._operand("div_", other, divides=True)
         self._inplace_check("div_")
-        self._data /= self._other_data(other)
+        self._data /= o
         return self
 
     def masked_fill_(self, mask, value) -> Tensor:

@@ -64,7 +64,7 @@ def default_collate(batch):
         raise TypeError(f"default_collate: expected a non-empty list of samples, got {type(batch).__name__}")
     elem = batch[0]
     if isinstance(elem, Tensor):
-        return ops.stack([b.detach() for b in batch])
+        return ops.stack(list(batch))
     if isinstance(elem, np.ndarray):
         if elem.dtype.kind in "OSUV":
             raise TypeError(f"default_collate: numpy arrays of dtype {elem.dtype} cannot become tensors")

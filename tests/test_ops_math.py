@@ -83,3 +83,30 @@ def test_isclose_matches_torch():
     assert ts.tensor([1.0, 2.0]).isclose(ts.tensor([1.0, 2.1])).tolist() == [True, False]
     with pytest.raises(ValueError, match=r"isclose: shapes \(2,\) and \(3,\) cannot be broadcast together"):
         ts.isclose(ts.ones(2), ts.ones(3))
+
+
+def test_floor_divide_and_remainder_match_torch():
+    torch = pytest.importorskip("torch")
+    a, b = [-7.5, 7.5, -6.0, 5.25, 0.0], [2.0, -2.0, 4.0, 0.5, 3.0]
+    x, y = ts.tensor(a, dtype=ts.float64, requires_grad=True), ts.tensor(b, dtype=ts.float64, requires_grad=True)
+    tx, ty = torch.tensor(a, dtype=torch.float64, requires_grad=True), torch.tensor(b, dtype=torch.float64,
+                                                                                      requires_grad=True)  # fmt: skip
+    assert (x // y).tolist() == (tx // ty).tolist() and (x // 2).tolist() == (tx // 2).tolist()
+    (x % y).sum().backward()
+    (tx % ty).sum().backward()
+    assert (x % y).tolist() == (tx % ty).tolist() and (7.0 % y.detach()).tolist() == (7.0 % ty.detach()).tolist()
+    assert x.grad.tolist() == tx.grad.tolist() and y.grad.tolist() == ty.grad.tolist()
+    i, j = [-7, 7, 5, 0], [2, -2, 3, 4]
+    for ours, ref in [(ts.tensor(i) // ts.tensor(j), torch.tensor(i) // torch.tensor(j)),
+                      (ts.tensor(i) % ts.tensor(j), torch.tensor(i) % torch.tensor(j)),
+                      (ts.tensor(i).remainder(3), torch.tensor(i).remainder(3))]:  # fmt: skip
+        assert ours.dtype == ts.int64 and ours.tolist() == ref.tolist()
+    g = ts.tensor([[0.3, 1.7], [-2.2, 5.1]], dtype=ts.float64, requires_grad=True)
+    assert ts.gradcheck(lambda t: ts.remainder(t, 0.8), (g,))
+
+
+def test_format_of_a_scalar_tensor():
+    loss = ts.tensor(1.23456)
+    assert f"{loss:.2f}" == "1.23" and "{:5.1f}".format(loss) == "  1.2"
+    with pytest.raises(TypeError):
+        f"{ts.ones(2):.2f}"

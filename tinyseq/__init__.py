@@ -52,6 +52,7 @@ from .ops import (
     expand,
     flatten,
     flip,
+    floor_divide,
     gather,
     ge,
     gt,
@@ -83,6 +84,7 @@ from .ops import (
     pow,
     prod,
     relu,
+    remainder,
     repeat,
     reshape,
     sigmoid,
@@ -171,7 +173,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "full", "empty", "randn", "rand", "randint", "arange",
-    "from_numpy", "as_tensor", "is_tensor", "eye", "linspace", "randperm", "multinomial",
+    "from_numpy", "eye", "linspace", "randperm", "multinomial",
     "zeros_like", "ones_like", "full_like", "randn_like", "rand_like", "float16", "float32",
     "float64", "int8", "int16", "int32", "int64", "uint8", "complex64", "complex128", "bool", "float", "double",
     "half", "int", "long", "short", "cfloat", "cdouble", "dtype", "get_default_dtype", "set_default_dtype",
@@ -188,4 +190,5 @@ __all__ = [
     "neg", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "sign", "softmax", "split",
     "sqrt", "square", "squeeze", "stack", "std", "sub", "sum", "tanh", "transpose", "unsqueeze",
     "var", "view", "where", "sin", "cos", "einsum", "prod", "isclose", "pi", "e", "inf", "nan",
+    "floor_divide", "remainder", "as_tensor", "is_tensor",
 ]  # fmt: skip

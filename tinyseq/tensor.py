@@ -328,8 +328,9 @@ class Tensor:
     def tolist(self):
         return self.numpy().tolist()
 
-    def to(self, *args, device=None, dtype=None, copy=False) -> Tensor:
-        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``; differentiable."""
+    def to(self, *args, device=None, dtype=None, copy=False, non_blocking=False, memory_format=None) -> Tensor:
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other)``; differentiable.
+        ``non_blocking`` and ``memory_format`` are accepted and change nothing."""
         device, dtype = parse_to_args(args, device, dtype)
         out = self
         if device is not None and get_backend(device) is not self._backend:
@@ -343,8 +344,11 @@ class Tensor:
     def cpu(self) -> Tensor:
         return self.to("cpu")
 
-    def cuda(self, index: int = 0) -> Tensor:
-        return self.to(f"cuda:{index}")
+    def cuda(self, device=None, non_blocking=False) -> Tensor:
+        """This tensor on a GPU: ``device`` an index, "cuda:1" or a ``ts.device`` (default GPU 0)."""
+        if device is None or isinstance(device, int):
+            device = f"cuda:{device or 0}"
+        return self.to(device)
 
     def float(self) -> Tensor:
         return self.to(float32)
@@ -477,6 +481,12 @@ class Tensor:
 
     def __hash__(self):
         return id(self)
+
+    def __format__(self, spec: str) -> str:
+        # f"{loss:.4f}" on a 0-d tensor formats its value, as in PyTorch
+        if self._data.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
 
     # -- in-place updates (optimizers, init, masking); never recorded -------------
     def _inplace_check(self, name):
@@ -627,6 +637,18 @@ class Tensor:
     def __rpow__(self, o):
         return ops.pow(o, self)
 
+    def __floordiv__(self, o):
+        return ops.floor_divide(self, o)
+
+    def __rfloordiv__(self, o):
+        return ops.floor_divide(o, self)
+
+    def __mod__(self, o):
+        return ops.remainder(self, o)
+
+    def __rmod__(self, o):
+        return ops.remainder(o, self)
+
     def __neg__(self):
         return ops.neg(self)
 
@@ -720,7 +742,7 @@ _METHODS = (
     "split chunk softmax log_softmax masked_fill sign square "
     "flip narrow unbind index_select gather sort argsort topk cumsum repeat "
     "eq ne lt le gt ge isnan isfinite any all allclose norm bmm tril triu sin cos prod isclose "
-    "add sub mul div true_divide broadcast_to swapaxes reshape_as"
+    "add sub mul div true_divide broadcast_to swapaxes reshape_as floor_divide remainder"
 ).split()
 
 

@@ -119,6 +119,22 @@ def div(a, b, rounding_mode=None):
     return E.Div.apply(a, b)
 
 
+def floor_divide(a, b):
+    """Elementwise floor(a / b) (``a // b``); integers stay integers. No gradient, as in PyTorch."""
+    return div(a, b, rounding_mode="floor")
+
+
+def remainder(a, b):
+    """Elementwise a - b * floor(a / b) (``a % b``): the sign of ``b``, as Python's ``%``.
+    Differentiable: 1 for ``a``, -floor(a / b) for ``b``."""
+    a, b = _pair(a, b, "remainder")
+    if not _is_float(a._data.dtype):
+        if a._backend is not b._backend:
+            raise RuntimeError(f"remainder: tensors on different devices ({a.device} and {b.device})")
+        return Tensor._make(a.xp.asarray(a.xp.mod(a._data, b._data)), a._backend)
+    return a - b * floor_divide(a.detach(), b.detach())
+
+
 def _rounded_div(a, b, mode):
     if mode not in ("trunc", "floor"):
         raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {mode!r}")

@@ -322,6 +322,13 @@ def summary(folder: Path) -> str:
         verdicts = [ln for ln in lines if re.search(r"(passed|failed|error|skipped|no tests ran|GPU tests:)", ln)]
         failed = [ln for ln in lines if ln.startswith(("FAILED", "ERROR", "SKIPPED")) or " FAIL " in ln]
         out += ["tests/test_gpu.py:"] + ["  " + ln for ln in failed[:20] + verdicts[-2:]]
+    dist_log, dist_bench = folder / "distributed_tests.log", folder / "distributed_bench.log"
+    if dist_log.exists():
+        lines = dist_log.read_text().strip().splitlines()
+        failed = [ln for ln in lines if ln.startswith(("FAILED", "ERROR", "SKIPPED"))]
+        out += ["ts.distributed, nccl backend:"] + ["  " + ln for ln in failed[:10] + lines[-2:]]
+        if dist_bench.exists():
+            out += ["  " + ln for ln in dist_bench.read_text().splitlines() if ln.startswith("|")]
     examples = folder / "examples.log"
     if examples.exists() and examples.read_text().strip():
         out += ["examples (--device cuda --smoke):"] + ["  " + ln for ln in examples.read_text().strip().splitlines()]

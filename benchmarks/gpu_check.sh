@@ -11,8 +11,12 @@
 # 3. runs benchmarks/gpu.py: problems A, C, E and ConvLSTM against PyTorch
 #    CUDA, tinyseq's GPU against its CPU on C, and a host-time profile of the
 #    fixed cost per time step (gpu_profile.txt);
-# 4. runs each example's `--device cuda --smoke` while time is left;
-# 5. prints a summary table last.
+# 4. checks the nccl backend of ts.distributed (when mpi4py is installed:
+#    pip install "tinyseq[distributed]"): tests/test_distributed_gpu.py on 1
+#    rank (and 2 with 2 GPUs), the NCCL adapter's CPU tests, and
+#    benchmarks/distributed.py --device cuda;
+# 5. runs each example's `--device cuda --smoke` while time is left;
+# 6. prints a summary table last.
 #
 # Logs and results go to $OUT if set, else ./gpu_results/. Python is $PYTHON
 # (default python3); the repository is put on PYTHONPATH, so no install is
@@ -65,6 +69,34 @@ timeout 150 "$PY" benchmarks/gpu.py --json "$OUT/gpu_bench.json" --profile "$OUT
     | tee "$OUT/gpu_bench.log"
 bench_rc=${PIPESTATUS[0]}
 
+echo "== distributed: the nccl backend"
+dist_rc=0
+if ! "$PY" -c "import mpi4py" >/dev/null 2>&1; then
+    echo "mpi4py not installed: skipped (pip install \"tinyseq[distributed]\")" | tee "$OUT/distributed_tests.log"
+elif ! nccl_error=$("$PY" -c "from tinyseq_gpu.nccl import import_nccl; import_nccl()" 2>&1); then
+    echo "no NCCL for CuPy: skipped ($(echo "$nccl_error" | tail -n 1))" | tee "$OUT/distributed_tests.log"
+else
+    gpus=$("$PY" -c "import tinyseq as ts; print(ts.cuda.device_count())" 2>/dev/null || echo 0)
+    sizes=1
+    [ "${gpus:-0}" -ge 2 ] && sizes=1,2
+    if "$PY" -c "import pytest" >/dev/null 2>&1; then
+        timeout 120 "$PY" -m pytest -rs -p no:cacheprovider tests/test_distributed_gpu.py tests/test_distributed.py \
+            2>&1 | tee "$OUT/distributed_tests.log"
+        dist_rc=${PIPESTATUS[0]}
+    else
+        mpiexec="$(dirname "$PY")/mpiexec"
+        [ -x "$mpiexec" ] || mpiexec=mpiexec
+        timeout 120 "$mpiexec" -n 1 "$PY" tests/distributed_worker.py nccl "$OUT/nccl.json" 2>&1 \
+            | tee "$OUT/distributed_tests.log"
+        dist_rc=${PIPESTATUS[0]}
+        cat "$OUT/nccl.json" 2>/dev/null
+    fi
+    timeout 90 "$PY" benchmarks/distributed.py --device cuda --sizes "$sizes" --json "$OUT/distributed_bench.json" \
+        2>&1 | tee "$OUT/distributed_bench.log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || dist_rc=1
+fi
+echo "distributed exit code: $dist_rc" | tee -a "$OUT/distributed_tests.log"
+
 echo "== examples: --device cuda --smoke (while time is left)"
 : >"$OUT/examples.log"
 scratch=$(mktemp -d)  # the examples' own output files stay out of $OUT
@@ -86,5 +118,6 @@ done
 rm -rf "$scratch"
 
 "$PY" benchmarks/gpu.py --summary "$OUT"
-echo "tests exit code $tests_rc, benchmark exit code $bench_rc, $(($(date +%s) - start)) s in all; results in $OUT"
-[ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ]
+echo "tests exit code $tests_rc, benchmark exit code $bench_rc, distributed exit code $dist_rc," \
+    "$(($(date +%s) - start)) s in all; results in $OUT"
+[ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ] && [ "$dist_rc" -eq 0 ]

@@ -44,16 +44,41 @@ def parser(name: str, doc: str) -> argparse.ArgumentParser:
     return p
 
 
+def add_distributed(p: argparse.ArgumentParser) -> None:
+    """The --distributed option of the examples that can train on several processes."""
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel training on the processes mpiexec started, e.g. "
+                        f"`mpiexec -n 2 python -m mpi4py examples/{p.prog} --distributed` (one GPU each with "
+                        "--device cuda); only rank 0 prints, draws and writes files")  # fmt: skip
+
+
 def setup(args) -> Path:
-    """Seed every generator, check the device, make the output folder; returns it."""
+    """Seed every generator, check the device, make the output folder; returns it.
+
+    With ``args.distributed``: join the other processes first (``args.rank``,
+    ``args.world``; on CUDA, ``args.device`` becomes this rank's GPU), and silence
+    every rank but 0."""
     args.clock = (time.perf_counter(), time.process_time())
-    ts.manual_seed(args.seed)
+    args.rank, args.world = 0, 1
+    if getattr(args, "distributed", False):
+        group = ts.distributed.init_process_group("nccl" if args.device.startswith("cuda") else "mpi")
+        args.rank, args.world, args.device = group.rank, group.size, group.device
+        if args.rank != 0:
+            _main_process[0] = False
+            sys.stdout = open(os.devnull, "w")  # for the rest of the process
+    # Each rank its own random stream (dropout masks); DistributedDataParallel copies rank 0's weights.
+    ts.manual_seed(args.seed + args.rank)
     ts.get_backend(args.device)  # an unknown or unavailable device fails here, with a clear message
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if args.rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
     size = "smoke" if args.smoke else "default"
-    print(f"{args.name}: device {args.device}, seed {args.seed}, {size} size, output in {out}/")
+    where = f", {args.world} processes" if args.world > 1 else ""
+    print(f"{args.name}: device {args.device}{where}, seed {args.seed}, {size} size, output in {out}/")
     return out
+
+
+_main_process = [True]  # False on ranks other than 0 of a --distributed run: no progress bar
 
 
 def rng(args) -> np.random.Generator:
@@ -72,7 +97,10 @@ class Progress:
         self.total, self.desc, self.n = total, desc, 0
         self.start, self.cpu_start = time.perf_counter(), time.process_time()
         self._next_print = 0.0
+        self.quiet = not _main_process[0]
         try:
+            if self.quiet:
+                raise ImportError
             from tqdm.auto import tqdm
         except ImportError:
             self.bar = None
@@ -83,6 +111,8 @@ class Progress:
 
     def update(self, n: int = 1, **values) -> None:
         self.n += n
+        if self.quiet:
+            return
         text = ", ".join(f"{k}={_fmt(v)}" for k, v in values.items())
         if self.bar is not None:
             if values:
@@ -96,6 +126,8 @@ class Progress:
             print(f"{self.desc}: {self.n}/{self.total} [{elapsed:.0f}s] {text}", flush=True)
 
     def write(self, message: str) -> None:
+        if self.quiet:
+            return
         if self.bar is not None:
             self.bar.write(message)
         else:

@@ -26,6 +26,13 @@ checkpoint.npz, results.json.
     python examples/char_lstm.py                       # 2000 steps, about 3 minutes of CPU
     python examples/char_lstm.py --steps 3000 --resume # continue the same run to step 3000
     python examples/char_lstm.py --text novel.txt --hidden 512 --device cuda
+    mpiexec -n 2 python -m mpi4py examples/char_lstm.py --distributed   # 2 processes, 16 streams each
+
+With --distributed, the --batch streams are split between the processes
+(``ts.distributed.shard_streams``), each process carries its own streams'
+LSTM state, and ``DistributedDataParallel`` averages the gradients, so the
+run takes the same steps as one process with the whole batch. Only rank 0
+evaluates, samples, draws and writes files.
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ def parse_args(argv=None):
     p.add_argument("--max-chars", type=int, default=1_500_000, help="size cap of the default corpus")
     p.add_argument("--text", help="train on this text file instead of the standard library's source")
     p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.npz")
+    _common.add_distributed(p)
     args = p.parse_args(argv)
     if args.smoke:
         args.steps = 12 if args.steps == p.get_default("steps") else args.steps
@@ -157,10 +165,14 @@ def main(argv=None) -> dict:
           f"unigram entropy {unigram:.3f} bits, uniform log2(V) {math.log2(V):.3f} bits")  # fmt: skip
 
     train = ts.data.batchify(ts.tensor(train_ids, device=args.device), args.batch)  # (T, batch)
+    if args.distributed:
+        train = ts.distributed.shard_streams(train)  # (T, batch / world): this rank's streams
     val_streams = max(1, min(args.batch, len(val_ids) // (args.seq + 1)))
     val = ts.data.batchify(ts.tensor(val_ids, device=args.device), val_streams)
     model = CharLSTM(V, args.embed, args.hidden, args.layers).to(args.device)
-    opt = ts.optim.Adam(model.parameters(), lr=args.lr)
+    # `net` trains (averaging gradients over the ranks); `model`, the same weights, evaluates and samples
+    net = ts.nn.parallel.DistributedDataParallel(model) if args.distributed else model
+    opt = ts.optim.Adam(net.parameters(), lr=args.lr)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {n_params:,} parameters\n{model}")
 
@@ -176,6 +188,8 @@ def main(argv=None) -> dict:
         print(f"resumed from {ckpt_path} at step {step}")
 
     def checkpoint():
+        if args.rank != 0:
+            return
         ts.save({"model": model.state_dict(), "optim": opt.state_dict(), "step": step, "chars": "".join(chars),
                  "history": history, "val_history": val_history}, ckpt_path)  # fmt: skip
 
@@ -192,7 +206,7 @@ def main(argv=None) -> dict:
         for i, (x, y) in enumerate(chunks):
             if i < first:
                 continue
-            logits, state = model(x, state)
+            logits, state = net(x, state)
             loss = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
             opt.zero_grad()
             loss.backward()
@@ -205,7 +219,7 @@ def main(argv=None) -> dict:
             running = bpc if running is None else 0.98 * running + 0.02 * bpc
             history.append(bpc)
             bar.update(bpc=running, epoch=f"{step / per_epoch:.2f}")
-            if step % args.eval_every == 0 or step == args.steps:
+            if args.rank == 0 and (step % args.eval_every == 0 or step == args.steps):
                 v = evaluate(model, val, args.seq)
                 val_history.append([step, v])
                 s = generate(model, prime, 120 if args.smoke else 300, chars, args.temperature, rng, args.device)
@@ -216,6 +230,10 @@ def main(argv=None) -> dict:
                 break
         first = 0
     seconds = bar.close()
+    if args.distributed and loss is not None:
+        ts.distributed.all_reduce(loss, op="mean")  # the last step's loss over every rank's streams
+    if args.rank != 0:
+        return {"rank": args.rank, "steps": step, "final_loss": None if loss is None else loss.item()}
 
     val_bpc = val_history[-1][1] if val_history else evaluate(model, val, args.seq)
     with open(out / "samples.txt", "w", encoding="utf-8") as f:
@@ -228,7 +246,7 @@ def main(argv=None) -> dict:
         "steps": step, "seconds_this_run": seconds, "chars": len(text), "vocab": V, "parameters": n_params,
         "unigram_entropy_bits": unigram, "uniform_bits": math.log2(V), "validation_bpc": val_bpc,
         "final_train_bpc": running, "final_loss": None if loss is None else loss.item(),
-        "pictures": [picture],
+        "pictures": [picture], "processes": args.world,
     }, args)  # fmt: skip
 
 

@@ -27,6 +27,11 @@ test RMSE), training.png (losses), results.md (RMSE table), results.json.
 
     python examples/forecast_sliding_window.py                 # 200 epochs, about 10 seconds
     python examples/forecast_sliding_window.py --window 30 --hidden 64
+    mpiexec -n 2 python -m mpi4py examples/forecast_sliding_window.py --distributed
+
+With --distributed, a ``DistributedSampler`` gives each process its share of
+the shuffled training windows (--batch is split between the processes) and
+``DistributedDataParallel`` averages the gradients. Only rank 0 writes files.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ def parse_args(argv=None):
     p.add_argument("--layers", type=int, default=2, help="stacked LSTM layers (default 2)")
     p.add_argument("--batch", type=int, default=32, help="windows per step (default 32)")
     p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")
+    _common.add_distributed(p)
     args = p.parse_args(argv)
     if args.smoke:
         args.epochs, args.hidden = 3, 8
@@ -111,8 +117,16 @@ def main(argv=None) -> dict:
                                   for k, m in split.items()))  # fmt: skip
 
     model = Forecaster(args.hidden, args.layers).to(args.device)
-    opt = ts.optim.Adam(model.parameters(), lr=args.lr)
-    loader = ts.data.DataLoader(data["train"], batch_size=args.batch, shuffle=True)
+    if args.distributed:
+        # each rank: its share of every epoch's shuffled windows, batch / world at a time
+        net = ts.nn.parallel.DistributedDataParallel(model)
+        sampler = ts.distributed.DistributedSampler(ts.data.TensorDataset(*data["train"]), seed=args.seed)
+        loader = ts.data.DataLoader(data["train"], batch_size=max(1, args.batch // args.world), sampler=sampler)
+        seen = len(sampler) * args.world  # windows per epoch, over all ranks (the sampler pads to divide evenly)
+    else:
+        net, sampler, seen = model, None, int(split["train"].sum())
+        loader = ts.data.DataLoader(data["train"], batch_size=args.batch, shuffle=True)
+    opt = ts.optim.Adam(net.parameters(), lr=args.lr)
 
     def predict(x) -> np.ndarray:
         """Forecasts in sunspot units."""
@@ -127,21 +141,27 @@ def main(argv=None) -> dict:
     curves = []
     bar = _common.Progress(args.epochs, "sunspots")
     for epoch in range(1, args.epochs + 1):
-        total = 0.0
+        if sampler is not None:
+            sampler.set_epoch(epoch)  # a new shuffle each epoch, the same on every rank
+        total = ts.zeros((), dtype=ts.float64)
         for xb, yb in loader:
-            loss = F.mse_loss(model(xb), yb)
+            loss = F.mse_loss(net(xb), yb)
             opt.zero_grad()
             loss.backward()
             ts.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             total += loss.item() * xb.shape[0]
-        train_loss = total / int(split["train"].sum())
+        if args.distributed:
+            ts.distributed.all_reduce(total)  # the epoch's loss over every rank's windows
+        train_loss = total.item() / seen
         val_rmse = rmse(predict(data["val"][0]), val_truth)
         curves.append((train_loss, val_rmse))
         if val_rmse < best[0]:
             best = (val_rmse, {k: v.numpy().copy() for k, v in model.state_dict().items()}, epoch)
         bar.update(loss=train_loss, val_rmse=val_rmse)
     bar.close()
+    if args.rank != 0:  # the replicas are equal: rank 0 alone reports
+        return {"rank": args.rank, "final_loss": curves[-1][0]}
     model.load_state_dict(best[1])
     print(f"kept the model of epoch {best[2]} (validation RMSE {best[0]:.2f})")
 

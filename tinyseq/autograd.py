@@ -22,6 +22,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import weakref
 
 _state = {"grad": True, "anomaly": False}
 Tensor = None  # tinyseq.tensor.Tensor; tensor.py sets it (it imports this module first)
@@ -296,14 +297,38 @@ def _check_finite(fn, arrays, phase):
     for a in arrays:
         if a is None or a.dtype.kind not in "fc":
             continue
-        if not bool(fn.xp.isfinite(a).all()):
+        a = _dense(a)
+        finite = fn.xp.isfinite(a)
+        if not bool(finite.all()):
             where = describe_scope(_scope[-1] if phase == "forward" else fn.scope)
             where = f" at {where}" if where else ""
             what = "output" if phase == "forward" else "input gradient"
+            first = tuple(int(i) for i in fn.xp.argwhere(~finite)[0])  # for a (T, ...) output, [0] is t
             raise FloatingPointError(
                 f"detect_anomaly: {fn.name} produced NaN or inf in its {phase} pass{where} "
-                f"({what} of shape {tuple(a.shape)})"
+                f"({what} of shape {tuple(a.shape)}, first at index {first})"
             )
+
+
+class Terms(list):
+    """A gradient kept as a list of terms until something needs its value (``dense()``).
+
+    A fused op that computes many terms of one sum more cheaply together (all
+    time steps' dW_hh in one GEMM) returns each term as a one-element Terms;
+    where terms of the same sum meet, the engine joins them (``extend``, O(1) a
+    term), and the node that consumes the sum evaluates it once. Everything else
+    sees a Terms as the array it stands for: adding an array evaluates it."""
+
+    __slots__ = ()
+    __array_ufunc__ = None  # so that `array + terms` reaches __radd__ instead of numpy
+
+    def dense(self):
+        raise NotImplementedError
+
+
+def _dense(g):
+    """A gradient as an array: one kept as a sum of terms (see ops.fused.StepTerms) is evaluated."""
+    return g.dense() if hasattr(g, "dense") else g
 
 
 def _reduce_to(g, shape):
@@ -377,6 +402,99 @@ def _run_hooks(fn, out_grads, accumulate=True) -> None:
                 out_grads[i] = new._data if isinstance(new, Tensor) else new
 
 
+# Leaves with post-accumulate-grad hooks: id(leaf) -> (weak reference to it, [hooks]). Kept here,
+# not on the tensor, so that copies of a tensor do not inherit them; a backward pass counts
+# gradient edges only while this is non-empty, so the engine's loop is unchanged otherwise.
+_post_hooked: dict = {}
+
+
+def _post_hooks(t):
+    entry = _post_hooked.get(id(t))
+    return entry[1] if entry is not None and entry[0]() is t else None
+
+
+def register_post_accumulate_grad_hook(leaf, hook):
+    """``Tensor.register_post_accumulate_grad_hook``: see there."""
+    if leaf._ctx is not None:
+        raise RuntimeError(
+            f"register_post_accumulate_grad_hook: post accumulate grad hooks cannot be registered on "
+            f"non-leaf tensors (this one, of shape {leaf.shape}, was made by {leaf._ctx.name})"
+        )
+    if not leaf.requires_grad:
+        raise RuntimeError(
+            "register_post_accumulate_grad_hook: cannot register a hook on a tensor that doesn't require "
+            f"gradient (shape {leaf.shape}); call requires_grad_() first"
+        )
+    hooks = _post_hooks(leaf)
+    if hooks is None:
+        key, hooks = id(leaf), []
+
+        def forget(ref, key=key, table=_post_hooked):  # the leaf died: its entry goes (unless reused)
+            if table.get(key, (None,))[0] is ref:
+                del table[key]
+
+        _post_hooked[key] = (weakref.ref(leaf, forget), hooks)
+    hooks.append(hook)
+    return _PostHookHandle(leaf, hook)
+
+
+class _PostHookHandle:
+    def __init__(self, leaf, hook):
+        self._leaf, self._hook = weakref.ref(leaf), hook
+
+    def remove(self) -> None:
+        leaf = self._leaf()
+        hooks = None if leaf is None else _post_hooks(leaf)
+        if hooks and self._hook in hooks:
+            hooks.remove(self._hook)
+            if not hooks:
+                del _post_hooked[id(leaf)]
+
+
+def _count_hooked_edges(roots) -> dict:
+    """leaf -> how many gradients it will be handed in this backward, for every leaf with
+    post-accumulate hooks that the roots reach (one walk over the graph)."""
+    counts: dict = {}
+    seen: set = set()
+    stack: list = []
+    for root in roots:
+        fn = root._ctx
+        if fn is None:
+            if _post_hooks(root):
+                counts[root] = counts.get(root, 0) + 1
+        elif fn not in seen:
+            seen.add(fn)
+            stack.append(fn)
+    while stack:
+        for parent, idx in stack.pop().parents:
+            if parent is None:
+                continue
+            if idx < 0:
+                if _post_hooks(parent):
+                    counts[parent] = counts.get(parent, 0) + 1
+            elif parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return counts
+
+
+def _count_down(parents, counts, held) -> None:
+    """One gradient edge of each hooked leaf in ``parents`` is done (its gradient, if any,
+    already added); a leaf whose last edge this was runs its hooks now, unless
+    ``register_hook`` hooks hold its gradient until the end of the pass."""
+    for parent, _ in parents:
+        if parent in counts:  # only leaves are keys
+            counts[parent] -= 1
+            if counts[parent] == 0 and parent not in held:
+                del counts[parent]
+                _run_post_hooks(parent)
+
+
+def _run_post_hooks(leaf) -> None:
+    for hook in list(_post_hooks(leaf) or ()):
+        hook(leaf)
+
+
 def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, input_observer=None):
     """Backpropagate ``grads`` (arrays) from ``roots`` (tensors).
 
@@ -386,11 +504,17 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
     before its backward runs; ``input_observer(fn, in_grads)`` sees what its
     backward hands to each parent (one per parent, None for none; broadcast
     shapes not yet reduced). The graph drawer's gradient-flow view uses both.
+
+    A leaf's post-accumulate-grad hooks run once its last gradient of this pass is
+    in ``.grad``: every gradient edge from the reached graph to it is counted first.
+    Edges of a branch that received no gradient never arrive; such leaves run
+    their hooks at the end.
     """
     pending: dict = {}
     held: dict = {}  # gradients of leaves with hooks, released at the end
     heap: list = []
     push = heapq.heappush
+    counts = _count_hooked_edges(roots) if _post_hooked and accumulate else None
     for root, g in zip(roots, grads):
         fn = root._ctx
         if fn is None:
@@ -405,6 +529,8 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
             slot = pending[fn] = [None] * len(fn.out_meta)
             push(heap, (-fn.generation, -fn.seq, fn))
         slot[root._idx] = g if slot[root._idx] is None else slot[root._idx] + g
+    if counts:
+        _count_down([(root, -1) for root in roots if root._ctx is None], counts, held)
     anomaly = _state["anomaly"]
     pop = heapq.heappop
     while heap:
@@ -427,12 +553,12 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
         if fn.hooks:
             _run_hooks(fn, out_grads, accumulate)
         if observer is not None:
-            observer(fn, out_grads)
+            observer(fn, [_dense(g) for g in out_grads])
         in_grads = fn.backward(*out_grads)
         if in_grads.__class__ is not tuple:
             in_grads = (in_grads,)
         if input_observer is not None:
-            input_observer(fn, in_grads)
+            input_observer(fn, tuple(_dense(g) for g in in_grads))
         if anomaly:
             _check_finite(fn, in_grads, "backward")
         if not retain_graph:
@@ -460,12 +586,21 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
             elif slot[idx] is None:
                 slot[idx] = g
             elif fresh:  # g is ours to overwrite: sum into it rather than into a new array
-                g += slot[idx]
-                slot[idx] = g
+                so_far = slot[idx]
+                if so_far.__class__ is g.__class__ and isinstance(g, Terms):  # one input's terms: one sum
+                    so_far.extend(g)
+                else:
+                    g += so_far
+                    slot[idx] = g
             else:
                 slot[idx] = slot[idx] + g
+        if counts:
+            _count_down(fn.parents, counts, held)
     if held:
         _release_leaves(held)
+    if counts:
+        for leaf in counts:  # held by register_hook, or on a branch no gradient reached
+            _run_post_hooks(leaf)
 
 
 def numel(shape) -> int:

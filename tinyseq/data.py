@@ -194,13 +194,18 @@ class DataLoader:
     Shuffling draws a permutation from ``ts.backend.host_rng()`` at the start of
     each epoch, so ``ts.manual_seed`` fixes the order; every sample appears once
     per epoch. ``drop_last`` drops a final smaller batch. Numpy arrays keep
-    their dtype, and their batches go to the default device.
+    their dtype, and their batches go to the default device. ``sampler``: an
+    iterable of sample indices with ``len()`` (``ts.distributed.DistributedSampler``
+    gives each process its share) used instead of the loader's own order.
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
-                 collate_fn=None):  # fmt: skip
+                 collate_fn=None, sampler=None):  # fmt: skip
         _positive("DataLoader", batch_size=batch_size)
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
+        self.sampler = sampler
         self.collate_fn = collate_fn or default_collate
         self._single = isinstance(dataset, (Tensor, np.ndarray))
         if self._single:
@@ -226,11 +231,14 @@ class DataLoader:
         self._n = len(dataset) if self._arrays is None else self._arrays[0].shape[0]
 
     def __len__(self) -> int:
-        n, b = self._n, self.batch_size
+        n, b = self._n if self.sampler is None else len(self.sampler), self.batch_size
         return n // b if self.drop_last else math.ceil(n / b)
 
     def __iter__(self):
-        order = host_rng().permutation(self._n) if self.shuffle else np.arange(self._n)
+        if self.sampler is not None:
+            order = np.fromiter(self.sampler, dtype=np.int64)
+        else:
+            order = host_rng().permutation(self._n) if self.shuffle else np.arange(self._n)
         for k in range(len(self)):
             idx = order[k * self.batch_size : (k + 1) * self.batch_size]
             if self._arrays is None:

@@ -304,6 +304,14 @@ class Tensor:
             hooks.append(hook)
         return _HookHandle(hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """``hook(tensor) -> None`` runs on this leaf once per backward pass, after the last
+        gradient this pass hands it has been added to ``.grad`` (so ``tensor.grad`` is
+        complete), while the rest of the graph may still be running backward. Data-parallel
+        training starts reducing gradients from here. Returns a handle whose ``remove()``
+        unregisters the hook."""
+        return autograd.register_post_accumulate_grad_hook(self, hook)
+
     # -- conversion ---------------------------------------------------------
     def numpy(self) -> np.ndarray:
         """A host numpy array (shares memory on the CPU)."""

@@ -1,6 +1,6 @@
 """Neural-network building blocks (``ts.nn``)."""
 
-from . import functional, init, utils  # noqa: F401
+from . import functional, init, parallel, utils  # noqa: F401
 from .activation import ELU, LeakyReLU, LogSigmoid, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from .containers import ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d
@@ -15,7 +15,7 @@ from .normalization import LayerNorm
 from .pooling import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
-__all__ = ["Module", "Parameter", "functional", "utils"]
+__all__ = ["Module", "Parameter", "functional", "parallel", "utils"]
 __all__ += ["init", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear", "Embedding", "Dropout"]
 __all__ += ["Conv1d", "Conv2d", "Flatten", "Unflatten", "LayerNorm", "ReLU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax"]
 __all__ += ["LeakyReLU", "ELU", "Softplus", "LogSigmoid", "SiLU", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d"]

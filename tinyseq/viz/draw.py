@@ -26,7 +26,9 @@ DIRECTIONS = ("forward", "backward")
 RANKDIRS = ("LR", "RL", "TB", "BT")
 # Ops that only rearrange their input; outside the steps, one applied to a
 # parameter is drawn as the parameter itself (see _Builder._parameter_views).
-VIEW_OPS = frozenset(("Reshape", "Permute", "Transpose", "Expand", "GetItem", "Split", "Cast", "Clone", "ToDevice"))
+VIEW_OPS = frozenset(
+    ("Reshape", "Permute", "Transpose", "Expand", "GetItem", "Split", "Cast", "Clone", "ToDevice", "SharedWeight")
+)
 DEFAULT_FULL = 8  # max_steps=None draws sequences up to this long in full ...
 DEFAULT_KEEP = 6  # ... and keeps the first 3 and the last 3 steps of longer ones
 

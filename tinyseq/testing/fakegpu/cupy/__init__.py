@@ -11,6 +11,8 @@ CuPy's do); ``ElementwiseKernel`` bodies run through the kernel emulator;
 speed: timings taken through it mean nothing.
 """
 
+import ctypes
+import sys
 import types
 
 import numpy as np
@@ -43,12 +45,56 @@ class _Device:
         return f"<fake CUDA Device {self.id}>"
 
 
+class _OneRankNccl:
+    """cupy.cuda.nccl for a world of one rank (all the fake GPU has): collectives copy at most."""
+
+    _SIZES = {0: 1, 1: 1, 2: 4, 3: 8, 6: 2, 7: 4, 8: 8}  # NCCL's type codes -> bytes per element
+    NCCL_INT8, NCCL_UINT8, NCCL_INT32, NCCL_INT64, NCCL_FLOAT16, NCCL_FLOAT32, NCCL_FLOAT64 = 0, 1, 2, 4, 6, 7, 8
+    NCCL_SUM, NCCL_PROD, NCCL_MAX, NCCL_MIN = 0, 1, 2, 3
+    available = True
+
+    @staticmethod
+    def get_unique_id():
+        return tuple(range(128))
+
+    class NcclCommunicator:
+        def __init__(self, ndev, uid, rank):
+            if ndev != 1 or rank != 0:
+                raise RuntimeError(f"fake NCCL: one rank only, got ndev={ndev}, rank={rank}")
+
+        def allReduce(self, send, recv, count, dtype, op, stream):
+            if send != recv:
+                ctypes.memmove(recv, send, count * _OneRankNccl._SIZES[dtype])
+
+        def bcast(self, buf, count, dtype, root, stream):
+            pass
+
+        def allGather(self, send, recv, count, dtype, stream):
+            ctypes.memmove(recv, send, count * _OneRankNccl._SIZES[dtype])
+
+        def destroy(self):
+            pass
+
+
+_nccl = _OneRankNccl()
+
+
 # A CuPy array names its GPU with a Device object; so do these, in this process.
 _strict.StrictArray.device = property(lambda self: _Device(0))
 
+# ... and name their memory by address (what NCCL is handed).
+_strict.StrictArray.data = property(lambda self: types.SimpleNamespace(ptr=self._a.ctypes.data))
+
 ndarray = _strict.StrictArray
 ElementwiseKernel = ElementwiseEmulator
-cuda = types.SimpleNamespace(Device=_Device, runtime=types.SimpleNamespace(getDeviceCount=lambda: 1))
+_stream = types.SimpleNamespace(ptr=0, synchronize=lambda: None)
+cuda = types.SimpleNamespace(
+    Device=_Device,
+    runtime=types.SimpleNamespace(getDeviceCount=lambda: 1),
+    get_current_stream=lambda: _stream,
+    nccl=_nccl,
+)
+sys.modules[__name__ + ".cuda"] = cuda  # so that `from cupy.cuda import nccl` finds the stand-in
 random = types.SimpleNamespace(default_rng=lambda seed=None: _strict._Generator(np.random.default_rng(seed)))
 
 

@@ -68,3 +68,24 @@ def test_numpy_asarray_reads_a_tensor():
 def test_numpy_asarray_refuses_device_tensors():
     with pytest.raises(TypeError, match=r"can't convert a strict:0 tensor of shape \(2,\) to a NumPy array"):
         np.asarray(ts.ones(2, device="strict"))
+
+
+def test_library_code_reads_raw_arrays_as_underscore_data():
+    # Inside tinyseq a tensor's array is ``t._data``; ``t.data`` builds a new tensor each time
+    # (PyTorch's attribute) and is not an array. This scan catches code that still reads
+    # ``t.data`` as an array; what is allowed: array memory pointers (``arr.data.ptr``, and
+    # the fake CuPy's), the ``data`` attributes of PackedSequence and bptt_chunks, imports,
+    # ts.data, and docstrings.
+    import re
+    from pathlib import Path
+
+    root = Path(ts.__file__).resolve().parent
+    allowed = re.compile(
+        r"\.data\.ptr|ctypes\.data|StrictArray\.data|self\.data\b|sequence\.data\b|(ts|tinyseq|utils)\.data\b|``[^`]*\.data"
+    )
+    found = []
+    for path in list(root.rglob("*.py")) + list((root.parent / "tinyseq_gpu").rglob("*.py")):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if not line.lstrip().startswith(("from ", "import ")) and re.search(r"\.data\b", allowed.sub("", line)):
+                found.append(f"{path.relative_to(root.parent)}:{n}: {line.strip()}")
+    assert not found, "read the raw array as ._data:\n" + "\n".join(found)

@@ -117,3 +117,24 @@ def test_as_tensor_shares_where_it_can_and_is_tensor():
     assert ts.as_tensor(x) is x and ts.as_tensor(x, dtype=ts.float64).dtype == ts.float64
     assert ts.as_tensor([1, 2]).dtype == ts.int64 and ts.as_tensor(a, device="strict").device == "strict:0"
     assert ts.is_tensor(x) and not ts.is_tensor(a)
+
+
+def test_random_draws_follow_a_generator():
+    def draws():
+        g = ts.Generator().manual_seed(11)
+        return [ts.randn(3, generator=g).tolist(), ts.rand(2, generator=g).tolist(),
+                ts.randint(0, 9, (4,), generator=g).tolist(), ts.randperm(5, generator=g).tolist(),
+                ts.empty(3).uniform_(-1, 1, generator=g).tolist(),
+                ts.empty(2).normal_(generator=g).tolist()]  # fmt: skip
+
+    first = draws()
+    ts.randn(4)  # the global generator does not disturb a Generator's stream
+    assert draws() == first
+    assert sorted(first[3]) == list(range(5)) and all(0 <= v < 9 for v in first[2])
+    g = ts.Generator()
+    assert g.manual_seed(3) is g and g.initial_seed() == 3 and g.device == "cpu"
+    assert isinstance(g.seed(), int)
+    on_device = ts.randn(2, device="strict", generator=ts.Generator().manual_seed(1))
+    assert on_device.device == "strict:0"
+    with pytest.raises(RuntimeError, match="Generator: only cpu generators exist"):
+        ts.Generator(device="strict")

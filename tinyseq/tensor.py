@@ -572,16 +572,16 @@ class Tensor:
         self._data[self.xp.broadcast_to(m, self._data.shape)] = self._other_data(value)
         return self
 
-    def uniform_(self, a=0.0, b=1.0) -> Tensor:
-        """Fill with uniform draws in [a, b) from the device's generator."""
+    def uniform_(self, a=0.0, b=1.0, generator=None) -> Tensor:
+        """Fill with uniform draws in [a, b) from the device's generator (or ``generator``)."""
         self._inplace_check("uniform_")
-        self._data[...] = self._backend.rng.random(self._data.shape) * (b - a) + a
+        self._data[...] = _draw(self._backend, generator, lambda r: r.random(self._data.shape)) * (b - a) + a
         return self
 
-    def normal_(self, mean=0.0, std=1.0) -> Tensor:
-        """Fill with normal draws of ``mean`` and ``std`` from the device's generator."""
+    def normal_(self, mean=0.0, std=1.0, generator=None) -> Tensor:
+        """Fill with normal draws of ``mean`` and ``std`` from the device's generator (or ``generator``)."""
         self._inplace_check("normal_")
-        self._data[...] = self._backend.rng.standard_normal(self._data.shape) * std + mean
+        self._data[...] = _draw(self._backend, generator, lambda r: r.standard_normal(self._data.shape)) * std + mean
         return self
 
     def clamp_(self, min=None, max=None) -> Tensor:
@@ -826,17 +826,24 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tens
     )
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Standard normal draws from the device's generator (seeded by manual_seed)."""
-    return _factory(lambda be, s, d: be.rng.standard_normal(s, dtype=d), size, dtype, device, requires_grad)
+def _draw(be, generator, draw):
+    """``draw(rng)`` from the device's generator, or from a ``ts.Generator`` (host draws, moved)."""
+    return draw(be.rng) if generator is None else be.from_host(np.asarray(draw(generator.rng)))
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+    """Standard normal draws from the device's generator (seeded by manual_seed) or ``generator``."""
+    return _factory(lambda be, s, d: _draw(be, generator, lambda r: r.standard_normal(s, dtype=d)), size, dtype,
+                    device, requires_grad)  # fmt: skip
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
     """Uniform draws in [0, 1)."""
-    return _factory(lambda be, s, d: be.rng.random(s, dtype=d), size, dtype, device, requires_grad)
+    return _factory(lambda be, s, d: _draw(be, generator, lambda r: r.random(s, dtype=d)), size, dtype, device,
+                    requires_grad)  # fmt: skip
 
 
-def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
+def randint(low, high=None, size=(), dtype=None, device=None, generator=None) -> Tensor:
     """Integers in [low, high) (``randint(high, size)`` also works, as in PyTorch)."""
     if high is None:
         low, high = 0, low
@@ -844,8 +851,8 @@ def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
         low, high, size = 0, low, high
     if isinstance(size, int):
         size = (size,)
-    return _factory(lambda be, s, d: be.rng.integers(low, high, s).astype(d), (tuple(size),),
-                    dtype, device, False, default=int64)
+    return _factory(lambda be, s, d: _draw(be, generator, lambda r: r.integers(low, high, s)).astype(d),
+                    (tuple(size),), dtype, device, False, default=int64)  # fmt: skip
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -885,7 +892,7 @@ def randperm(n, dtype=None, device=None, generator=None) -> Tensor:
     """A random permutation of 0 .. n-1, from the device's generator (or ``generator``, a
     ``ts.Generator``, whose host draws then move to the device)."""
     if generator is not None:
-        order = np.argsort(generator.random(int(n)))
+        order = np.argsort(generator.rng.random(int(n)))
         return Tensor(order, dtype=dtype or int64, device=device)
     # the order of n uniform draws: needs nothing of a device's generator but random()
     return _factory(lambda be, s, d: be.xp.argsort(be.rng.random(s)).astype(d), (n,), dtype, device, False,

@@ -27,3 +27,15 @@ def test_backends_switches_exist():
     ts.backends.cudnn.deterministic = True  # accepted, as programs set it
     assert ts.backends.cudnn.deterministic
     ts.backends.cudnn.deterministic = False
+
+
+def test_cuda_seeding_spellings_seed_everything():
+    ts.cuda.manual_seed_all(5)
+    a = ts.randn(3)
+    ts.cuda.manual_seed(5)
+    assert ts.randn(3).tolist() == a.tolist()
+    ts.cuda.empty_cache()  # a no-op without a GPU
+
+
+def test_default_device_as_a_device_object():
+    assert ts.get_default_device() == ts.device("cpu") and isinstance(ts.get_default_device(), ts.device)

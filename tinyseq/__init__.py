@@ -23,7 +23,15 @@ from . import (  # noqa: F401
     viz,  # noqa: F401  (drawing; imports graphviz only when drawing)
 )
 from .autograd import detect_anomaly, enable_grad, is_grad_enabled, no_grad
-from .backend import Generator, default_device, device, get_backend, manual_seed, set_default_device
+from .backend import (
+    Generator,
+    default_device,
+    device,
+    get_backend,
+    get_default_device,
+    manual_seed,
+    set_default_device,
+)
 from .gradcheck import GradcheckError, gradcheck
 from .ops import (
     abs,
@@ -180,7 +188,7 @@ __all__ = [
     "half", "int", "long", "short", "cfloat", "cdouble", "dtype", "get_default_dtype", "set_default_dtype",
     "result_type", "promote_types", "can_cast", "device", "Generator",
     "as_dtype", "no_grad", "enable_grad", "is_grad_enabled",
-    "detect_anomaly", "manual_seed", "set_default_device", "default_device", "get_backend",
+    "detect_anomaly", "manual_seed", "set_default_device", "default_device", "get_default_device", "get_backend",
     "gradcheck", "GradcheckError", "cuda", "accelerator", "backends", "onnx", "distributed", "nn", "ops",
     "utils", "viz",
     "data", "optim", "save", "load", "CheckpointError",

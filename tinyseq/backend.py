@@ -214,6 +214,11 @@ def default_device() -> str:
     return _default[0]
 
 
+def get_default_device() -> device:
+    """The default device as a ``ts.device`` (PyTorch's ``get_default_device``)."""
+    return get_backend(default_device()).device_name
+
+
 def set_default_device(device) -> None:
     """Make ``device`` the device new tensors go to when none is named."""
     get_backend(device).activate()  # fail now, not at the first factory call

@@ -765,7 +765,12 @@ def _methods_from_ops(module):
     for name in _METHODS:
         setattr(Tensor, name, getattr(ops, name))  # plain functions bind as methods
     Tensor.multinomial = multinomial
-    Tensor.where = lambda self, condition, other: ops.where(condition, self, other)  # torch's argument order
+    Tensor.where = _where_method
+
+
+def _where_method(self, condition, other) -> Tensor:
+    """``self`` where ``condition`` else ``other`` (PyTorch's method order of ``ts.where``)."""
+    return ops.where(condition, self, other)
 
 
 # -- factories ------------------------------------------------------------------

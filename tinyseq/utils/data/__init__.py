@@ -10,7 +10,7 @@ Batches, orders and collation follow PyTorch's (samples stacked by
 orders come from NumPy's generator, so they differ from PyTorch's numbers but
 are fixed by ``ts.manual_seed`` or a ``ts.Generator``. Loading runs in the
 calling process: ``num_workers`` and ``pin_memory`` are accepted and have no
-effect (a warning says so once). The sequence helpers (sliding windows,
+effect (a warning says so once). The sequence utilities (sliding windows,
 language-model batches, padding) stay in ``ts.data``.
 """
 

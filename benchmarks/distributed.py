@@ -131,7 +131,7 @@ def worker(args) -> dict:
         be.synchronize()
         alone.append(time.perf_counter() - t0)
 
-    param_bytes = sum(p.data.nbytes for p in model.parameters())
+    param_bytes = sum(p._data.nbytes for p in model.parameters())
     everyone = group.mpi.gather({"times": times, "exposed": exposed, "alone": alone, "launches": per_step}, root=0)
     result = None
     if rank == 0:

@@ -125,6 +125,13 @@ def _op_cases():
         c("conv1d", [R(2, 3, 9), R(4, 3, 3)], lambda x, w: F.conv1d(x, w, padding="same")),
         c("pooling", [R(2, 3, 7, 9)], lambda x: (*F.max_pool2d(x, 3, 2, 1, return_indices=True),
                                                  F.avg_pool2d(x, 2, ceil_mode=True), F.max_pool1d(x[0], 2))),
+        c("sin_cos", [R(3, 4)], lambda a: (ts.sin(a), a.cos())),
+        c("prod", [R(3, 4)], lambda a: (a.prod(), a.prod(1), ts.prod(a, 0, keepdim=True))),
+        c("einsum", [R(2, 3, 4), R(2, 4, 5), R(3, 3)],
+          lambda a, b, s: (ts.einsum("bij,bjk->bik", a, b), ts.einsum("ii->i", s), ts.einsum("...ij->...ji", a))),
+        c("remainder_floor_divide", [R(3, 4), P(3, 4)], lambda a, b: (a % b, a // b, ts.remainder(a, 0.7))),
+        c("promote_float32_float64", [R(3, 4)], lambda a: (a.float() * a.double(), ts.cat([a.float(), a.double()]))),
+        c("add_sub_alpha", [R(3, 4), R(4)], lambda a, b: (a.add(b, alpha=-2.0), a.sub(b, alpha=0.5))),
         c("tril_norm_bmm", [R(2, 3, 4)], lambda a: (ts.tril(a), a.triu(1), a.norm(dim=2), a.bmm(a.transpose(1, 2)))),
     ]
     if hasattr(ts, "erf"):

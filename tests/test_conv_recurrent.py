@@ -101,7 +101,7 @@ def torch_params(module):
 def randomise(module, scale=0.5):
     """Non-zero values everywhere (peephole weights start at zero)."""
     for p in module.parameters():
-        p.data = np.random.standard_normal(p.shape) * scale
+        p.data = ts.tensor(np.random.standard_normal(p.shape) * scale)
     return module
 
 

@@ -65,7 +65,7 @@ def test_every_spelling_of_the_flag_gives_the_same_device(default_strict):
     made = [ts.zeros(2), ts.randn(2), ts.tensor([1.0]), ts.arange(3), ts.full((2,), 1.5)]
     made += [ts.zeros(2, device="strict"), ts.ones(2, device="strict:0"), ts.tensor([1.0], device="cpu").to("strict")]
     assert {t.device for t in made} == {STRICT}
-    assert all(isinstance(t.data, StrictArray) for t in made)
+    assert all(isinstance(t._data, StrictArray) for t in made)
 
 
 def test_env_var_is_read_on_first_use_not_at_import():
@@ -113,7 +113,7 @@ def test_unknown_device_kind_is_named():
 )  # fmt: skip
 def test_factories_honour_device(make):
     t = make("strict")
-    assert t.device == STRICT and isinstance(t.data, StrictArray)
+    assert t.device == STRICT and isinstance(t._data, StrictArray)
 
 
 def test_to_and_back_is_differentiable_and_copies():
@@ -154,7 +154,7 @@ def test_module_to_moves_parameters_and_grads_in_place():
     with pytest.raises(RuntimeError, match="tensors on different devices"):
         net(x)
     net.to("cpu")
-    assert all(isinstance(p.data, np.ndarray) for p in net.parameters())
+    assert all(isinstance(p._data, np.ndarray) for p in net.parameters())
 
 
 def _train(device, steps=4, opt_name="Adam"):
@@ -273,7 +273,7 @@ def test_example_runs_with_device_cuda_on_the_fake_gpu(script, tmp_path):
 
 
 def test_fake_gpu_gives_cuda_tensors_of_strict_arrays():
-    code = "import tinyseq as ts; x = ts.randn(2, device='cuda'); print(x.device, type(x.data).__name__)"
+    code = "import tinyseq as ts; x = ts.randn(2, device='cuda'); print(x.device, type(x._data).__name__)"
     r = _python(code, PYTHONPATH=f"{FAKE_GPU}{os.pathsep}{ROOT}")
     assert r.stdout.split() == ["cuda:0", "StrictArray"], r.stderr
 

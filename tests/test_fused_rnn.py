@@ -240,7 +240,7 @@ def test_parameter_gradients_share_no_memory(kind, kw):
     x = ts.randn(5, 2, 3, requires_grad=True)
     out, _ = m(x)
     out.sum().backward()
-    grads = [p.grad.data for p in m.parameters()] + [x.grad.data]
+    grads = [p.grad._data for p in m.parameters()] + [x.grad._data]
     for i, a in enumerate(grads):
         for b in grads[i + 1 :]:
             assert not np.shares_memory(a, b)

@@ -60,7 +60,7 @@ def test_device_basics():
     be = ts.get_backend("cuda")
     assert ts.cuda.is_available() and be.name == "cuda:0" and be.xp is cupy
     x = ts.randn(3, 4, device="cuda")
-    assert isinstance(x.data, cupy.ndarray) and x.device == "cuda:0"
+    assert isinstance(x._data, cupy.ndarray) and x.device == "cuda:0"
     host = x.numpy()
     assert isinstance(host, np.ndarray)
     host[0, 0] = 123.0

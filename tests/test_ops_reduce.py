@@ -152,7 +152,7 @@ def test_reductions_of_0d_tensors():
 
 def test_reduction_results_are_arrays_not_numpy_scalars():
     s = ts.ones(3).sum()
-    assert isinstance(s.data, np.ndarray) and s.shape == ()
+    assert isinstance(s._data, np.ndarray) and s.shape == ()
     s.zero_()  # in-place on a 0-d result works (numpy scalars are immutable)
     assert s.item() == 0.0
 

@@ -50,7 +50,7 @@ def test_tensor_copies_its_data():
     u = ts.tensor(t)
     u.data[1] = 7
     assert t.tolist() == [1.0, 1.0, 1.0]
-    assert t.data.flags["C_CONTIGUOUS"]
+    assert t._data.flags["C_CONTIGUOUS"]
 
 
 def test_tensor_from_list_of_tensors():
@@ -188,7 +188,7 @@ def test_to_dtype_and_float_double():
 def test_clone_is_a_differentiable_copy():
     x = ts.tensor([1.0, 2.0], requires_grad=True)
     c = x.clone()
-    assert c.data is not x.data and not c.is_leaf and c.requires_grad
+    assert c._data is not x._data and not c.is_leaf and c.requires_grad
     c.data[0] = 9
     assert x.tolist() == [1.0, 2.0]
     (c * 3).sum().backward()
@@ -200,7 +200,7 @@ def test_detach_shares_data_and_cuts_graph():
     x = ts.tensor([1.0, 2.0], requires_grad=True)
     y = x * 2
     d = y.detach()
-    assert d.data is y.data and not d.requires_grad and d.is_leaf
+    assert d._data is y._data and not d.requires_grad and d.is_leaf
     z = (d * x).sum()
     z.backward()
     assert x.grad.tolist() == [2.0, 4.0]  # no gradient through d
@@ -276,12 +276,12 @@ def test_data_is_always_an_array_even_for_0d_results():
     results = [ts.tensor([1, 2]).sum(), ts.tensor(1.0) > 0, ts.sign(ts.tensor(1.0)), ts.tensor(2) ** 2,
                ~ts.tensor(True), ts.ones(3).sum(), x.exp(), x * x, ts.abs(ts.tensor(-3))]
     for r in results:
-        assert isinstance(r.data, np.ndarray) and r.shape == ()
+        assert isinstance(r._data, np.ndarray) and r.shape == ()
     grad = None
     for _ in range(2):
         (x * x).backward()
         grad = x.grad if grad is None else grad
-        assert isinstance(x.grad.data, np.ndarray)
+        assert isinstance(x.grad._data, np.ndarray)
     assert x.grad is grad and x.grad.item() == 8.0  # accumulated into the same tensor
 
 

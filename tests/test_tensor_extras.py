@@ -49,7 +49,7 @@ def test_factories_and_conversions():
     with pytest.raises(RuntimeError, match=r"t: expects a tensor of at most 2 dims, got shape \(1, 1, 1\)"):
         ts.zeros(1, 1, 1).t()
     y = x.t().contiguous()
-    assert y.data.flags.c_contiguous and x.contiguous() is x
+    assert y._data.flags.c_contiguous and x.contiguous() is x
     (y * y).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), 2 * a)
     assert x.int().dtype == ts.int32 and x.type_as(ts.zeros(1)).dtype == ts.float32

@@ -179,7 +179,7 @@ class Function:
         for t in inputs:
             if t._backend is not be:
                 _raise_devices(cls.__name__.lower(), inputs)
-            data = t.data
+            data = t._data
             arrays.append(data)
             ctx = t._ctx
             if ctx is not None:
@@ -344,7 +344,7 @@ def _reduce_to(g, shape):
 
 
 def _accumulate_leaf(leaf, g, fresh=False):
-    data = leaf.data
+    data = leaf._data
     if g.shape != data.shape:
         g = _reduce_to(g, data.shape)
         fresh = False  # the reduction may be a reshaped view of g
@@ -358,15 +358,15 @@ def _accumulate_leaf(leaf, g, fresh=False):
             g = leaf._backend.xp.array(g, copy=True)
         leaf.grad = Tensor._make(g, leaf._backend)
     else:
-        total = leaf.grad.data + g
+        total = leaf.grad._data + g
         # the same grad tensor, as PyTorch keeps it (0-d sums come back as numpy scalars)
-        leaf.grad.data = total if total.ndim else leaf._backend.xp.asarray(total)
+        leaf.grad._data = total if total.ndim else leaf._backend.xp.asarray(total)
 
 
 def _hold_leaf(held, leaf, g, fresh):
     """Sum a gradient for a leaf that has hooks into ``held`` (leaf -> [sum, fresh]):
     its hooks see the whole gradient of this backward pass, once, as in PyTorch."""
-    shape = leaf.data.shape
+    shape = leaf._data.shape
     if g.shape != shape:
         g, fresh = _reduce_to(g, shape), False
     slot = held.get(leaf)
@@ -379,12 +379,12 @@ def _hold_leaf(held, leaf, g, fresh):
 def _release_leaves(held) -> None:
     """Run each held leaf's hooks on its gradient, then add the result to ``.grad``."""
     for leaf, (g, fresh) in held.items():
-        if g.dtype != leaf.data.dtype:  # hooks see the leaf's dtype, as .grad will hold it
-            g, fresh = g.astype(leaf.data.dtype), True
+        if g.dtype != leaf._data.dtype:  # hooks see the leaf's dtype, as .grad will hold it
+            g, fresh = g.astype(leaf._data.dtype), True
         for hook in list(leaf._hooks):
             new = hook(Tensor._make(g, leaf._backend))
             if new is not None:
-                g, fresh = (new.data if isinstance(new, Tensor) else new), False
+                g, fresh = (new._data if isinstance(new, Tensor) else new), False
         _accumulate_leaf(leaf, g, fresh)
 
 
@@ -399,7 +399,7 @@ def _run_hooks(fn, out_grads, accumulate=True) -> None:
                 continue
             new = hook(Tensor._make(out_grads[i], fn.backend))
             if new is not None:
-                out_grads[i] = new.data if isinstance(new, Tensor) else new
+                out_grads[i] = new._data if isinstance(new, Tensor) else new
 
 
 # Leaves with post-accumulate-grad hooks: id(leaf) -> (weak reference to it, [hooks]). Kept here,

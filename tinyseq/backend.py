@@ -31,6 +31,7 @@ class Backend:
     def __init__(self, name: str, xp):
         self.name = name
         self.xp = xp
+        self.device_name = str.__new__(device, name)  # what a tensor's .device says
         self.rng = self.make_rng(_seed_for(name))
         # name -> device kernels that fused ops use instead of their array code
         self.fused = {}
@@ -108,6 +109,58 @@ def _seed_for(name: str) -> int:
     return base if name == "cpu" else zlib.crc32(f"{base}:{name}".encode())
 
 
+class device(str):
+    """PyTorch's ``torch.device``: ``device("cuda:1")``, ``device("cuda", 1)``, ``device("cpu")``.
+
+    ``.type`` is the kind ("cpu", "cuda"), ``.index`` the number or None. It is
+    also the string it prints as ("cuda:1"), so it goes wherever a device string
+    does (``.to``, ``device=``, ``Module.to``) and compares equal to that string.
+    A tensor's ``.device`` is one of these."""
+
+    __slots__ = ()
+
+    def __new__(cls, type, index=None):  # noqa: A002  (PyTorch's argument name)
+        if isinstance(type, device) and index is None:
+            return type
+        if isinstance(type, int) and not isinstance(type, bool) and index is None:
+            type, index = "cuda", type  # torch.device(1) is the GPU of that index
+        if not isinstance(type, str):
+            raise TypeError(f"device: expected a string or an int, got {type.__class__.__name__}")
+        kind, colon, number = type.partition(":")
+        if colon:
+            if index is not None:
+                raise RuntimeError(f"device: type {type!r} already has an index; do not also pass index={index}")
+            if not number.isdigit():
+                raise RuntimeError(f"device: invalid device string {type!r}")
+            index = int(number)
+        known = set(_factories) | set(_lazy_modules)
+        if kind not in known:
+            raise RuntimeError(f"device: unknown device type {kind!r} in {type!r} (known: {', '.join(sorted(known))})")
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+                raise RuntimeError(f"device: the index must be a non-negative int, got {index!r}")
+            if kind == "cpu" and index != 0:
+                raise RuntimeError(f"device: there is one cpu device, got index {index}")
+        return super().__new__(cls, kind if index is None else f"{kind}:{index}")
+
+    @property
+    def type(self) -> str:
+        return str.__str__(self).partition(":")[0]
+
+    @property
+    def index(self):
+        number = str.__str__(self).partition(":")[2]
+        return int(number) if number else None
+
+    def __repr__(self) -> str:
+        if self.index is None:
+            return f"device(type={self.type!r})"
+        return f"device(type={self.type!r}, index={self.index})"
+
+    def __reduce__(self):
+        return device, (str(self),)
+
+
 def canonical(device) -> str:
     """Normalise a device spec: "cuda" -> "cuda:0", "cpu" -> "cpu"."""
     if isinstance(device, Backend):
@@ -161,6 +214,11 @@ def default_device() -> str:
     return _default[0]
 
 
+def get_default_device() -> device:
+    """The default device as a ``ts.device`` (PyTorch's ``get_default_device``)."""
+    return get_backend(default_device()).device_name
+
+
 def set_default_device(device) -> None:
     """Make ``device`` the device new tensors go to when none is named."""
     get_backend(device).activate()  # fail now, not at the first factory call
@@ -177,3 +235,35 @@ def manual_seed(seed: int) -> None:
 def host_rng() -> np.random.Generator:
     """The host generator (shuffling, dropout masks on the CPU, initialisation)."""
     return get_backend("cpu").rng
+
+
+class Generator:
+    """PyTorch's ``torch.Generator`` for host-side draws: a seeded stream of its own, for
+    ``random_split``, ``RandomSampler``, ``DataLoader(generator=...)`` and ``randperm``.
+
+        g = ts.Generator().manual_seed(42)
+
+    Its draws are NumPy's (PCG64), so the numbers differ from PyTorch's; a seed
+    still fixes them run to run."""
+
+    def __init__(self, device="cpu"):
+        if canonical(device) != "cpu":
+            raise RuntimeError(f"Generator: only cpu generators exist, got device {device!r}")
+        self.device = get_backend("cpu").device_name
+        self.manual_seed(_DEFAULT_SEED)
+
+    def manual_seed(self, seed: int) -> Generator:
+        self._seed = int(seed)
+        self.rng = np.random.default_rng(self._seed)
+        return self
+
+    def seed(self) -> int:
+        """Reseed from fresh entropy; returns the new seed."""
+        return self.manual_seed(int(np.random.SeedSequence().entropy % (1 << 63))).initial_seed()
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def random(self, size):
+        """Uniform draws in [0, 1) (what a backend's generator offers)."""
+        return self.rng.random(size)

@@ -21,22 +21,15 @@ from . import ops
 from .autograd import is_grad_enabled
 from .backend import get_backend, host_rng
 from .tensor import Tensor, as_dtype
+from .utils.data.dataset import TensorDataset, as_tensor
 
 
 def _tensor(x, name: str, dtype=None) -> Tensor:
     """x as a tensor cut from any graph (no copy for tensors already of the dtype)."""
-    if isinstance(x, Tensor):
-        t = x.detach()
-    else:
-        if isinstance(x, np.ndarray) and x.dtype == object:
-            raise TypeError(f"{name}: object arrays are not supported")
-        try:
-            t = Tensor(x)
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"{name}: expected an array, tensor or nested list, got {type(x).__name__} ({e})") from None
+    t = as_tensor(x, name)
     dtype = as_dtype(dtype)
     if dtype is not None and t.dtype != dtype:
-        t = Tensor._make(t.data.astype(dtype), t._backend)
+        t = Tensor._make(t._data.astype(dtype), t._backend)
     return t
 
 
@@ -76,7 +69,7 @@ def sliding_window(series, window: int, horizon: int = 1, stride: int = 1, dtype
             f"plus horizon={horizon}; it needs at least {window + horizon} steps"
         )
     xp = s.xp
-    x = s.data if s.ndim == 2 else s.data[:, None]
+    x = s._data if s.ndim == 2 else s._data[:, None]
     starts = xp.arange(0, T - window - horizon + 1, stride)[:, None]
     inputs = x[starts + xp.arange(window)]
     targets = x[starts + window + xp.arange(horizon)]
@@ -104,7 +97,7 @@ def batchify(ids, batch_size: int) -> Tensor:
         raise ValueError(
             f"batchify: {t.shape[0]} tokens cannot fill batch_size={batch_size} streams (need at least {batch_size})"
         )
-    data = t.data[: n * batch_size].reshape(batch_size, n).T
+    data = t._data[: n * batch_size].reshape(batch_size, n).T
     return Tensor._make(t.xp.ascontiguousarray(data), t._backend)
 
 
@@ -133,7 +126,7 @@ class bptt_chunks:
         return math.ceil((self.data.shape[0] - 1) / self.seq_len)
 
     def __iter__(self):
-        a, be = self.data.data, self.data._backend
+        a, be = self.data._data, self.data._backend
         last = a.shape[0] - 1
         for i in range(0, last, self.seq_len):
             n = min(self.seq_len, last - i)
@@ -174,7 +167,7 @@ def pad_sequences(sequences, batch_first: bool = False, padding_value=0):
         shape = (len(seqs), longest) + first.shape[1:]
         out = xp.full(shape, padding_value, dtype=first.dtype)
         for i, s in enumerate(seqs):
-            out[i, : s.shape[0]] = s.data
+            out[i, : s.shape[0]] = s._data
         if not batch_first:
             out = xp.ascontiguousarray(xp.swapaxes(out, 0, 1))
         padded = Tensor._make(out, first._backend)
@@ -183,22 +176,6 @@ def pad_sequences(sequences, batch_first: bool = False, padding_value=0):
 
 
 # -- minibatches --------------------------------------------------------------------------
-class TensorDataset:
-    """Samples ``(t0[i], t1[i], ...)`` from tensors/arrays sharing their first dimension."""
-
-    def __init__(self, *tensors):
-        if not tensors:
-            raise ValueError("TensorDataset: needs at least one tensor")
-        self.tensors = tuple(_tensor(t, "TensorDataset") for t in tensors)
-        _same_length("TensorDataset", self.tensors)
-
-    def __len__(self) -> int:
-        return self.tensors[0].shape[0]
-
-    def __getitem__(self, i):
-        return tuple(t[i] for t in self.tensors)
-
-
 def _same_length(name, tensors) -> None:
     for t in tensors:
         if t.ndim == 0 or t.shape[0] != tensors[0].shape[0]:
@@ -280,7 +257,7 @@ def _source(a):
 
 def _take(a, idx):
     if isinstance(a, Tensor):
-        return Tensor._make(a.data[a._backend.from_host(idx)], a._backend)
+        return Tensor._make(a._data[a._backend.from_host(idx)], a._backend)
     be = get_backend()
     return Tensor._make(be.from_host(np.ascontiguousarray(a[idx])), be)
 

@@ -61,11 +61,11 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-7, rtol=1e-6, seed=0) -> bool:
         for j in range(host.size):
             idx = np.unravel_index(j, t.shape) if t.ndim else ()
             orig = host[idx].item()
-            t.data[idx] = orig + eps
+            t._data[idx] = orig + eps
             plus = scalar()
-            t.data[idx] = orig - eps
+            t._data[idx] = orig - eps
             minus = scalar()
-            t.data[idx] = orig
+            t._data[idx] = orig
             flat[j] = (plus - minus) / (2 * eps)
         bad = ~np.isclose(analytic, numeric, rtol=rtol, atol=atol)
         if bad.any():

@@ -8,19 +8,39 @@ import weakref
 import numpy as np
 
 from . import autograd
-from .backend import get_backend
+from .backend import device, get_backend
 
 float32 = np.dtype("float32")
 float64 = np.dtype("float64")
 float16 = np.dtype("float16")
+int8 = np.dtype("int8")
+int16 = np.dtype("int16")
 int32 = np.dtype("int32")
 int64 = np.dtype("int64")
+uint8 = np.dtype("uint8")
 bool_ = np.dtype("bool")
+complex64 = np.dtype("complex64")
+complex128 = np.dtype("complex128")
 _DTYPES = {
     "float32": float32, "float": float32, "float64": float64, "double": float64,
-    "float16": float16, "half": float16, "int32": int32, "int64": int64, "long": int64,
-    "bool": bool_,
+    "float16": float16, "half": float16, "int8": int8, "int16": int16, "short": int16,
+    "int32": int32, "int": int32, "int64": int64, "long": int64, "uint8": uint8, "bool": bool_,
+    "complex64": complex64, "cfloat": complex64, "complex128": complex128, "cdouble": complex128,
 }  # fmt: skip
+_default_float = [float32]  # what Python floats and floating factories give; set_default_dtype changes it
+
+
+def get_default_dtype() -> np.dtype:
+    """The floating dtype of ``ts.tensor(1.0)``, ``ts.zeros(2)``, int / int (float32 unless changed)."""
+    return _default_float[0]
+
+
+def set_default_dtype(dtype) -> None:
+    """Make ``dtype`` (float32, float64 or float16) the default floating dtype, as PyTorch's does."""
+    d = as_dtype(dtype)
+    if d not in (float32, float64, float16):
+        raise TypeError(f"set_default_dtype: only floating dtypes (float32, float64, float16) are allowed, got {d}")
+    _default_float[0] = d
 
 
 def as_dtype(dtype):
@@ -43,7 +63,9 @@ def as_dtype(dtype):
 def parse_to_args(args, device=None, dtype=None):
     """Split ``to(...)``'s positional arguments into (device, dtype)."""
     for a in args:
-        if isinstance(a, (np.dtype, type)) or (isinstance(a, str) and a in _DTYPES):
+        if isinstance(a, Tensor):  # to(other): other's device and dtype
+            device, dtype = a._backend, a.dtype
+        elif isinstance(a, (np.dtype, type)) or (isinstance(a, str) and a in _DTYPES):
             dtype = a
         else:
             device = a
@@ -51,11 +73,11 @@ def parse_to_args(args, device=None, dtype=None):
 
 
 def _infer_dtype(data, array) -> np.dtype:
-    """PyTorch's inference: arrays keep their dtype; Python floats -> float32."""
+    """PyTorch's inference: arrays keep their dtype; Python floats -> the default float dtype."""
     if hasattr(data, "dtype"):
         return array.dtype
     if array.dtype.kind == "f":
-        return float32
+        return _default_float[0]
     if array.dtype.kind in "iu":
         return int64
     return array.dtype
@@ -64,16 +86,17 @@ def _infer_dtype(data, array) -> np.dtype:
 class Tensor:
     """An n-dimensional array with reverse-mode autograd.
 
-    ``data`` is the raw array (numpy on "cpu"); ``grad`` is a Tensor or None.
+    ``_data`` is the raw array (numpy on "cpu"); ``data`` is the same storage as a
+    tensor cut from the graph, as in PyTorch; ``grad`` is a Tensor or None.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_idx", "_backend", "_hooks", "_version", "__weakref__")
+    __slots__ = ("_data", "requires_grad", "grad", "_ctx", "_idx", "_backend", "_hooks", "_version", "__weakref__")
     __array_priority__ = 1000  # numpy scalars on the left defer to our operators
 
     def __init__(self, data, dtype=None, requires_grad=False, device=None):
         be = get_backend(device if device is not None else getattr(data, "device", None))
         if isinstance(data, Tensor):
-            data = data.data
+            data = data._data
         elif isinstance(data, (list, tuple)) and data and isinstance(data[0], Tensor):
             data = np.stack([t.numpy() for t in data])  # a list of tensors, as PyTorch allows
         dtype = as_dtype(dtype)
@@ -86,7 +109,7 @@ class Tensor:
             dtype = dtype or _infer_dtype(data, host)
             # np.array, not ascontiguousarray: the latter turns 0-d data into shape (1,)
             array = be.from_host(np.array(host, dtype=dtype, order="C"))
-        self.data = array
+        self._data = array
         self.grad = None
         self._ctx = None
         self._idx = 0
@@ -102,7 +125,7 @@ class Tensor:
         """Wrap an array of ``backend`` without copying; ``ctx`` is the node that made it."""
         t = _new(cls)
         # numpy hands back scalars for 0-d results; a tensor's data is always an array
-        t.data = data if data.ndim else backend.xp.asarray(data)
+        t._data = data if data.ndim else backend.xp.asarray(data)
         t.grad = None
         t._ctx = ctx
         t._idx = idx
@@ -114,20 +137,38 @@ class Tensor:
 
     # -- attributes ---------------------------------------------------------
     @property
+    def data(self) -> Tensor:
+        """This tensor's storage as a new tensor outside the graph (PyTorch's ``.data``):
+        ``p.data.add_(p.grad, alpha=-lr)`` updates ``p``. Changes made through it are
+        not tracked: a graph that saved ``p`` cannot see them."""
+        return Tensor._make(self._data, self._backend)
+
+    @data.setter
+    def data(self, value) -> None:
+        """``p.data = t`` gives ``p`` the storage of ``t`` (its shape, dtype, device)."""
+        if isinstance(value, Tensor):
+            self._data, self._backend = value._data, value._backend
+        elif self._backend.owns(value):
+            self._data = value if value.ndim else self.xp.asarray(value)
+        else:
+            raise TypeError(f"data: assigned value must be a Tensor, got {type(value).__name__}")
+
+    @property
     def shape(self) -> tuple:
-        return tuple(self.data.shape)
+        return tuple(self._data.shape)
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     @property
-    def device(self) -> str:
-        return self._backend.name
+    def device(self) -> device:
+        """Where the data lives: a ``ts.device``, which is also its name ("cpu", "cuda:0")."""
+        return self._backend.device_name
 
     @property
     def xp(self):
@@ -146,15 +187,15 @@ class Tensor:
         return self.shape if dim is None else self.shape[dim]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self._data.size)
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __iter__(self):
         for i in range(len(self)):
@@ -166,7 +207,7 @@ class Tensor:
             if requires_grad:
                 return self  # it already does
             raise RuntimeError("requires_grad_: only leaf tensors can change requires_grad; use detach()")
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self._data.dtype.kind not in "fc":
             raise TypeError(f"requires_grad_: only floating-point tensors can require grad, not {self.dtype}")
         self.requires_grad = bool(requires_grad)
         return self
@@ -181,23 +222,23 @@ class Tensor:
                 "(was it made under no_grad, or from tensors without requires_grad=True?)"
             )
         if gradient is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(
                     f"backward: grad can be implicitly created only for scalar outputs; this "
                     f"tensor has shape {self.shape}, so pass gradient= of that shape"
                 )
-            g = self.xp.ones(self.data.shape, dtype=self.data.dtype)
+            g = self.xp.ones(self._data.shape, dtype=self._data.dtype)
         else:
-            g = gradient.data if isinstance(gradient, Tensor) else self._backend.asarray(gradient)
+            g = gradient._data if isinstance(gradient, Tensor) else self._backend.asarray(gradient)
             if tuple(g.shape) != self.shape:
                 raise RuntimeError(f"backward: gradient has shape {tuple(g.shape)} but the tensor has {self.shape}")
-            g = g.astype(self.data.dtype, copy=False)
+            g = g.astype(self._data.dtype, copy=False)
         autograd.backward([self], [g], retain_graph=retain_graph)
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (an in-place change of either shows in both,
         and is caught by a backward that needs the old values)."""
-        t = Tensor._make(self.data, self._backend)
+        t = Tensor._make(self._data, self._backend)
         t._version = self._version_counter()
         return t
 
@@ -233,7 +274,7 @@ class Tensor:
         def keep(g):
             t = ref()
             if t is not None:
-                t.grad = g.clone() if t.grad is None else Tensor._make(t.grad.data + g.data, t._backend)
+                t.grad = g.clone() if t.grad is None else Tensor._make(t.grad._data + g._data, t._backend)
 
         keep.retains_grad = True
         self.register_hook(keep)
@@ -274,18 +315,30 @@ class Tensor:
     # -- conversion ---------------------------------------------------------
     def numpy(self) -> np.ndarray:
         """A host numpy array (shares memory on the CPU)."""
-        return self._backend.to_host(self.data)
+        return self._backend.to_host(self._data)
+
+    def __array__(self, dtype=None, copy=None):
+        # np.asarray(t) for a CPU tensor, as PyTorch allows; a GPU tensor must be copied
+        # explicitly, so that a silent device-to-host copy is never hidden in NumPy code
+        if self._backend.name != "cpu":
+            raise TypeError(
+                f"can't convert a {self.device} tensor of shape {self.shape} to a NumPy array implicitly; "
+                "call .cpu() or .numpy() first"
+            )
+        host = self._data
+        return host if dtype is None else host.astype(dtype, copy=False)
 
     def item(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item: only one-element tensors convert to Python scalars, got shape {self.shape}")
         return self.numpy().reshape(()).item()
 
     def tolist(self):
         return self.numpy().tolist()
 
-    def to(self, *args, device=None, dtype=None, copy=False) -> Tensor:
-        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``; differentiable."""
+    def to(self, *args, device=None, dtype=None, copy=False, non_blocking=False, memory_format=None) -> Tensor:
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other)``; differentiable.
+        ``non_blocking`` and ``memory_format`` are accepted and change nothing."""
         device, dtype = parse_to_args(args, device, dtype)
         out = self
         if device is not None and get_backend(device) is not self._backend:
@@ -299,8 +352,11 @@ class Tensor:
     def cpu(self) -> Tensor:
         return self.to("cpu")
 
-    def cuda(self, index: int = 0) -> Tensor:
-        return self.to(f"cuda:{index}")
+    def cuda(self, device=None, non_blocking=False) -> Tensor:
+        """This tensor on a GPU: ``device`` an index, "cuda:1" or a ``ts.device`` (default GPU 0)."""
+        if device is None or isinstance(device, int):
+            device = f"cuda:{device or 0}"
+        return self.to(device)
 
     def float(self) -> Tensor:
         return self.to(float32)
@@ -314,13 +370,81 @@ class Tensor:
     def int(self) -> Tensor:
         return self.to(int32)
 
+    def half(self) -> Tensor:
+        return self.to(float16)
+
+    def short(self) -> Tensor:
+        return self.to(int16)
+
+    def byte(self) -> Tensor:
+        return self.to(uint8)
+
     def type_as(self, other) -> Tensor:
         """This tensor in ``other``'s dtype."""
         return self.to(other.dtype)
 
+    def type(self, dtype=None, non_blocking=False) -> Tensor | str:
+        """Without ``dtype``: PyTorch's type string ("torch.FloatTensor", "torch.cuda.LongTensor").
+        With one: this tensor in that dtype (a dtype, or such a string, which also names the device)."""
+        if dtype is None:
+            where = "" if self._backend.name == "cpu" else f"{self.device.type}."
+            return f"torch.{where}{_TYPE_NAMES.get(self.dtype.name, self.dtype.name)}Tensor"
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):
+            parts = dtype.split(".")
+            names = {v: k for k, v in _TYPE_NAMES.items()}
+            if parts[-1][: -len("Tensor")] not in names or parts[0] not in ("torch", "tinyseq"):
+                raise TypeError(f"type: unknown tensor type {dtype!r}")
+            device = "cuda" if len(parts) == 3 and parts[1] == "cuda" else "cpu"
+            return self.to(device, as_dtype(names[parts[-1][: -len("Tensor")]]))
+        return self.to(as_dtype(dtype))
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.kind == "f"
+
+    def is_complex(self) -> bool:
+        return self.dtype.kind == "c"
+
+    @property
+    def is_cuda(self) -> bool:
+        return self._backend.name.startswith("cuda")
+
+    def is_contiguous(self) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
+    def element_size(self) -> int:
+        return self.dtype.itemsize
+
+    def nelement(self) -> int:
+        return int(self._data.size)
+
+    def ndimension(self) -> int:
+        return self._data.ndim
+
+    # -- new tensors like this one (its dtype and device unless given) ---------
+    def _new(self, make, size, dtype, device, requires_grad, **kw) -> Tensor:
+        return make(_size(size), dtype=dtype or self.dtype, device=device or self._backend,
+                    requires_grad=requires_grad, **kw)  # fmt: skip
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return self._new(zeros, size, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return self._new(ones, size, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return self._new(empty, size, dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self._backend,
+                    requires_grad=requires_grad)  # fmt: skip
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
+        """A copy of ``data`` in this tensor's dtype and device (unless given)."""
+        return Tensor(data, dtype=dtype or self.dtype, device=device or self._backend, requires_grad=requires_grad)
+
     def contiguous(self) -> Tensor:
         """This tensor if its data is C-contiguous, else a contiguous copy (differentiable)."""
-        return self if self.data.flags.c_contiguous else self.clone()
+        return self if self._data.flags.c_contiguous else self.clone()
 
     def t(self) -> Tensor:
         """The transpose of a tensor of at most 2 dims."""
@@ -339,7 +463,7 @@ class Tensor:
         extra = []
         if self.device != "cpu":
             extra.append(f"device='{self.device}'")
-        if self.dtype not in (float32, int64, bool_):
+        if self.dtype not in (_default_float[0], int64, bool_):
             extra.append(f"dtype={self.dtype}")
         if self._ctx is not None:
             extra.append(f"grad_fn=<{self._ctx.name}>")
@@ -348,7 +472,7 @@ class Tensor:
         return "tensor(" + ", ".join([body] + extra) + ")"
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(f"bool: a tensor of shape {self.shape} has no single truth value")
         return bool(self.item())
 
@@ -359,12 +483,18 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iu":
+        if self._data.dtype.kind not in "iu":
             raise TypeError("only integer tensors can be used as an index")
         return int(self.item())
 
     def __hash__(self):
         return id(self)
+
+    def __format__(self, spec: str) -> str:
+        # f"{loss:.4f}" on a 0-d tensor formats its value, as in PyTorch
+        if self._data.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
 
     # -- in-place updates (optimizers, init, masking); never recorded -------------
     def _inplace_check(self, name):
@@ -378,16 +508,16 @@ class Tensor:
         self._bump_version()
 
     def _other_data(self, other):
-        return other.data if isinstance(other, Tensor) else other
+        return other._data if isinstance(other, Tensor) else other
 
     def zero_(self) -> Tensor:
         self._inplace_check("zero_")
-        self.data[...] = 0
+        self._data[...] = 0
         return self
 
     def fill_(self, value) -> Tensor:
         self._inplace_check("fill_")
-        self.data[...] = self._other_data(value)
+        self._data[...] = self._other_data(value)
         return self
 
     def copy_(self, src) -> Tensor:
@@ -395,31 +525,68 @@ class Tensor:
         src = src if isinstance(src, Tensor) else Tensor(src, device=self.device)
         if src._backend is not self._backend:
             src = src.to(self.device)
-        self.data[...] = src.data
+        self._data[...] = src._data
         return self
 
+    def _operand(self, name, other, divides=False):
+        """``other``'s raw value for an in-place op, refused (as PyTorch does) when the result
+        would not fit this tensor's dtype: a float into an int tensor, say."""
+        if self._data.dtype.kind not in "fc":
+            result = ops.promotion.result_type(self, other)
+            if divides and result.kind not in "fc":
+                result = get_default_dtype()
+            if not ops.promotion.can_cast(result, self.dtype):
+                raise RuntimeError(
+                    f"{name}: result type {result} can't be cast to the desired output type {self.dtype}"
+                )
+        if isinstance(other, Tensor):
+            if other._backend is not self._backend:
+                raise RuntimeError(f"{name}: tensors on different devices ({self.device} and {other.device})")
+            return other._data
+        return other
+
     def add_(self, other, alpha=1) -> Tensor:
+        o = self._operand("add_", other)
         self._inplace_check("add_")
-        o = self._other_data(other)
-        self.data += o if alpha == 1 else alpha * o
+        self._data += o if alpha == 1 else alpha * o
         return self
 
     def sub_(self, other, alpha=1) -> Tensor:
         return self.add_(other, -alpha)
 
     def mul_(self, other) -> Tensor:
+        o = self._operand("mul_", other)
         self._inplace_check("mul_")
-        self.data *= self._other_data(other)
+        self._data *= o
         return self
 
     def div_(self, other) -> Tensor:
+        o = self._operand("div_", other, divides=True)
         self._inplace_check("div_")
-        self.data /= self._other_data(other)
+        self._data /= o
+        return self
+
+    def masked_fill_(self, mask, value) -> Tensor:
+        self._inplace_check("masked_fill_")
+        m = mask._data if isinstance(mask, Tensor) else self._backend.asarray(mask)
+        self._data[self.xp.broadcast_to(m, self._data.shape)] = self._other_data(value)
+        return self
+
+    def uniform_(self, a=0.0, b=1.0, generator=None) -> Tensor:
+        """Fill with uniform draws in [a, b) from the device's generator (or ``generator``)."""
+        self._inplace_check("uniform_")
+        self._data[...] = _draw(self._backend, generator, lambda r: r.random(self._data.shape)) * (b - a) + a
+        return self
+
+    def normal_(self, mean=0.0, std=1.0, generator=None) -> Tensor:
+        """Fill with normal draws of ``mean`` and ``std`` from the device's generator (or ``generator``)."""
+        self._inplace_check("normal_")
+        self._data[...] = _draw(self._backend, generator, lambda r: r.standard_normal(self._data.shape)) * std + mean
         return self
 
     def clamp_(self, min=None, max=None) -> Tensor:
         self._inplace_check("clamp_")
-        self.xp.clip(self.data, min, max, out=self.data)
+        self.xp.clip(self._data, min, max, out=self._data)
         return self
 
     def _augmented(self, other, inplace, op):
@@ -445,7 +612,7 @@ class Tensor:
 
     def __setitem__(self, index, value) -> None:
         self._inplace_check("__setitem__")
-        self.data[ops.normalize_index(self, index)] = self._other_data(value)
+        self._data[ops.normalize_index(self, index)] = self._other_data(value)
 
     # -- operators: the ops live in tinyseq.ops ---------------------------------
     def __add__(self, o):
@@ -477,6 +644,18 @@ class Tensor:
 
     def __rpow__(self, o):
         return ops.pow(o, self)
+
+    def __floordiv__(self, o):
+        return ops.floor_divide(self, o)
+
+    def __rfloordiv__(self, o):
+        return ops.floor_divide(o, self)
+
+    def __mod__(self, o):
+        return ops.remainder(self, o)
+
+    def __rmod__(self, o):
+        return ops.remainder(o, self)
 
     def __neg__(self):
         return ops.neg(self)
@@ -515,7 +694,7 @@ class Tensor:
         return ops.compare(self, o, "not_equal")
 
     def __invert__(self):
-        return Tensor._make(~self.data, self._backend)
+        return Tensor._make(~self._data, self._backend)
 
     def __and__(self, o):
         return ops.compare(self, o, "logical_and")
@@ -559,13 +738,19 @@ def _format(array) -> str:
     )
 
 
+_TYPE_NAMES = {
+    "float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+    "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+}  # fmt: skip
+
 _METHODS = (
     "exp log log1p sqrt abs tanh sigmoid relu clamp clip maximum minimum neg pow matmul mm "
     "sum mean max min var std logsumexp argmax argmin amax amin "
     "reshape view flatten transpose permute squeeze unsqueeze expand expand_as view_as "
     "split chunk softmax log_softmax masked_fill sign square "
     "flip narrow unbind index_select gather sort argsort topk cumsum repeat "
-    "eq ne lt le gt ge isnan isfinite any all allclose norm bmm tril triu"
+    "eq ne lt le gt ge isnan isfinite any all allclose norm bmm tril triu sin cos prod isclose "
+    "add sub mul div true_divide broadcast_to swapaxes reshape_as floor_divide remainder"
 ).split()
 
 
@@ -579,14 +764,37 @@ def _methods_from_ops(module):
     # argument: no wrapper call per use, and help() shows the function's shapes.
     for name in _METHODS:
         setattr(Tensor, name, getattr(ops, name))  # plain functions bind as methods
+    Tensor.multinomial = multinomial
+    Tensor.where = _where_method
+
+
+def _where_method(self, condition, other) -> Tensor:
+    """``self`` where ``condition`` else ``other`` (PyTorch's method order of ``ts.where``)."""
+    return ops.where(condition, self, other)
 
 
 # -- factories ------------------------------------------------------------------
 def tensor(data, dtype=None, requires_grad=False, device=None) -> Tensor:
     """A new tensor from data (nested lists, numbers, arrays, tensors): always a copy.
 
-    Python floats become float32, ints int64; numpy arrays keep their dtype."""
+    Python floats become float32 (the default dtype), ints int64; numpy arrays keep their dtype."""
     return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """``data`` as a tensor without a copy where possible: a tensor already of that dtype
+    and device is returned as it is, and a NumPy array on the CPU shares its memory."""
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype)
+    be = get_backend(device)
+    if isinstance(data, np.ndarray) and be.owns(data) and data.dtype != object:
+        t = Tensor._make(data, be)
+        return t if dtype is None else t.to(dtype)
+    return Tensor(data, dtype=dtype, device=device)
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
 
 
 def _size(size):
@@ -595,9 +803,9 @@ def _size(size):
     return tuple(int(s) for s in size)
 
 
-def _factory(make, size, dtype, device, requires_grad, default=float32):
+def _factory(make, size, dtype, device, requires_grad, default=None):
     be = get_backend(device)
-    dtype = as_dtype(dtype) or default
+    dtype = as_dtype(dtype) or default or _default_float[0]
     t = Tensor._make(make(be, _size(size), dtype), be)
     return t.requires_grad_() if requires_grad else t
 
@@ -616,24 +824,31 @@ def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     if dtype is None:
-        dtype = bool_ if isinstance(fill_value, bool) else int64 if isinstance(fill_value, int) else float32
+        dtype = bool_ if isinstance(fill_value, bool) else int64 if isinstance(fill_value, int) else None
     return _factory(
         lambda be, s, d: be.xp.full(s, fill_value, dtype=d), (size,) if isinstance(size, int) else size,
         dtype, device, requires_grad,
     )
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Standard normal draws from the device's generator (seeded by manual_seed)."""
-    return _factory(lambda be, s, d: be.rng.standard_normal(s, dtype=d), size, dtype, device, requires_grad)
+def _draw(be, generator, draw):
+    """``draw(rng)`` from the device's generator, or from a ``ts.Generator`` (host draws, moved)."""
+    return draw(be.rng) if generator is None else be.from_host(np.asarray(draw(generator.rng)))
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+    """Standard normal draws from the device's generator (seeded by manual_seed) or ``generator``."""
+    return _factory(lambda be, s, d: _draw(be, generator, lambda r: r.standard_normal(s, dtype=d)), size, dtype,
+                    device, requires_grad)  # fmt: skip
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
     """Uniform draws in [0, 1)."""
-    return _factory(lambda be, s, d: be.rng.random(s, dtype=d), size, dtype, device, requires_grad)
+    return _factory(lambda be, s, d: _draw(be, generator, lambda r: r.random(s, dtype=d)), size, dtype, device,
+                    requires_grad)  # fmt: skip
 
 
-def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
+def randint(low, high=None, size=(), dtype=None, device=None, generator=None) -> Tensor:
     """Integers in [low, high) (``randint(high, size)`` also works, as in PyTorch)."""
     if high is None:
         low, high = 0, low
@@ -641,15 +856,15 @@ def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
         low, high, size = 0, low, high
     if isinstance(size, int):
         size = (size,)
-    return _factory(lambda be, s, d: be.rng.integers(low, high, s).astype(d), (tuple(size),),
-                    dtype, device, False, default=int64)
+    return _factory(lambda be, s, d: _draw(be, generator, lambda r: r.integers(low, high, s)).astype(d),
+                    (tuple(size),), dtype, device, False, default=int64)  # fmt: skip
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
     if end is None:
         start, end = 0, start
     if dtype is None:
-        dtype = int64 if all(isinstance(v, int) for v in (start, end, step)) else float32
+        dtype = int64 if all(isinstance(v, int) for v in (start, end, step)) else _default_float[0]
     be = get_backend(device)
     t = Tensor._make(be.xp.arange(start, end, step, dtype=as_dtype(dtype)), be)
     return t.requires_grad_() if requires_grad else t
@@ -678,8 +893,12 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) ->
                     requires_grad)  # fmt: skip
 
 
-def randperm(n, dtype=None, device=None) -> Tensor:
-    """A random permutation of 0 .. n-1, from the device's generator."""
+def randperm(n, dtype=None, device=None, generator=None) -> Tensor:
+    """A random permutation of 0 .. n-1, from the device's generator (or ``generator``, a
+    ``ts.Generator``, whose host draws then move to the device)."""
+    if generator is not None:
+        order = np.argsort(generator.rng.random(int(n)))
+        return Tensor(order, dtype=dtype or int64, device=device)
     # the order of n uniform draws: needs nothing of a device's generator but random()
     return _factory(lambda be, s, d: be.xp.argsort(be.rng.random(s)).astype(d), (n,), dtype, device, False,
                     default=int64)  # fmt: skip
@@ -690,7 +909,7 @@ def multinomial(input, num_samples, replacement=False) -> Tensor:
     (N, C) (non-negative weights, not necessarily normalised), ``num_samples`` per row:
     with replacement by inverse CDF, without by the Gumbel-top-k trick (each draw
     removes its category). From the device's generator (seeded by ``manual_seed``)."""
-    probs = input.data
+    probs = input._data
     if probs.ndim not in (1, 2) or probs.shape[-1] == 0:
         raise ValueError(f"multinomial: expects a (C,) or (N, C) tensor of weights, got shape {input.shape}")
     if not isinstance(num_samples, int) or num_samples <= 0:

@@ -198,16 +198,16 @@ class _Staged:
                 f"Move it with .to('{world.device}')"
             )
         self.tensor, self.be = tensor, be
-        a = tensor.data
+        a = tensor._data
         self.host = world.backend == "mpi" and be.name != "cpu"
         if self.host:
             a = be.to_host(a)
         self.array = a if a.flags.c_contiguous else a.copy()
-        self.copied = self.host or self.array is not tensor.data
+        self.copied = self.host or self.array is not tensor._data
 
     def done(self):
         if self.copied:
-            self.tensor.data[...] = self.be.from_host(self.array) if self.host else self.array
+            self.tensor._data[...] = self.be.from_host(self.array) if self.host else self.array
         self.tensor._bump_version()
 
 
@@ -216,7 +216,7 @@ def _op(op, name, tensor) -> str:
     key = {"avg": "mean"}.get(key, key)
     if key not in OPS:
         raise ValueError(f"{name}: unknown op {op!r}; use one of {', '.join(OPS)} (or ReduceOp.SUM, AVG, MAX, MIN)")
-    if key == "mean" and tensor.data.dtype.kind not in "fc":
+    if key == "mean" and tensor._data.dtype.kind not in "fc":
         raise TypeError(f"{name}: op='mean' needs a floating-point tensor, got {tensor.dtype} (shape {tensor.shape})")
     return key
 
@@ -278,7 +278,7 @@ def all_gather(tensor_list: list, tensor: Tensor, group=None, async_op: bool = F
     rows = world.comm.all_gather(staged.array)
     for t, row in zip(tensor_list, rows):
         be = t._backend
-        t.data[...] = be.from_host(row) if world.backend == "mpi" else row
+        t._data[...] = be.from_host(row) if world.backend == "mpi" else row
         t._bump_version()
     return _Work(None, None) if async_op else None
 

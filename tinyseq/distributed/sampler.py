@@ -88,5 +88,5 @@ def shard_streams(data: Tensor, num_replicas: int | None = None, rank: int | Non
             f"{num_replicas} ranks; batchify with a batch size that is a multiple of {num_replicas}"
         )
     k = B // num_replicas
-    part = data.data[:, rank * k : (rank + 1) * k]
+    part = data._data[:, rank * k : (rank + 1) * k]
     return Tensor._make(data.xp.ascontiguousarray(part), data._backend)

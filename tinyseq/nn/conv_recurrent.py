@@ -254,7 +254,7 @@ def _make_params(module, mode, cin, hidden, kernel, bias, peephole, suffix, devi
         for p in ("weight_ci", "weight_cf", "weight_co"):
             # zero: a fresh peephole cell computes what a plain one does
             setattr(module, f"{p}{suffix}", new_parameter((hidden, 1, 1), device, dtype))
-            getattr(module, f"{p}{suffix}").data[...] = 0
+            getattr(module, f"{p}{suffix}")._data[...] = 0
 
 
 def _bad_shape(owner, x, want):

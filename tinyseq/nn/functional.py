@@ -119,9 +119,9 @@ def _nll(logp, t, ignore_index, reduction, weight=None, smooth=False):
     """-logp at the targets (M, C), (M,), times the targets' class weights; ignored rows count 0.
     ``smooth``: the label-smoothing term, -sum over classes of (weight *) logp, instead."""
     xp = logp.xp
-    valid = t.data != ignore_index
-    safe = xp.where(valid, t.data, 0)
-    scale = valid.astype(logp.dtype) if weight is None else weight.data[safe] * valid
+    valid = t._data != ignore_index
+    safe = xp.where(valid, t._data, 0)
+    scale = valid.astype(logp.dtype) if weight is None else weight._data[safe] * valid
     if smooth:
         per_class = logp if weight is None else logp * weight
         picked = -per_class.sum(dim=1)
@@ -338,7 +338,7 @@ def one_hot(tensor, num_classes=-1):
     """Int64 one-hot encoding with a new last dim of ``num_classes``."""
     if tensor.dtype.kind not in "iu":
         raise OpError(f"one_hot: needs an integer tensor, got {tensor.dtype}")
-    data = tensor.data
+    data = tensor._data
     if num_classes < 0:
         num_classes = int(data.max()) + 1 if data.size else 0
     if data.size and (int(data.min()) < 0 or int(data.max()) >= num_classes):
@@ -370,13 +370,13 @@ def embedding(input, weight, padding_idx=None):
     if input.dtype.kind not in "iu":
         raise OpError(f"embedding: indices must be an integer tensor, got {input.dtype}")
     n = weight.shape[0]
-    if input.numel() and (int(input.data.min()) < -n or int(input.data.max()) >= n):
+    if input.numel() and (int(input._data.min()) < -n or int(input._data.max()) >= n):
         raise OpError(
-            f"embedding: index {int(input.data.max())} is out of range for {n} embeddings (weight {weight.shape})"
+            f"embedding: index {int(input._data.max())} is out of range for {n} embeddings (weight {weight.shape})"
         )
     if padding_idx is not None and padding_idx < 0:
         padding_idx += n
-    return _Embedding.apply(weight, ids=input.data, padding_idx=padding_idx)
+    return _Embedding.apply(weight, ids=input._data, padding_idx=padding_idx)
 
 
 # -- layers ------------------------------------------------------------------------------
@@ -463,7 +463,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if input.ndim == 2:
         return conv1d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
     _check_conv_args(input, weight, groups, 1)
-    _check_conv(input.data, weight.data, () if bias is None else (bias.data,), groups, dims=1)
+    _check_conv(input._data, weight._data, () if bias is None else (bias._data,), groups, dims=1)
     (stride,), (dilation,) = _ntuple(stride, 1, "stride", "conv1d", 1), _ntuple(dilation, 1, "dilation", "conv1d", 1)
     k, L = weight.shape[2], input.shape[2]
     if isinstance(padding, str):

@@ -17,7 +17,7 @@ from ..backend import host_rng
 
 def _fill(tensor, host):
     """Write a host array into ``tensor`` in place (no graph, any device)."""
-    tensor.data[...] = tensor._backend.from_host(np.asarray(host, dtype=tensor.dtype))
+    tensor._data[...] = tensor._backend.from_host(np.asarray(host, dtype=tensor.dtype))
     tensor._bump_version()
     return tensor
 

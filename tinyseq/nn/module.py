@@ -25,11 +25,11 @@ class Parameter(Tensor):
         if data is None:
             data = np.zeros((0,), dtype=np.float32)
         if isinstance(data, Tensor):
-            be, array = data._backend, data.data
+            be, array = data._backend, data._data
         else:
             t = Tensor(data)
-            be, array = t._backend, t.data
-        self.data = array
+            be, array = t._backend, t._data
+        self._data = array
         self.grad = None
         self._ctx = None
         self._idx = 0
@@ -259,11 +259,11 @@ class Module:
                 continue
             t = own[k]  # a detached view of the parameter's own array: writing it writes the parameter
             if isinstance(v, Tensor) and v._backend is t._backend:
-                src = v.data
+                src = v._data
             else:
                 host = v.numpy() if isinstance(v, Tensor) else np.asarray(v)
                 src = t._backend.from_host(host)
-            t.data[...] = src.astype(t.dtype, copy=False)
+            t._data[...] = src.astype(t.dtype, copy=False)
             t._bump_version()
         return IncompatibleKeys(missing, unexpected)
 
@@ -289,7 +289,7 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad.data = p.xp.zeros_like(p.grad.data)
+                p.grad._data = p.xp.zeros_like(p.grad._data)
 
     def to(self, *args, device=None, dtype=None):
         """Move/convert parameters and buffers in place (``to("cuda")``, ``to(ts.float64)``)."""
@@ -408,12 +408,12 @@ class Module:
 def _move(t, be, dtype):
     """Move a tensor's storage (and its grad) in place, so references stay valid."""
     if dtype is not None and t.dtype.kind == "f" and t.dtype != dtype:
-        t.data = t.data.astype(dtype)
+        t._data = t._data.astype(dtype)
         if t.grad is not None:
-            t.grad.data = t.grad.data.astype(dtype)
+            t.grad._data = t.grad._data.astype(dtype)
     if be is not None and be is not t._backend:
-        t.data = be.from_host(t._backend.to_host(t.data))
+        t._data = be.from_host(t._backend.to_host(t._data))
         if t.grad is not None:
-            t.grad.data = be.from_host(t._backend.to_host(t.grad.data))
+            t.grad._data = be.from_host(t._backend.to_host(t.grad._data))
             t.grad._backend = be
         t._backend = be

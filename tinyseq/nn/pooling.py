@@ -94,7 +94,7 @@ def _max_pool(x, n, kernel_size, stride, padding, dilation, ceil_mode, return_in
     # window-local index -> flat index into the input's spatial dims, as PyTorch returns
     xp = x.xp
     flat = xp.zeros(local.shape, dtype=np.int64)
-    rest = local.data
+    rest = local._data
     for j in reversed(range(n)):
         rest, offset = xp.divmod(rest, geo.kernel[j])
         shape = [1] * (2 + n)

@@ -263,8 +263,8 @@ class _RecurrentLayer(Module):
         w_ih, w_hh, *rest = self._weights(k, d)
         b_ih, b_hh = rest[:2] if self.bias else (None, None)
         w_hr = rest[-1] if self.proj_size else None
-        seq.start(be, x.shape[0], x.shape[1], w_hh.data, b_hh.data if gru and self.bias else None,
-                  None if w_hr is None else w_hr.data)  # fmt: skip
+        seq.start(be, x.shape[0], x.shape[1], w_hh._data, b_hh._data if gru and self.bias else None,
+                  None if w_hr is None else w_hr._data)  # fmt: skip
         biases = ([b_ih] if gru else [b_ih, b_hh]) if self.bias else []
         gx = fused_ops.InputProjection.apply(x, w_ih, *biases, seq=seq)
         named = {"w_hh": w_hh, "b_hh": b_hh, "w_hr": w_hr}

@@ -15,9 +15,10 @@ from collections import namedtuple
 import numpy as np
 
 from ..autograd import Function, OpError, _share_version
-from ..tensor import Tensor, as_dtype, float32
+from ..tensor import Tensor, as_dtype, get_default_dtype
 from . import elementwise as E
 from . import matmul as M
+from . import promotion as P
 from . import reduce as R
 from . import shape as S
 from . import special as Sp
@@ -32,7 +33,11 @@ def _const(value, dtype, be):
     if arr is None:
         if len(_scalar_cache) > 4096:
             _scalar_cache.clear()
-        arr = _scalar_cache[key] = be.xp.asarray(value, dtype=dtype)
+        try:
+            arr = be.xp.asarray(value, dtype=dtype)
+        except OverflowError:  # an int past a small int type's range wraps, as in PyTorch
+            arr = be.xp.asarray(value).astype(dtype)
+        _scalar_cache[key] = arr
     return Tensor._make(arr, be)
 
 
@@ -41,35 +46,30 @@ def _is_float(dtype) -> bool:
 
 
 def _pair(a, b, name):
-    """Two tensors of one dtype from tensors and Python numbers (PyTorch's rules,
-    except that two different float dtypes are an error rather than an upcast)."""
+    """Two tensors of one dtype from tensors and Python numbers, cast to the dtype
+    PyTorch's promotion gives (see ``promotion``)."""
     if not isinstance(a, Tensor):
         if not isinstance(b, Tensor):
             raise TypeError(f"{name}: expected at least one tensor, got {type(a).__name__} and {type(b).__name__}")
         b, a = _pair(b, a, name)
         return a, b
     if isinstance(b, Tensor):
-        da, db = a.data.dtype, b.data.dtype
+        da, db = a._data.dtype, b._data.dtype
         if da is db or da == db:  # builtin dtypes are shared objects: usually one `is`
             return a, b
-        if _is_float(da) and _is_float(db):
-            raise OpError(
-                f"{name}: dtypes differ ({da} and {db}) for shapes {a.shape} and {b.shape}; "
-                "convert one with .to(dtype)"
-            )
-        if _is_float(da):
-            return a, cast(b, da)
-        if _is_float(db):
-            return cast(a, db), b
-        common = np.promote_types(da, db)
+        common = P.pair_dtype(a, b)
         return cast(a, common), cast(b, common)
-    if isinstance(b, (bool, int, float, np.number)):
-        da = a.data.dtype
-        if isinstance(b, (float, np.floating)) and not _is_float(da):
-            a, da = cast(a, float32), float32
-        elif isinstance(b, (int, np.integer)) and not isinstance(b, bool) and da.kind == "b":
-            a, da = cast(a, np.dtype("int64")), np.dtype("int64")
-        return a, _const(b, da, a._backend)
+    cls = b.__class__
+    if cls is float or cls is int:  # the common cases first: the tensor's dtype holds the number
+        da = a._data.dtype
+        if da.kind in "fc" or (cls is int and da.kind in "iu"):
+            return a, _const(b, da, a._backend)
+    if isinstance(b, (bool, int, float, complex, np.number, np.bool_)):
+        da = a._data.dtype
+        common = P._combine(da, P.scalar_dtype(b))
+        if common is not da and common != da:
+            a = cast(a, common)
+        return a, _const(b, common, a._backend)
     if isinstance(b, np.ndarray) or hasattr(b, "__array__"):
         return a, Tensor(b, device=a.device).to(a.dtype)
     raise TypeError(f"{name}: unsupported operand type {type(b).__name__}")
@@ -85,19 +85,71 @@ def _binary(op, name):
     return fn
 
 
-add = _binary(E.Add, "add")
-sub = _binary(E.Sub, "sub")
 mul = _binary(E.Mul, "mul")
+
+
+def add(a, b, alpha=1):
+    """a + alpha * b, elementwise with broadcasting; Python numbers work on either side."""
+    if alpha != 1:
+        b = mul(b, alpha) if isinstance(b, Tensor) else b * alpha
+    a, b = _pair(a, b, "add")
+    return E.Add.apply(a, b)
+
+
+def sub(a, b, alpha=1):
+    """a - alpha * b, elementwise with broadcasting; Python numbers work on either side."""
+    if alpha != 1:
+        b = mul(b, alpha) if isinstance(b, Tensor) else b * alpha
+    a, b = _pair(a, b, "sub")
+    return E.Sub.apply(a, b)
+
+
 maximum = _binary(E.Maximum, "maximum")
 minimum = _binary(E.Minimum, "minimum")
 
 
-def div(a, b):
-    """Elementwise a / b with broadcasting; integers divide to the default float dtype."""
+def div(a, b, rounding_mode=None):
+    """Elementwise a / b with broadcasting; integers divide to the default float dtype.
+    ``rounding_mode="trunc"`` or ``"floor"`` rounds the quotient (integers stay integers;
+    no gradient flows through the rounding, as in PyTorch)."""
     a, b = _pair(a, b, "div")
-    if not _is_float(a.data.dtype):
-        a, b = cast(a, float32), cast(b, float32)
+    if rounding_mode is not None:
+        return _rounded_div(a, b, rounding_mode)
+    if not _is_float(a._data.dtype):
+        a, b = cast(a, get_default_dtype()), cast(b, get_default_dtype())
     return E.Div.apply(a, b)
+
+
+def floor_divide(a, b):
+    """Elementwise floor(a / b) (``a // b``); integers stay integers. No gradient, as in PyTorch."""
+    return div(a, b, rounding_mode="floor")
+
+
+def remainder(a, b):
+    """Elementwise a - b * floor(a / b) (``a % b``): the sign of ``b``, as Python's ``%``.
+    Differentiable: 1 for ``a``, -floor(a / b) for ``b``."""
+    a, b = _pair(a, b, "remainder")
+    if not _is_float(a._data.dtype):
+        if a._backend is not b._backend:
+            raise RuntimeError(f"remainder: tensors on different devices ({a.device} and {b.device})")
+        return Tensor._make(a.xp.asarray(a.xp.mod(a._data, b._data)), a._backend)
+    return a - b * floor_divide(a.detach(), b.detach())
+
+
+def _rounded_div(a, b, mode):
+    if mode not in ("trunc", "floor"):
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {mode!r}")
+    if a._backend is not b._backend:
+        raise RuntimeError(f"div: tensors on different devices ({a.device} and {b.device})")
+    xp, x, y = a.xp, a._data, b._data
+    if _is_float(x.dtype):
+        q = xp.floor(x / y) if mode == "floor" else xp.trunc(x / y)
+    elif mode == "floor":
+        q = xp.floor_divide(x, y)
+    else:  # toward zero: the floor quotient, one up where the signs differ and it is inexact
+        q = xp.floor_divide(x, y)
+        q = q + ((q < 0) & (q * y != x)).astype(q.dtype)
+    return Tensor._make(xp.asarray(q), a._backend)
 
 
 true_divide = div
@@ -108,14 +160,14 @@ def pow(a, b):
     if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
         if not _is_float(a.dtype):
             if isinstance(b, int):
-                return Tensor._make(a.data**b, a._backend)
-            a = cast(a, float32)
+                return Tensor._make(a._data**b, a._backend)
+            a = cast(a, get_default_dtype())
         return E.PowScalar.apply(a, p=b)
     if not isinstance(a, Tensor) and isinstance(b, Tensor) and isinstance(a, (int, float)):
         if not _is_float(b.dtype):
             if isinstance(a, int):
-                return Tensor._make(b.xp.asarray(a, dtype=b.dtype) ** b.data, b._backend)
-            b = cast(b, float32)
+                return Tensor._make(b.xp.asarray(a, dtype=b.dtype) ** b._data, b._backend)
+            b = cast(b, get_default_dtype())
         return E.RPowScalar.apply(b, c=a)
     a, b = _pair(a, b, "pow")
     return E.Pow.apply(a, b)
@@ -123,8 +175,8 @@ def pow(a, b):
 
 def _unary(op, name, doc):
     def fn(x):
-        if x.data.dtype.kind not in "fc":
-            x = cast(x, float32)
+        if x._data.dtype.kind not in "fc":
+            x = cast(x, get_default_dtype())
         return op.apply(x)
 
     fn.__name__ = name
@@ -137,6 +189,8 @@ log = _unary(E.Log, "log", "Elementwise natural logarithm.")
 log1p = _unary(E.Log1p, "log1p", "log(1 + x), accurate where x is tiny.")
 sqrt = _unary(E.Sqrt, "sqrt", "Elementwise square root.")
 tanh = _unary(E.Tanh, "tanh", "Elementwise hyperbolic tangent.")
+sin = _unary(E.Sin, "sin", "Elementwise sine (radians).")
+cos = _unary(E.Cos, "cos", "Elementwise cosine (radians).")
 sigmoid = _unary(E.Sigmoid, "sigmoid", "Elementwise logistic function; no overflow for any finite input.")
 relu = _unary(E.Relu, "relu", "Elementwise max(x, 0).")
 erf = _unary(Sp.Erf, "erf", "Elementwise error function 2/sqrt(pi) * integral_0^x exp(-t^2) dt (float64-accurate).")
@@ -149,7 +203,7 @@ def neg(x):
 def abs(x):
     """Elementwise |x| (gradient 0 at 0, as PyTorch)."""
     if not _is_float(x.dtype):
-        return Tensor._make(x.xp.abs(x.data), x._backend)
+        return Tensor._make(x.xp.abs(x._data), x._backend)
     return E.Abs.apply(x)
 
 
@@ -159,7 +213,7 @@ def square(x):
 
 def sign(x):
     """Elementwise sign; not differentiable (its gradient is zero)."""
-    return Tensor._make(x.xp.sign(x.data), x._backend)
+    return Tensor._make(x.xp.sign(x._data), x._backend)
 
 
 def clamp(x, min=None, max=None):
@@ -175,7 +229,7 @@ clip = clamp
 def where(condition, a, b):
     """Elementwise ``a`` where ``condition`` else ``b`` (broadcasting)."""
     if isinstance(condition, Tensor):
-        cond = condition.data
+        cond = condition._data
     else:
         ref = a if isinstance(a, Tensor) else b
         cond = ref._backend.asarray(condition)
@@ -198,9 +252,9 @@ def compare(a, b, how):
     assert how in _COMPARE
     if isinstance(b, Tensor) and b._backend is not a._backend:
         raise RuntimeError(f"{how}: tensors on different devices ({a.device} and {b.device})")
-    bd = b.data if isinstance(b, Tensor) else b
+    bd = b._data if isinstance(b, Tensor) else b
     try:
-        return Tensor._make(getattr(a.xp, how)(a.data, bd), a._backend)
+        return Tensor._make(getattr(a.xp, how)(a._data, bd), a._backend)
     except ValueError:
         other = b.shape if isinstance(b, Tensor) else np.shape(b)
         raise OpError(f"{how}: shapes {a.shape} and {tuple(other)} cannot be broadcast together") from None
@@ -231,36 +285,49 @@ def ge(a, b):
 
 
 def isnan(x):
-    return Tensor._make(x.xp.isnan(x.data), x._backend)
+    return Tensor._make(x.xp.isnan(x._data), x._backend)
 
 
 def isfinite(x):
-    return Tensor._make(x.xp.isfinite(x.data), x._backend)
+    return Tensor._make(x.xp.isfinite(x._data), x._backend)
 
 
 def any(x, dim=None, keepdim=False):
     """Whether any element (along ``dim``) is true or non-zero -> bool tensor."""
-    return Tensor._make(x.xp.asarray(x.data.any(axis=_axes(x, dim, "any"), keepdims=keepdim)), x._backend)
+    return Tensor._make(x.xp.asarray(x._data.any(axis=_axes(x, dim, "any"), keepdims=keepdim)), x._backend)
 
 
 def all(x, dim=None, keepdim=False):
     """Whether every element (along ``dim``) is true or non-zero -> bool tensor."""
-    return Tensor._make(x.xp.asarray(x.data.all(axis=_axes(x, dim, "all"), keepdims=keepdim)), x._backend)
+    return Tensor._make(x.xp.asarray(x._data.all(axis=_axes(x, dim, "all"), keepdims=keepdim)), x._backend)
 
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
     """|a - b| <= atol + rtol * |b| everywhere (broadcasting), as a Python bool."""
-    bd = b.data if isinstance(b, Tensor) else b
-    return builtins.bool(a.xp.allclose(a.data, bd, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    bd = b._data if isinstance(b, Tensor) else b
+    return builtins.bool(a.xp.allclose(a._data, bd, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Elementwise |a - b| <= atol + rtol * |b| (broadcasting) -> bool tensor."""
+    if not isinstance(a, Tensor):
+        raise TypeError(f"isclose: expected a tensor, got {type(a).__name__}")
+    if isinstance(b, Tensor) and b._backend is not a._backend:
+        raise RuntimeError(f"isclose: tensors on different devices ({a.device} and {b.device})")
+    bd = b._data if isinstance(b, Tensor) else b
+    try:
+        return Tensor._make(a.xp.isclose(a._data, bd, rtol=rtol, atol=atol, equal_nan=equal_nan), a._backend)
+    except ValueError:
+        raise OpError(f"isclose: shapes {a.shape} and {tuple(np.shape(bd))} cannot be broadcast together") from None
 
 
 def cast(x, dtype):
     """``x`` as ``dtype``; differentiable between float types."""
     dtype = as_dtype(dtype)
-    if x.data.dtype == dtype:
+    if x._data.dtype == dtype:
         return x
     if not (_is_float(dtype) and _is_float(x.dtype)):
-        return Tensor._make(x.data.astype(dtype), x._backend)
+        return Tensor._make(x._data.astype(dtype), x._backend)
     return E.Cast.apply(x, dtype=dtype)
 
 
@@ -299,7 +366,7 @@ def _axes(x, dim, name):
     """PyTorch ``dim`` (None, int or sequence, negatives allowed) -> tuple or None."""
     if dim is None:
         return None
-    n = x.data.ndim
+    n = x._data.ndim
     if dim.__class__ is int and -n <= dim < n:  # the common case, kept cheap
         return (dim + n if dim < 0 else dim,)
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
@@ -320,8 +387,23 @@ def sum(x, dim=None, keepdim=False, dtype=None):
     elif x.dtype.kind in "bi" and x.dtype != np.int64:
         x = cast(x, np.int64)
     if x.dtype.kind not in "fc":
-        return Tensor._make(x.data.sum(axis=_axes(x, dim, "sum"), keepdims=keepdim), x._backend)
+        return Tensor._make(x._data.sum(axis=_axes(x, dim, "sum"), keepdims=keepdim), x._backend)
     return R.Sum.apply(x, axis=_axes(x, dim, "sum"), keepdims=keepdim)
+
+
+def prod(x, dim=None, keepdim=False, dtype=None):
+    """Product of all elements, or along one ``dim``; integers and bools multiply in int64.
+    The gradient of each element is the product of the others (exact with zeros)."""
+    if dtype is not None:
+        x = cast(x, dtype)
+    elif x.dtype.kind in "bui" and x.dtype != np.int64:
+        x = cast(x, np.int64)
+    if dim is not None and not isinstance(dim, int):
+        raise OpError(f"prod: dim must be an int, got {dim!r}")
+    axis = _axes(x, dim, "prod")
+    if x.dtype.kind not in "fc":
+        return Tensor._make(x._data.prod(axis=axis, keepdims=keepdim), x._backend)
+    return R.Prod.apply(x, axis=axis, keepdims=keepdim)
 
 
 def mean(x, dim=None, keepdim=False):
@@ -338,7 +420,7 @@ def _minmax(x, dim, keepdim, largest):
     name = "max" if largest else "min"
     if isinstance(dim, Tensor):  # max(a, b): the elementwise form
         return (maximum if largest else minimum)(x, dim)
-    if x.data.size == 0:
+    if x._data.size == 0:
         raise OpError(f"{name}: cannot reduce an empty tensor of shape {x.shape}")
     if dim is None:
         return (R.Amax if largest else R.Amin).apply(x, axis=None, keepdims=False)
@@ -347,7 +429,7 @@ def _minmax(x, dim, keepdim, largest):
         return _MinMax(clone(x), Tensor._make(x.xp.zeros((), dtype=np.int64), x._backend))
     (axis,) = _axes(x, dim, name)
     xp = x.xp
-    index = (xp.argmax if largest else xp.argmin)(x.data, axis=axis)
+    index = (xp.argmax if largest else xp.argmin)(x._data, axis=axis)
     values = R.TakeAlong.apply(x, index=index, axis=axis, keepdims=keepdim)
     if keepdim:
         index = xp.expand_dims(index, axis)
@@ -375,12 +457,12 @@ def amin(x, dim=None, keepdim=False):
 def _arg(x, dim, keepdim, fn, name):
     xp = x.xp
     if dim is None:
-        out = fn(x.data.reshape(-1))
+        out = fn(x._data.reshape(-1))
         if keepdim:
             out = xp.asarray(out).reshape((1,) * x.ndim)
     else:
         (axis,) = _axes(x, dim, name) or (0,)
-        out = fn(x.data, axis=axis)
+        out = fn(x._data, axis=axis)
         if keepdim:
             out = xp.expand_dims(out, axis)
     return Tensor._make(xp.asarray(out).astype(np.int64), x._backend)
@@ -453,10 +535,10 @@ def _shape_arg(shape):
 def reshape(x, *shape):
     """Same data, new shape (one entry may be -1)."""
     shape = _shape_arg(shape)
-    in_shape = x.data.shape
+    in_shape = x._data.shape
     if shape == in_shape:
         return x
-    n = x.data.size
+    n = x._data.size
     holes = shape.count(-1)
     size = math.prod(shape) * (-1 if holes == 1 else 1)
     if holes > 1 or (holes == 0 and size != n) or (holes == 1 and (size <= 0 or n % size)):
@@ -465,6 +547,10 @@ def reshape(x, *shape):
 
 
 view = reshape
+
+
+def reshape_as(x, other):
+    return reshape(x, other.shape)
 
 
 def view_as(x, other):
@@ -483,7 +569,7 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 def permute(x, *dims):
     dims = _shape_arg(dims)
-    n = x.data.ndim
+    n = x._data.ndim
     if len(dims) != n:
         raise OpError(f"permute: {dims} is not a permutation of the {n} dims of shape {x.shape}")
     if n == 0:
@@ -496,7 +582,7 @@ def permute(x, *dims):
 
 def transpose(x, dim0, dim1):
     """Swap two dimensions."""
-    n = x.data.ndim
+    n = x._data.ndim
     if n < 2 and dim0 in (0, -1) and dim1 in (0, -1):
         return x
     (d0,) = _axes(x, dim0, "transpose")
@@ -566,7 +652,7 @@ def normalize_index(x, index):
         if isinstance(p, Tensor):
             if p._backend is not x._backend:
                 raise RuntimeError(f"getitem: index on {p.device} for a tensor on {x.device}")
-            p = p.data
+            p = p._data
         elif isinstance(p, (list, np.ndarray)):
             p = x._backend.from_host(np.asarray(p))
         elif isinstance(p, np.integer):
@@ -607,7 +693,7 @@ def getitem(x, index):
     if x.requires_grad:
         return S.GetItem.apply(x, index=index)
     try:
-        out = Tensor._make(x.data[index], x._backend)
+        out = Tensor._make(x._data[index], x._backend)
     except IndexError as e:
         raise IndexError(f"getitem: index {index!r} for a tensor of shape {x.shape}: {e}") from None
     if not S._is_advanced(index):  # a view, as GetItem's outputs are
@@ -619,13 +705,13 @@ def _tensors(tensors, name):
     tensors = list(tensors)
     if not tensors:
         raise OpError(f"{name}: expected a non-empty sequence of tensors")
-    first = tensors[0]
+    common = None
     for t in tensors:
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}: expected tensors, got {type(t).__name__}")
-        if t.dtype != first.dtype:
-            raise OpError(f"{name}: dtypes differ ({first.dtype} and {t.dtype}); convert with .to(dtype)")
-    return tensors
+        d = t._data.dtype
+        common = d if common is None or common == d else P.promote_types(common, d)
+    return [cast(t, common) for t in tensors]
 
 
 def cat(tensors, dim=0):
@@ -743,6 +829,7 @@ def mm(a, b):
 import sys as _sys  # noqa: E402
 
 from .. import tensor as _tensor_module  # noqa: E402
+from .einsum import einsum  # noqa: E402, F401
 from .select import argsort, cumsum, flip, gather, index_select, narrow, repeat, sort, topk, unbind  # noqa: E402, F401
 
 _tensor_module._methods_from_ops(_sys.modules[__name__])

@@ -177,6 +177,28 @@ class Abs(Function):
         return g * self.xp.sign(self.saved[0])
 
 
+class Sin(Function):
+    saves = (0,)
+
+    def forward(self, a):
+        self.saved = (a,)
+        return self.xp.sin(a)
+
+    def backward(self, g):
+        return g * self.xp.cos(self.saved[0])
+
+
+class Cos(Function):
+    saves = (0,)
+
+    def forward(self, a):
+        self.saved = (a,)
+        return self.xp.cos(a)
+
+    def backward(self, g):
+        return -g * self.xp.sin(self.saved[0])
+
+
 class Tanh(Function):
     def forward(self, a):
         out = self.xp.tanh(a)

@@ -799,10 +799,10 @@ class _Step(Function):
                 if h._ctx is not None and not is_anomaly_enabled():  # else no graph, or checked step by step
                     prev = h._ctx
                     gx_parent, w_parents = prev.parents[0], prev.parents[3 if lstm else 2 :]
-                    gxa, w = gx.data, [p.data for p in weights]
+                    gxa, w = gx._data, [p._data for p in weights]
                     meta = prev.out_meta  # every step's outputs have the first one's shapes
                     plain = lstm and seq.plain
-                    h, c = h.data, c.data if lstm else None
+                    h, c = h._data, c._data if lstm else None
                 continue
             fn = cls()
             fn.backend = be

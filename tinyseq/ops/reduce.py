@@ -139,3 +139,32 @@ class Norm2(Function):
         shape, axis, keepdims = self.args
         safe = self.xp.where(out == 0, 1, out)
         return a * (_expand_back(g, shape, axis, keepdims) / safe) * (out != 0)
+
+
+class Prod(Function):
+    """Product over one ``axis`` (None: all elements). The gradient of each element is
+    the product of the others, from running products from both ends: exact where
+    some elements are zero, where out / x would divide by zero."""
+
+    saves = (0,)
+
+    def forward(self, a, axis, keepdims):
+        self.saved = (a,)
+        self.args = (axis, keepdims)
+        return a.prod(axis=axis, keepdims=keepdims)
+
+    def backward(self, g):
+        (a,) = self.saved
+        axis, keepdims = self.args
+        xp = self.xp
+        x = a.reshape(-1) if axis is None else a
+        ax = 0 if axis is None else axis[0]
+        n = x.shape[ax]
+        if n == 0:
+            return xp.zeros(a.shape, dtype=g.dtype)
+        ones = xp.ones(x.shape[:ax] + (1,) + x.shape[ax + 1 :], dtype=x.dtype)
+        before = xp.concatenate([ones, xp.cumprod(x, axis=ax).take(xp.arange(n - 1), axis=ax)], axis=ax)
+        after = xp.flip(xp.cumprod(xp.flip(x, ax), axis=ax), ax)
+        after = xp.concatenate([after.take(xp.arange(1, n), axis=ax), ones], axis=ax)
+        others = (before * after).reshape(a.shape)
+        return others * _expand_back(g, a.shape, axis, keepdims)

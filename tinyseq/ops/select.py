@@ -30,7 +30,7 @@ def _index(x, index, name):
     if isinstance(index, Tensor):
         if index._backend is not x._backend:
             raise RuntimeError(f"{name}: index on {index.device} for a tensor on {x.device}")
-        data = index.data
+        data = index._data
     else:
         data = x._backend.from_host(np.asarray(index))
     if data.dtype.kind not in "iu":
@@ -84,7 +84,7 @@ def gather(x, dim, index):
         raise OpError(f"gather: index out of range for dim {d} of size {x.shape[d]}")
     if not x.requires_grad:
         crop = tuple(slice(0, n) if k != d else slice(None) for k, n in enumerate(idx.shape))
-        return Tensor._make(x.xp.take_along_axis(x.data[crop], idx, axis=d), x._backend)
+        return Tensor._make(x.xp.take_along_axis(x._data[crop], idx, axis=d), x._backend)
     return S.Gather.apply(x, index=idx, axis=d)
 
 
@@ -92,7 +92,7 @@ def argsort(x, dim=-1, descending=False):
     """Indices that sort ``x`` along ``dim`` (ties keep their order)."""
     d = _dim(x, dim, "argsort")
     xp = x.xp
-    data = x.data
+    data = x._data
     if descending:  # negated, so that a stable ascending sort keeps ties in order
         data = -(data.astype(np.int64) if data.dtype.kind in "bu" else data)
     if x.ndim == 0:
@@ -121,7 +121,7 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
     if not isinstance(k, int) or not 0 <= k <= n:
         raise OpError(f"topk: k={k!r} must be in [0, {n}] for dim {d} of shape {x.shape}")
     order = argsort(x, d, descending=largest)
-    indices = Tensor._make(order.data[(slice(None),) * d + (slice(0, k),)], x._backend)
+    indices = Tensor._make(order._data[(slice(None),) * d + (slice(0, k),)], x._backend)
     return _TopK(gather(x, d, indices), indices)
 
 

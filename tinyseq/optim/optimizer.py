@@ -87,7 +87,7 @@ class Optimizer:
                 if set_to_none or p.grad is None:
                     p.grad = None
                 else:
-                    p.grad.data = p.xp.zeros_like(p.grad.data)
+                    p.grad._data = p.xp.zeros_like(p.grad._data)
 
     def step(self, closure=None):
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
@@ -99,7 +99,7 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                self._update(p, p.data, p.grad.data, self._state(p), group)
+                self._update(p, p._data, p.grad._data, self._state(p), group)
                 p._bump_version()  # a graph that saved p before this step can no longer use it
         return loss
 
@@ -108,7 +108,7 @@ class Optimizer:
 
     def _state(self, p) -> dict:
         """The parameter's state, moved first if the parameter changed device or dtype."""
-        where = (p._backend, p.data.dtype)
+        where = (p._backend, p._data.dtype)
         state = self.state.get(p)
         if state is None:
             state = self.state[p] = {}
@@ -182,7 +182,7 @@ class Optimizer:
             new_groups.append(group)
         self.param_groups = new_groups
         self.state = new_state
-        self._placed = {p: (p._backend, p.data.dtype) for p in new_state}
+        self._placed = {p: (p._backend, p._data.dtype) for p in new_state}
 
     def __repr__(self) -> str:
         lines = [f"{self._name} ("]
@@ -202,7 +202,7 @@ def _is_array(v) -> bool:
 def _place(host: np.ndarray, p):
     """A copy of a host array on p's device, floating-point arrays in p's dtype."""
     host = np.asarray(host)
-    dtype = p.data.dtype if host.dtype.kind == "f" else host.dtype
+    dtype = p._data.dtype if host.dtype.kind == "f" else host.dtype
     return p._backend.from_host(np.array(host, dtype=dtype, copy=True))
 
 
@@ -212,8 +212,8 @@ def _place_value(v, p, key):
         return v.item()
     if isinstance(v, Tensor):
         if v._backend is p._backend:
-            dtype = p.data.dtype if v.dtype.kind == "f" else v.dtype
-            return v.data.astype(dtype, copy=True)
+            dtype = p._data.dtype if v.dtype.kind == "f" else v.dtype
+            return v._data.astype(dtype, copy=True)
         return _place(v.numpy(), p)
     if isinstance(v, np.ndarray):
         return _place(v, p)

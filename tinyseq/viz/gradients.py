@@ -88,16 +88,16 @@ def _seeds(roots, grad, who):
     from ..tensor import Tensor
 
     if grad is None:
-        return [r.xp.ones(r.data.shape, dtype=r.data.dtype) for r in roots]
+        return [r.xp.ones(r._data.shape, dtype=r._data.dtype) for r in roots]
     grads = list(grad) if isinstance(grad, (list, tuple)) else [grad]
     if len(grads) != len(roots):
         raise ValueError(f"{who}: {len(roots)} roots but {len(grads)} gradients")
     out = []
     for r, g in zip(roots, grads):
-        g = g.data if isinstance(g, Tensor) else r._backend.asarray(g)
+        g = g._data if isinstance(g, Tensor) else r._backend.asarray(g)
         if tuple(g.shape) != r.shape:
             raise ValueError(f"{who}: gradient of shape {tuple(g.shape)} for a root of shape {r.shape}")
-        out.append(g.astype(r.data.dtype))
+        out.append(g.astype(r._data.dtype))
     return out
 
 

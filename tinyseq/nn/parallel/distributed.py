@@ -51,30 +51,30 @@ class _Bucket:
         self.offsets, n = [], 0
         for p in params:
             self.offsets.append(n)
-            n += p.data.size
+            n += p._data.size
         be = params[0]._backend
         self.be = be
         xp = np if host else be.xp
-        self.flat = xp.zeros(n, dtype=params[0].data.dtype)
+        self.flat = xp.zeros(n, dtype=params[0]._data.dtype)
         self.nbytes = self.flat.nbytes
 
     def copy_in(self, k: int, p) -> None:
-        o, n = self.offsets[k], p.data.size
+        o, n = self.offsets[k], p._data.size
         if p.grad is None:
             self.flat[o : o + n] = 0
         else:
-            g = p.grad.data
+            g = p.grad._data
             self.flat[o : o + n] = (self.be.to_host(g) if self.host else g).reshape(-1)
 
     def copy_out(self, k: int, p) -> None:
-        o, n = self.offsets[k], p.data.size
-        part = self.flat[o : o + n].reshape(p.data.shape)
+        o, n = self.offsets[k], p._data.size
+        part = self.flat[o : o + n].reshape(p._data.shape)
         if self.host:
             part = self.be.from_host(part)
         if p.grad is None:
             p.grad = Tensor._make(self.be.xp.array(part, copy=True), self.be)
         else:
-            p.grad.data[...] = part
+            p.grad._data[...] = part
 
 
 def _tensors_in(value, out):
@@ -196,18 +196,18 @@ class DistributedDataParallel(Module):
         """Overwrite ``tensors`` with rank 0's, one collective per dtype and device."""
         groups: dict = {}
         for t in tensors:
-            groups.setdefault((t._backend.name, t.data.dtype.str), []).append(t)
+            groups.setdefault((t._backend.name, t._data.dtype.str), []).append(t)
         host = self.world.backend == "mpi"
         for ts_ in groups.values():
             be = ts_[0]._backend
             xp = np if host else be.xp
-            flat = xp.concatenate([(be.to_host(t.data) if host else t.data).reshape(-1) for t in ts_])
+            flat = xp.concatenate([(be.to_host(t._data) if host else t._data).reshape(-1) for t in ts_])
             self.world.comm.broadcast(flat, 0)
             o = 0
             for t in ts_:
-                n = t.data.size
-                part = flat[o : o + n].reshape(t.data.shape)
-                t.data[...] = be.from_host(part) if host else part
+                n = t._data.size
+                part = flat[o : o + n].reshape(t._data.shape)
+                t._data[...] = be.from_host(part) if host else part
                 t._bump_version()
                 o += n
 
@@ -220,11 +220,11 @@ class DistributedDataParallel(Module):
         closed, open_, where = [], {}, {}
         for i in order:
             p = params[i]
-            key = (p._backend.name, p.data.dtype.str)
+            key = (p._backend.name, p._data.dtype.str)
             members = open_.setdefault(key, [])
             members.append(i)
             limit = min(cap, _FIRST_BUCKET_BYTES) if not closed else cap
-            if sum(params[j].data.nbytes for j in members) >= limit:
+            if sum(params[j]._data.nbytes for j in members) >= limit:
                 closed.append(open_.pop(key))
         closed += [m for m in open_.values() if m]
         buckets = []

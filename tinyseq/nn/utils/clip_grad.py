@@ -44,7 +44,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
     xp = first.xp
     norms = []
     for g in grads:
-        n = _vector_norm(g.xp, g.data, norm_type)
+        n = _vector_norm(g.xp, g._data, norm_type)
         norms.append(n if g._backend is first else first.from_host(g._backend.to_host(n)))
     norms = xp.stack([n.astype(xp.result_type(*norms)) for n in norms])
     total = xp.asarray(_vector_norm(xp, norms, norm_type))
@@ -58,7 +58,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
     coef = xp.minimum(max_norm / (total + 1e-6), 1.0)
     for g in grads:
         c = coef if g._backend is first else g._backend.from_host(first.to_host(coef))
-        g.data *= c.astype(g.data.dtype)
+        g._data *= c.astype(g._data.dtype)
     return Tensor._make(total, first)
 
 
@@ -68,4 +68,4 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
     if clip_value < 0:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
     for g in _grads(parameters):
-        g.xp.clip(g.data, -clip_value, clip_value, out=g.data)
+        g.xp.clip(g._data, -clip_value, clip_value, out=g._data)

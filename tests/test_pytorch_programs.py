@@ -48,23 +48,9 @@ def initial_state(model):
     return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
 
 
-def missing_surface():
-    """The PyTorch names these programs use that this tinyseq lacks (empty once all are there)."""
-    import tinyseq as ts
-
-    names = ["device", "long", "float", "double", "sin", "cos", "utils"]
-    missing = [f"ts.{n}" for n in names if not hasattr(ts, n)]
-    missing += [f"Tensor.{n}" for n in ("new_zeros", "type", "t") if not hasattr(ts.Tensor, n)]
-    if not isinstance(ts.zeros(1).data, ts.Tensor):
-        missing.append("Tensor.data as a tensor")
-    return missing
-
-
 def run_both(name, args, make_model):
     """Run the program with torch and with tinyseq from the torch model's initial weights."""
     pytest.importorskip("torch")
-    if missing_surface():
-        pytest.skip("this tinyseq lacks " + ", ".join(missing_surface()))
     results = {}
     reference = load_program(name, "torch")
     import torch

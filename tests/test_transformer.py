@@ -12,7 +12,8 @@ from tinyseq import nn
 
 D, NH, FF = 8, 2, 12
 S, T, N = 5, 4, 3
-pytestmark = pytest.mark.filterwarnings("ignore:Support for mismatched", "ignore:enable_nested_tensor")
+pytestmark = pytest.mark.filterwarnings("ignore:Support for mismatched", "ignore:enable_nested_tensor",
+                                        "ignore:The PyTorch API of nested tensors")
 
 
 def _torch():
@@ -152,6 +153,34 @@ def test_encoder_stack_with_causal_mask_and_final_norm(is_causal):
     compare(torch, ours, ref, [seq(S, True, 3)], dict(mask=mask, is_causal=is_causal))
     # the copies are independent: each layer has its own weights
     assert ours.layers[0].linear1.weight is not ours.layers[1].linear1.weight
+
+
+@pytest.mark.parametrize("padding", ["right", "inside"])
+@pytest.mark.parametrize("enable_nested_tensor", [True, False])
+def test_encoder_inference_without_grad_zeroes_padding_as_torch(padding, enable_nested_tensor):
+    """PyTorch's inference path (eval, no grad, right-padded batch) runs on nested tensors and
+    returns zeros at padded positions (then the final norm); otherwise they are computed."""
+    torch = _torch()
+    kw = dict(dropout=0.0, batch_first=True)
+    ref = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(D, NH, FF, **kw), 2, norm=torch.nn.LayerNorm(D),
+                                      enable_nested_tensor=enable_nested_tensor).double().eval()  # fmt: skip
+    ours = nn.TransformerEncoder(nn.TransformerEncoderLayer(D, NH, FF, **kw), 2, norm=nn.LayerNorm(D),
+                                 enable_nested_tensor=enable_nested_tensor).double().eval()  # fmt: skip
+    load_from(ours, ref, torch)
+    padding_mask = np.zeros((N, S), dtype=bool)
+    padding_mask[0, -2:] = True
+    padding_mask[2, 1 if padding == "inside" else -1] = True
+    x = seq(S, True, 7)
+    with torch.no_grad():
+        expected = ref(torch.tensor(x), src_key_padding_mask=torch.tensor(padding_mask)).numpy()
+    with ts.no_grad():
+        out = ours(ts.tensor(x), src_key_padding_mask=ts.tensor(padding_mask)).numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-11)
+    nested = enable_nested_tensor and padding == "right"
+    bias = ours.norm.bias.detach().numpy()
+    assert np.allclose(out[0, -1], bias) == nested
+    with_grad = ours(ts.tensor(x), src_key_padding_mask=ts.tensor(padding_mask)).detach().numpy()
+    assert not np.allclose(with_grad[0, -1], bias)  # with grad enabled, padded positions are computed
 
 
 def test_decoder_stack_matches_torch():

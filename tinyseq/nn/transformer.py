@@ -15,9 +15,11 @@ import math
 import numpy as np
 
 from .. import ops
+from ..autograd import is_grad_enabled
 from ..tensor import full
 from . import functional as F
 from . import init
+from .activation import GELU, ReLU
 from .attention import MultiheadAttention
 from .containers import ModuleList
 from .dropout import Dropout
@@ -52,6 +54,15 @@ def _detect_is_causal_mask(mask, is_causal=None, size=None):
     if mask.dtype == np.bool_:
         return bool((mask.numpy() == (causal.numpy() != 0)).all())
     return bool((mask.numpy() == causal.numpy()).all())
+
+
+def _nested_capable(layer):
+    """PyTorch's construction-time conditions for TransformerEncoder's nested-tensor path."""
+    return (isinstance(layer, TransformerEncoderLayer) and not layer.norm_first and layer.self_attn.batch_first
+            and layer.self_attn._qkv_same_embed_dim and layer.self_attn.in_proj_bias is not None
+            and (layer.activation in (F.relu, F.gelu) or isinstance(layer.activation, (ReLU, GELU)))
+            and layer.norm1.eps == layer.norm2.eps
+            and layer.self_attn.num_heads % 2 == 0)  # fmt: skip
 
 
 def _clones(module, n):
@@ -168,8 +179,8 @@ class TransformerEncoder(Module):
         self.layers = _clones(encoder_layer, num_layers)
         self.num_layers = num_layers
         self.norm = norm
-        # Nested tensors are a PyTorch inference speed-up; outputs are the same without them.
         self.enable_nested_tensor, self.mask_check = enable_nested_tensor, mask_check
+        self.use_nested_tensor = enable_nested_tensor and _nested_capable(encoder_layer)
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         batch_first = getattr(self.layers[0].self_attn, "batch_first", False) if len(self.layers) else False
@@ -177,7 +188,28 @@ class TransformerEncoder(Module):
         out = src
         for layer in self.layers:
             out = layer(out, src_mask=mask, is_causal=is_causal, src_key_padding_mask=src_key_padding_mask)
+        if self._as_nested(src, mask, src_key_padding_mask):
+            # PyTorch's inference path packs the unpadded positions into a nested tensor and
+            # pads the result with zeros: padded positions come out as 0 (before the norm).
+            pad = src_key_padding_mask if src_key_padding_mask.dtype == np.bool_ else src_key_padding_mask != 0
+            out = ops.masked_fill(out, pad.unsqueeze(-1), 0.0)
         return self.norm(out) if self.norm is not None else out
+
+    def _as_nested(self, src, mask, key_padding_mask):
+        """Whether PyTorch would run this call through nested tensors (same conditions)."""
+        if not self.use_nested_tensor or key_padding_mask is None or mask is not None or src.ndim != 3:
+            return False
+        first = self.layers[0]
+        if first.training:
+            return False
+        if is_grad_enabled() and (src.requires_grad or any(p.requires_grad for p in first.parameters())):
+            return False
+        if self.mask_check:  # only right-padded batches (every row's keys first, then padding)
+            pad = key_padding_mask.numpy()
+            pad = pad if pad.dtype == np.bool_ else pad != 0
+            if (np.diff(pad.astype(np.int8), axis=1) < 0).any():
+                return False
+        return True
 
 
 class TransformerDecoder(Module):

@@ -36,7 +36,7 @@ class Head(nn.Module):
 
 
 class WithObject(nn.Module):
-    def __init__(self, size, helper):
+    def __init__(self, size, tool):
         super().__init__()
         self.fc = nn.Linear(size, size)
-        self.helper = helper
+        self.tool = tool

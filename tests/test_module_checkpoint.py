@@ -108,7 +108,7 @@ def test_add_safe_globals_and_children_changed_after_construction():
 
 
 def test_arguments_that_cannot_be_saved_are_named():
-    with pytest.raises(TypeError, match="cannot save WithObject: its constructor argument 'tool' is a object"):
+    with pytest.raises(TypeError, match="cannot save WithObject: its constructor argument 'tool' is of type object"):
         ts.save(WithObject(3, object()), io.BytesIO())
     with pytest.raises(TypeError, match="argument 'act' is .*<lambda>"):
         ts.save(Head([2, 2], act=lambda x: x), io.BytesIO())

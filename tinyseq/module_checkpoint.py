@@ -195,7 +195,7 @@ def _encode_arg(value, path, arrays, encode, cls, name):
             )
         return {"global": path}
     raise TypeError(
-        f"save: cannot save {cls.__qualname__}: its constructor argument {name!r} is a {type(value).__name__}; "
+        f"save: cannot save {cls.__qualname__}: its constructor argument {name!r} is of type {type(value).__name__}; "
         "modules are saved as their constructor arguments, which must be None, bools, numbers, strings, "
         "lists/tuples/dicts of these, tensors, arrays, dtypes, devices, modules, classes or functions "
         "(or save model.state_dict() instead)"

@@ -4,6 +4,7 @@ ts.serialization.safe_globals / add_safe_globals; ts.nn.modules paths; map_locat
 
 import io
 import json
+import sys
 import zipfile
 
 import numpy as np
@@ -152,6 +153,11 @@ def test_crafted_class_paths_are_refused():
         ts.load(_rewrite_structure(data, set_class("tinyseq.nn.functional.relu")))
     with pytest.raises(ts.CheckpointError, match="not allowed"):
         ts.load(_rewrite_structure(data, set_class("tinyseq.nn.no_such_thing.Linear")))
+    # a module that is not imported yet is never imported on a file's say-so
+    assert "tinyseq.viz.__main__" not in sys.modules
+    with pytest.raises(ts.CheckpointError, match="not allowed"):
+        ts.load(_rewrite_structure(data, set_class("tinyseq.viz.__main__.main")))
+    assert "tinyseq.viz.__main__" not in sys.modules
 
 
 def test_constructor_arguments_are_recorded_by_the_outermost_class():

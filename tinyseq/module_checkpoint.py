@@ -22,7 +22,6 @@ buffers or children are not saved.
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
 import sys
 import threading
@@ -228,13 +227,13 @@ def resolve(path, file_name, want_module=False):
 
 
 def _import_tinyseq(path):
-    """tinyseq.<modules>.<qualname>: import the longest importable module prefix, then walk
-    attributes; None when nothing of that name exists."""
+    """tinyseq.<modules>.<qualname>, looked up among the tinyseq modules already imported
+    (never importing one: a file must not be able to run a module's top level); None when
+    nothing of that name exists."""
     parts = path.split(".")
     for cut in range(len(parts) - 1, 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
+        obj = sys.modules.get(".".join(parts[:cut]))
+        if obj is None:
             continue
         for attr in parts[cut:]:
             if attr.startswith("__"):

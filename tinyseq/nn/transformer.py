@@ -29,8 +29,8 @@ from .normalization import LayerNorm
 
 
 def generate_square_subsequent_mask(sz, device=None, dtype=None):
-    """(sz, sz) float mask: -inf above the diagonal, 0 on and below (each position sees its past)."""
-    return ops.triu(full((sz, sz), -math.inf, dtype=dtype or "float32", device=device), diagonal=1)
+    """(sz, sz) float mask (default dtype): -inf above the diagonal, 0 on and below (each position sees its past)."""
+    return ops.triu(full((sz, sz), -math.inf, dtype=dtype, device=device), diagonal=1)
 
 
 def _activation(activation, owner):

@@ -407,7 +407,7 @@ def _accumulate_leaf(leaf, g, fresh=False):
         # caller's own array); copy so in-place updates of one .grad reach no other.
         if not fresh:
             g = leaf._backend.xp.array(g, copy=True)
-        leaf.grad = Tensor._make(g, leaf._backend)
+        leaf._grad = Tensor._make(g, leaf._backend)
     else:
         total = leaf.grad.data + g
         # the same grad tensor, as PyTorch keeps it (0-d sums come back as numpy scalars)

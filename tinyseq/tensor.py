@@ -40,6 +40,19 @@ def as_dtype(dtype):
     return np.dtype(dtype)
 
 
+def check_fill(value, dtype, name) -> None:
+    """Refuse a fill value that an integer dtype cannot hold (NaN, inf, out of range):
+    numpy would fill with an arbitrary integer (NaN becomes -2**63) without a word."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iu" or isinstance(value, (bool, np.bool_)):
+        return
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        info = np.iinfo(dtype)
+        v = float(value) if isinstance(value, (float, np.floating)) else int(value)
+        if v != v or not info.min <= v <= info.max:  # v != v: NaN
+            raise ValueError(f"{name}: value {value!r} cannot be converted to {dtype} (NaN, inf or out of range)")
+
+
 def parse_to_args(args, device=None, dtype=None):
     """Split ``to(...)``'s positional arguments into (device, dtype)."""
     for a in args:
@@ -67,7 +80,7 @@ class Tensor:
     ``data`` is the raw array (numpy on "cpu"); ``grad`` is a Tensor or None.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_idx", "_backend", "_hooks", "_version", "__weakref__")
+    __slots__ = ("data", "requires_grad", "_grad", "_ctx", "_idx", "_backend", "_hooks", "_version", "__weakref__")
     __array_priority__ = 1000  # numpy scalars on the left defer to our operators
 
     def __init__(self, data, dtype=None, requires_grad=False, device=None):
@@ -87,7 +100,7 @@ class Tensor:
             # np.array, not ascontiguousarray: the latter turns 0-d data into shape (1,)
             array = be.from_host(np.array(host, dtype=dtype, order="C"))
         self.data = array
-        self.grad = None
+        self._grad = None
         self._ctx = None
         self._idx = 0
         self._backend = be
@@ -103,7 +116,7 @@ class Tensor:
         t = _new(cls)
         # numpy hands back scalars for 0-d results; a tensor's data is always an array
         t.data = data if data.ndim else backend.xp.asarray(data)
-        t.grad = None
+        t._grad = None
         t._ctx = ctx
         t._idx = idx
         t._backend = backend
@@ -133,6 +146,32 @@ class Tensor:
     def xp(self):
         """The array module of this tensor's device."""
         return self._backend.xp
+
+    @property
+    def grad(self):
+        """The gradient accumulated by backward (a Tensor of this shape), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        # refused here, not at the optimizer step: a (1,) gradient for a (3,) parameter
+        # would broadcast there and update every element with it
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: expected a Tensor or None, got {type(value).__name__}")
+            if value.shape != self.shape:
+                raise RuntimeError(
+                    f"grad: a gradient of shape {value.shape} cannot be assigned to a tensor of shape {self.shape}"
+                )
+            if value._backend is not self._backend:
+                raise RuntimeError(
+                    f"grad: a gradient on {value.device} cannot be assigned to a tensor on {self.device}"
+                )
+            if value.dtype != self.dtype:
+                raise RuntimeError(
+                    f"grad: a gradient of dtype {value.dtype} cannot be assigned to a tensor of dtype {self.dtype}"
+                )
+        self._grad = value
 
     @property
     def is_leaf(self) -> bool:
@@ -378,6 +417,7 @@ class Tensor:
         return self
 
     def fill_(self, value) -> Tensor:
+        check_fill(value, self.dtype, "fill_")
         self._inplace_check("fill_")
         self.data[...] = self._other_data(value)
         return self
@@ -609,6 +649,7 @@ def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     if dtype is None:
         dtype = bool_ if isinstance(fill_value, bool) else int64 if isinstance(fill_value, int) else float32
+    check_fill(fill_value, as_dtype(dtype), "full")
     return _factory(
         lambda be, s, d: be.xp.full(s, fill_value, dtype=d), (size,) if isinstance(size, int) else size,
         dtype, device, requires_grad,

@@ -311,10 +311,14 @@ def embedding(input, weight, padding_idx=None):
     if input.dtype.kind not in "iu":
         raise OpError(f"embedding: indices must be an integer tensor, got {input.dtype}")
     n = weight.shape[0]
-    if input.numel() and (int(input.data.min()) < -n or int(input.data.max()) >= n):
-        raise OpError(
-            f"embedding: index {int(input.data.max())} is out of range for {n} embeddings (weight {weight.shape})"
-        )
+    if input.numel():
+        lo, hi = int(input.data.min()), int(input.data.max())
+        if lo < 0 or hi >= n:  # negatives too: PyTorch refuses them rather than count from the end
+            bad = lo if lo < 0 else hi
+            raise OpError(
+                f"embedding: index {bad} is out of range for {n} embeddings (weight {weight.shape}); "
+                f"indices must be in [0, {n})"
+            )
     if padding_idx is not None and padding_idx < 0:
         padding_idx += n
     return _Embedding.apply(weight, ids=input.data, padding_idx=padding_idx)

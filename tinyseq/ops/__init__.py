@@ -15,7 +15,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..autograd import Function, OpError, _share_version
-from ..tensor import Tensor, as_dtype, float32
+from ..tensor import Tensor, as_dtype, check_fill, float32
 from . import elementwise as E
 from . import matmul as M
 from . import reduce as R
@@ -185,6 +185,7 @@ def where(condition, a, b):
 
 def masked_fill(x, mask, value):
     """``x`` with ``value`` where ``mask`` is true."""
+    check_fill(value, x.dtype, "masked_fill")
     return where(mask, _const(value, x.dtype, x._backend), x)
 
 
@@ -462,11 +463,23 @@ def reshape(x, *shape):
     return S.Reshape.apply(x, shape=shape)
 
 
-view = reshape
+def view(x, *shape):
+    """Same data, new shape, always sharing memory with ``x`` (writes to one show in the
+    other). A tensor whose strides do not allow that (a transpose, say) raises, as in
+    PyTorch: ``reshape`` copies instead."""
+    out = reshape(x, *shape)
+    a = x.data
+    if out is not x and a.size and not a.flags.c_contiguous and not x.xp.may_share_memory(a, out.data):
+        raise RuntimeError(
+            f"view: a tensor of shape {x.shape} whose strides do not fit {_shape_arg(shape)} cannot be viewed "
+            "without a copy (it is not contiguous, e.g. a transpose); use .reshape(...) instead, or "
+            ".contiguous().view(...)"
+        )
+    return out
 
 
 def view_as(x, other):
-    return reshape(x, other.shape)
+    return view(x, other.shape)
 
 
 def flatten(x, start_dim=0, end_dim=-1):
@@ -693,6 +706,7 @@ def pad(x, pad, mode="constant", value=0.0):
         raise OpError(f"pad: only mode='constant' is supported, got {mode!r}")
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise OpError(f"pad: padding {tuple(pad)} needs pairs for at most {x.ndim} dims (shape {x.shape})")
+    check_fill(value, x.dtype, "pad")
     widths = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
         widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))

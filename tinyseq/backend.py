@@ -157,7 +157,21 @@ def get_backend(device=None) -> Backend:
 def default_device() -> str:
     """The default device; reads TINYSEQ_DEVICE on first use, not at import."""
     if _default[0] is None:
-        _default[0] = canonical(os.environ.get("TINYSEQ_DEVICE", "cpu") or "cpu")
+        spec = os.environ.get("TINYSEQ_DEVICE", "cpu") or "cpu"
+        kinds = ", ".join(sorted(set(_factories) | set(_lazy_modules)))
+        valid = f"valid values: cpu, cuda, cuda:<index> (device kinds: {kinds})"
+        try:
+            name = canonical(spec)
+        except ValueError:
+            raise ValueError(f"TINYSEQ_DEVICE={spec!r} is not a device; {valid}") from None
+        kind = name.partition(":")[0]
+        if kind not in _factories and kind not in _lazy_modules:
+            raise ValueError(f"TINYSEQ_DEVICE={spec!r} names no known device; {valid}")
+        try:
+            get_backend(name)  # a device that cannot start says so here, naming the variable
+        except (RuntimeError, ValueError) as e:
+            raise type(e)(f"TINYSEQ_DEVICE={spec!r}: {e}") from None
+        _default[0] = name
     return _default[0]
 
 

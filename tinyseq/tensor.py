@@ -227,6 +227,11 @@ class Tensor:
                 )
             g = self.xp.ones(self.data.shape, dtype=self.data.dtype)
         else:
+            if isinstance(gradient, Tensor) and gradient._backend is not self._backend:
+                raise RuntimeError(
+                    f"backward: gradient is on {gradient.device} but the tensor is on {self.device}; "
+                    f"move it with gradient.to({self.device!r})"
+                )
             g = gradient.data if isinstance(gradient, Tensor) else self._backend.asarray(gradient)
             if tuple(g.shape) != self.shape:
                 raise RuntimeError(f"backward: gradient has shape {tuple(g.shape)} but the tensor has {self.shape}")
@@ -656,14 +661,28 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tens
     )
 
 
+def _draw(method, name):
+    """A factory's maker that draws floats with the device generator's ``method``;
+    generators draw float32 and float64 only, so float16 is drawn as float32 and cast."""
+
+    def make(be, shape, dtype):
+        if dtype.kind != "f":
+            raise TypeError(f"{name}: dtype must be a floating-point type, got {dtype}")
+        if dtype == float16:
+            return getattr(be.rng, method)(shape, dtype=float32).astype(float16)
+        return getattr(be.rng, method)(shape, dtype=dtype)
+
+    return make
+
+
 def randn(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Standard normal draws from the device's generator (seeded by manual_seed)."""
-    return _factory(lambda be, s, d: be.rng.standard_normal(s, dtype=d), size, dtype, device, requires_grad)
+    return _factory(_draw("standard_normal", "randn"), size, dtype, device, requires_grad)
 
 
 def rand(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform draws in [0, 1)."""
-    return _factory(lambda be, s, d: be.rng.random(s, dtype=d), size, dtype, device, requires_grad)
+    return _factory(_draw("random", "rand"), size, dtype, device, requires_grad)
 
 
 def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:

@@ -438,6 +438,8 @@ def log_softmax(x, dim=-1):
     no gradient is lost): a large logsumexp would otherwise round away the
     small differences that matter."""
     _axes(x, dim, "log_softmax")
+    if x.data.size == 0:  # nothing to normalise (amax of an empty dim would raise); PyTorch returns it empty
+        return clone(x)
     shifted = x - amax(x.detach(), dim=dim, keepdim=True)
     return shifted - logsumexp(shifted, dim=dim, keepdim=True)
 
@@ -567,6 +569,13 @@ def broadcast_to(x, shape):
 _BASIC_INDEX = (int, slice, type(None), type(Ellipsis))
 
 
+def _index_array(p):
+    """A list or array index as an array; an empty list is an empty *integer* index
+    (numpy would make it float64, which no array accepts as an index)."""
+    a = np.asarray(p)
+    return a.astype(np.int64) if a.size == 0 and a.dtype.kind == "f" else a
+
+
 def normalize_index(x, index):
     """PyTorch indices (ints, slices, None, ..., lists, int/bool tensors) as array indices."""
     if index.__class__ in _BASIC_INDEX:
@@ -579,7 +588,7 @@ def normalize_index(x, index):
                 raise RuntimeError(f"getitem: index on {p.device} for a tensor on {x.device}")
             p = p.data
         elif isinstance(p, (list, np.ndarray)):
-            p = x._backend.from_host(np.asarray(p))
+            p = x._backend.from_host(_index_array(p))
         elif isinstance(p, np.integer):
             p = int(p)
         out.append(p)

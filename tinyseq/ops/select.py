@@ -32,7 +32,8 @@ def _index(x, index, name):
             raise RuntimeError(f"{name}: index on {index.device} for a tensor on {x.device}")
         data = index.data
     else:
-        data = x._backend.from_host(np.asarray(index))
+        data = np.asarray(index)
+        data = x._backend.from_host(data.astype(np.int64) if data.size == 0 and data.dtype.kind == "f" else data)
     if data.dtype.kind not in "iu":
         raise OpError(f"{name}: index must hold integers, got {data.dtype}")
     return data.astype(np.int64, copy=False)

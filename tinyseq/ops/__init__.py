@@ -405,7 +405,14 @@ def var(x, dim=None, unbiased=None, keepdim=False, correction=None):
 
 
 def std(x, dim=None, unbiased=None, keepdim=False, correction=None):
-    return sqrt(var(x, dim, unbiased, keepdim, correction))
+    """Standard deviation (``correction=1`` by default); the gradient is 0 where every value
+    is the same (as PyTorch), not the nan of sqrt's derivative at 0."""
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    axes = _axes(x, dim, "std")
+    n = x.numel() if axes is None else math.prod(x.shape[a] for a in axes)
+    centered = x - mean(x, dim=dim, keepdim=True)
+    return R.Norm2.apply(centered, axis=axes, keepdims=keepdim) / math.sqrt(builtins.max(n - correction, 0))
 
 
 def norm(x, p="fro", dim=None, keepdim=False):

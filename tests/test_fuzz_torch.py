@@ -1,0 +1,300 @@
+"""Differential fuzzing against PyTorch in float64: hypothesis draws shapes, values,
+broadcasting, indices (negative, empty, boolean), reduction dims and recurrent layer
+configurations, and every result and every gradient must match PyTorch's.
+
+A few examples per test by default (the whole file takes seconds); ``--runslow`` runs
+25 times as many (TINYSEQ_FUZZ_SCALE sets the factor). Each bug these found is fixed,
+and has a plain regression test of its own elsewhere."""
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import tinyseq as ts
+
+torch = pytest.importorskip("torch")
+
+SCALE = int(os.environ.get("TINYSEQ_FUZZ_SCALE", "1"))
+
+
+def fuzz(examples):
+    return settings(max_examples=examples * SCALE, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def _values(shape, lo=-3.0, hi=3.0):
+    return hnp.arrays(np.float64, shape, elements=st.floats(lo, hi, allow_nan=False, width=64))
+
+
+def _pair(a):
+    return ts.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+
+
+def _check(ours, theirs, inputs, seed=0, rtol=1e-9, atol=1e-12):
+    """Same values; then the same gradients of a random projection of the result."""
+    got, want = ours.numpy(), theirs.detach().numpy()
+    assert got.shape == want.shape, (got.shape, want.shape)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
+    if not theirs.requires_grad:
+        return
+    w = np.random.default_rng(seed).standard_normal(want.shape)
+    (ours * ts.tensor(w)).sum().backward()
+    (theirs * torch.tensor(w)).sum().backward()
+    for i, (s, t) in enumerate(inputs):
+        t_grad = np.zeros(t.shape) if t.grad is None else t.grad.numpy()
+        s_grad = np.zeros(s.shape) if s.grad is None else s.grad.numpy()
+        np.testing.assert_allclose(s_grad, t_grad, rtol=rtol, atol=atol, err_msg=f"gradient of input {i}")
+
+
+# -- elementwise, with broadcasting -------------------------------------------------------
+BINARY = {
+    "add": (lambda a, b: a + b, None),
+    "sub": (lambda a, b: a - b, None),
+    "mul": (lambda a, b: a * b, None),
+    "div": (lambda a, b: a / b, "nonzero_b"),
+    "pow": (lambda a, b: a**b, "positive_a"),
+    "maximum": (lambda a, b: a.maximum(b) if isinstance(a, ts.Tensor) else torch.maximum(a, b), None),
+    "minimum": (lambda a, b: a.minimum(b) if isinstance(a, ts.Tensor) else torch.minimum(a, b), None),
+    "where": (lambda a, b: (ts if isinstance(a, ts.Tensor) else torch).where(a > b, a, b), None),
+}
+
+
+@fuzz(30)
+@given(data=st.data(), op=st.sampled_from(sorted(BINARY)))
+def test_binary_ops_broadcast_like_torch(data, op):
+    shapes = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3))
+    fn, domain = BINARY[op]
+    a = data.draw(_values(shapes.input_shapes[0]))
+    b = data.draw(_values(shapes.input_shapes[1]))
+    if domain == "nonzero_b":
+        b = np.where(np.abs(b) < 0.25, 0.25 + np.abs(b), b)
+    if domain == "positive_a":
+        a = np.abs(a) + 0.1
+    (sa, ta), (sb, tb) = _pair(a), _pair(b)
+    _check(fn(sa, sb), fn(ta, tb), [(sa, ta), (sb, tb)])
+
+
+@fuzz(20)
+@given(data=st.data(), scalar=st.floats(-2, 2, allow_nan=False), op=st.sampled_from(["add", "sub", "mul", "rsub"]))
+def test_tensor_and_python_number(data, scalar, op):
+    a = data.draw(_values(data.draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3))))
+    sa, ta = _pair(a)
+    fn = {"add": lambda x: x + scalar, "sub": lambda x: x - scalar, "mul": lambda x: scalar * x,
+          "rsub": lambda x: scalar - x}[op]  # fmt: skip
+    _check(fn(sa), fn(ta), [(sa, ta)])
+
+
+UNARY = {
+    "exp": lambda x: x.exp(),
+    "log": lambda x: x.abs().add(0.1).log() if False else (x.abs() + 0.1).log(),
+    "log1p": lambda x: (x.abs()).log1p(),
+    "sqrt": lambda x: (x.abs() + 0.1).sqrt(),
+    "tanh": lambda x: x.tanh(),
+    "sigmoid": lambda x: x.sigmoid(),
+    "relu": lambda x: x.relu(),
+    "abs": lambda x: x.abs(),
+    "neg": lambda x: -x,
+    "square": lambda x: x**2,
+    "pow3": lambda x: x**3,
+    "clamp": lambda x: x.clamp(-1.0, 0.5),
+    "rpow": lambda x: 2.0**x,
+}
+
+
+@fuzz(30)
+@given(data=st.data(), op=st.sampled_from(sorted(UNARY)))
+def test_unary_ops_like_torch(data, op):
+    a = data.draw(_values(data.draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4))))
+    sa, ta = _pair(a)
+    _check(UNARY[op](sa), UNARY[op](ta), [(sa, ta)])
+
+
+@fuzz(20)
+@given(data=st.data(), log=st.booleans())
+def test_softmax_over_any_dim_like_torch(data, log):
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=4))
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    a = data.draw(_values(shape, -20, 20))
+    sa, ta = _pair(a)
+    name = "log_softmax" if log else "softmax"
+    _check(getattr(sa, name)(dim), getattr(ta, name)(dim), [(sa, ta)])
+
+
+# -- indexing -------------------------------------------------------------------------------
+@st.composite
+def _index(draw, shape):
+    """A PyTorch index for ``shape``: ints (negative too), slices (positive steps), int lists
+    (negative, repeated or empty), a boolean mask, None, Ellipsis."""
+    kind = draw(st.sampled_from(["basic", "list", "mask", "mixed"]))
+    if kind == "mask":
+        k = draw(st.integers(1, len(shape)))
+        return draw(hnp.arrays(np.bool_, shape[:k]))
+    parts = []
+    used_list = False
+    for n in shape[: draw(st.integers(0, len(shape)))]:
+        choice = draw(st.sampled_from(["int", "slice", "list", "none", "all"]))
+        if choice == "int" and n > 0:
+            parts.append(draw(st.integers(-n, n - 1)))
+        elif choice == "slice":
+            start = draw(st.one_of(st.none(), st.integers(-n - 1, n + 1)))
+            stop = draw(st.one_of(st.none(), st.integers(-n - 1, n + 1)))
+            parts.append(slice(start, stop, draw(st.one_of(st.none(), st.integers(1, 3)))))
+        elif choice == "list" and (kind in ("list", "mixed")) and not used_list:
+            used_list = True  # one advanced index keeps its place in both libraries
+            parts.append(draw(st.lists(st.integers(-n, n - 1), max_size=4)) if n > 0 else [])
+        elif choice == "none":
+            parts.append(None)
+            parts.append(slice(None))
+        else:
+            parts.append(slice(None))
+    if kind == "mixed" and draw(st.booleans()):
+        parts.insert(0, Ellipsis) if not parts or parts[0] is not Ellipsis else None
+    return tuple(parts)
+
+
+@fuzz(40)
+@given(data=st.data())
+def test_indexing_like_torch(data):
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=4))
+    index = data.draw(_index(shape))
+    if isinstance(index, tuple) and Ellipsis in index:
+        assume(sum(p is not None for p in index if p is not Ellipsis) <= len(shape))
+    a = data.draw(_values(shape))
+    sa, ta = _pair(a)
+    t_index = torch.tensor(index) if isinstance(index, np.ndarray) else tuple(
+        torch.tensor(p, dtype=torch.int64) if isinstance(p, list) else p for p in index
+    )
+    s_index = ts.tensor(index) if isinstance(index, np.ndarray) else index
+    try:
+        want = ta[t_index]
+    except (IndexError, RuntimeError, ValueError):
+        with pytest.raises((IndexError, ValueError, RuntimeError)):
+            sa[s_index]
+        return
+    _check(sa[s_index], want, [(sa, ta)])
+
+
+@fuzz(20)
+@given(data=st.data())
+def test_index_select_and_gather_like_torch(data):
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4))
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    n = shape[dim]
+    a = data.draw(_values(shape))
+    idx = np.array(data.draw(st.lists(st.integers(0, n - 1), max_size=5)), dtype=np.int64)
+    sa, ta = _pair(a)
+    _check(sa.index_select(dim, ts.tensor(idx)), ta.index_select(dim, torch.tensor(idx)), [(sa, ta)])
+    gshape = tuple(data.draw(st.integers(1, s)) if i != dim % len(shape) else data.draw(st.integers(0, 4))
+                   for i, s in enumerate(shape))  # fmt: skip
+    g = data.draw(hnp.arrays(np.int64, gshape, elements=st.integers(0, n - 1)))
+    sa, ta = _pair(a)
+    _check(sa.gather(dim, ts.tensor(g)), ta.gather(dim, torch.tensor(g)), [(sa, ta)])
+
+
+# -- reductions -----------------------------------------------------------------------------
+@st.composite
+def _distinct(draw, shape):
+    """Values without ties (max/min with dim pick one index; which one is not specified)."""
+    n = int(np.prod(shape))
+    perm = draw(st.permutations(list(range(n))))
+    return (np.array(perm, dtype=np.float64).reshape(shape) - n / 2) / 3
+
+
+REDUCTIONS = ["sum", "mean", "amax", "amin", "max", "min", "logsumexp", "var", "std", "norm", "cumsum"]
+
+
+@fuzz(40)
+@given(data=st.data(), op=st.sampled_from(REDUCTIONS), keepdim=st.booleans())
+def test_reductions_like_torch(data, op, keepdim):
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4))
+    nd = len(shape)
+    if op in ("max", "min", "cumsum"):
+        dim = data.draw(st.integers(-nd, nd - 1))
+    else:
+        dim = data.draw(st.one_of(st.none(), st.integers(-nd, nd - 1),
+                                  st.lists(st.integers(0, nd - 1), min_size=1, max_size=nd, unique=True).map(tuple)))
+    a = data.draw(_distinct(shape)) if op in ("max", "min", "amax", "amin") else data.draw(_values(shape))
+    if op in ("var", "std"):
+        dims = range(nd) if dim is None else [dim] if isinstance(dim, int) else dim
+        assume(np.prod([shape[d] for d in dims]) > 1)
+    sa, ta = _pair(a)
+
+    def run(x, lib):
+        if op == "cumsum":
+            return x.cumsum(dim)
+        if op in ("max", "min"):
+            return getattr(x, op)(dim, keepdim=keepdim)[0]
+        if op == "norm":
+            return x.norm(dim=dim, keepdim=keepdim) if dim is not None else x.norm()
+        if dim is None:
+            return getattr(x, op)() if op != "logsumexp" else x.logsumexp(tuple(range(nd)))
+        return getattr(x, op)(dim, keepdim=keepdim)
+
+    _check(run(sa, ts), run(ta, torch), [(sa, ta)])
+
+
+# -- recurrent layers -------------------------------------------------------------------------
+@st.composite
+def _rnn_config(draw):
+    kind = draw(st.sampled_from(["RNN", "LSTM", "GRU"]))
+    layers = draw(st.integers(1, 3))
+    hidden = draw(st.integers(1, 4))
+    cfg = dict(
+        num_layers=layers, bidirectional=draw(st.booleans()), batch_first=draw(st.booleans()),
+        bias=draw(st.booleans()), dropout=draw(st.sampled_from([0.0, 0.5])) if layers > 1 else 0.0,
+    )  # fmt: skip
+    if kind == "RNN":
+        cfg["nonlinearity"] = draw(st.sampled_from(["tanh", "relu"]))
+    if kind == "LSTM" and hidden > 1 and draw(st.booleans()):
+        cfg["proj_size"] = draw(st.integers(1, hidden - 1))
+    return kind, hidden, cfg
+
+
+@fuzz(25)
+@given(config=_rnn_config(), data=st.data(), fused=st.booleans())
+def test_recurrent_layers_like_torch(config, data, fused):
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    kind, hidden, cfg = config
+    I, T, B = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 4)), data.draw(st.integers(1, 3))
+    torch.manual_seed(data.draw(st.integers(0, 1000)))
+    ref = getattr(torch.nn, kind)(I, hidden, **cfg).double().eval()  # eval: dropout off in both
+    ours = getattr(ts.nn, kind)(I, hidden, dtype=ts.float64, fused=fused, **cfg).eval()
+    ours.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
+    bf = cfg["batch_first"]
+    x = data.draw(_values((B, T, I) if bf else (T, B, I), -2, 2))
+    lengths = data.draw(st.one_of(st.none(), st.lists(st.integers(1, T), min_size=B, max_size=B)))
+    D = 2 if cfg["bidirectional"] else 1
+    P = cfg.get("proj_size") or hidden
+    give_h0 = data.draw(st.booleans())
+    sx, tx = _pair(x)
+    inputs = [(sx, tx)]
+    s_state = t_state = None
+    if give_h0:
+        h0 = data.draw(_values((cfg["num_layers"] * D, B, P), -1, 1))
+        sh, th = _pair(h0)
+        inputs.append((sh, th))
+        s_state, t_state = sh, th
+        if kind == "LSTM":
+            c0 = data.draw(_values((cfg["num_layers"] * D, B, hidden), -1, 1))
+            sc, tc = _pair(c0)
+            inputs.append((sc, tc))
+            s_state, t_state = (sh, sc), (th, tc)
+    t_in = tx if lengths is None else pack_padded_sequence(tx, torch.tensor(lengths), batch_first=bf,
+                                                           enforce_sorted=False)  # fmt: skip
+    t_out, t_state_n = ref(t_in, t_state)
+    if lengths is not None:
+        t_out = pad_packed_sequence(t_out, batch_first=bf, total_length=T)[0]
+    s_out, s_state_n = ours(sx, s_state, lengths=lengths)
+    t_all = [t_out] + (list(t_state_n) if kind == "LSTM" else [t_state_n])
+    s_all = [s_out] + (list(s_state_n) if kind == "LSTM" else [s_state_n])
+    # one loss over every output, so each gradient path is compared
+    rng = np.random.default_rng(0)
+    ws = [rng.standard_normal(tuple(t.shape)) for t in t_all]
+    s_cat = ts.cat([(s * ts.tensor(w)).reshape(-1) for s, w in zip(s_all, ws)])
+    t_cat = torch.cat([(t * torch.tensor(w)).reshape(-1) for t, w in zip(t_all, ws)])
+    params = [(p, q) for (_, p), (_, q) in zip(ours.named_parameters(), ref.named_parameters())]
+    _check(s_cat, t_cat, inputs + params, rtol=1e-8, atol=1e-10)

@@ -116,6 +116,7 @@ def test_backward_gradient_on_another_device_is_refused_at_the_call():
 @pytest.fixture
 def fresh_default(monkeypatch):
     monkeypatch.setattr(backend, "_default", [None])
+    monkeypatch.setattr(backend, "_chosen", backend._PerThreadDevice())
 
 
 @pytest.mark.parametrize("value", ["bogus", "cuda:x", "cpu:3"])

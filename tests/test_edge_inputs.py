@@ -141,3 +141,14 @@ def test_dotted_or_empty_names_raise_key_error(name):
 def test_module_names_must_be_strings():
     with pytest.raises(TypeError, match="add_module: module name must be a string, got int"):
         ts.nn.Module().add_module(1, ts.nn.Linear(1, 1))
+
+
+# -- aliasing -----------------------------------------------------------------------------
+def test_cat_of_one_tensor_is_a_new_tensor():
+    x = ts.zeros(3)
+    y = ts.cat([x])
+    y.add_(1)
+    assert x.tolist() == [0.0, 0.0, 0.0] and y.tolist() == [1.0, 1.0, 1.0]
+    w = ts.ones(2, requires_grad=True)
+    ts.cat([w]).sum().backward()
+    assert w.grad.tolist() == [1.0, 1.0]

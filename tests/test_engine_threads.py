@@ -181,3 +181,24 @@ def test_decorated_generator_send_throw_close_and_return_value():
     next(g2)
     g2.close()
     assert gen.__name__ == "gen"
+
+
+def test_set_default_device_is_per_thread(monkeypatch):
+    from tinyseq import backend
+
+    monkeypatch.setattr(backend, "_chosen", backend._PerThreadDevice())
+    seen = []
+
+    def worker():
+        ts.set_default_device("strict")
+        seen.append(ts.zeros(1).device)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join(20)
+    assert seen == ["strict:0"]
+    assert ts.default_device() == "cpu" and ts.zeros(1).device == "cpu"
+    ts.set_default_device("strict")
+    assert ts.zeros(1).device == "strict:0"
+    ts.set_default_device(None)
+    assert ts.zeros(1).device == "cpu"

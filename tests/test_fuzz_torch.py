@@ -26,7 +26,11 @@ def fuzz(examples):
 
 
 def _values(shape, lo=-3.0, hi=3.0):
-    return hnp.arrays(np.float64, shape, elements=st.floats(lo, hi, allow_nan=False, width=64))
+    # magnitudes below 1e-6 become 0: squares of numbers like 1e-161 fall into float64's
+    # subnormal range, where the two libraries' different (both valid) orders of operations
+    # round differently; that is not what these tests compare
+    element = st.floats(lo, hi, allow_nan=False, width=64).map(lambda v: 0.0 if abs(v) < 1e-6 else v)
+    return hnp.arrays(np.float64, shape, elements=element)
 
 
 def _pair(a):
@@ -89,7 +93,7 @@ def test_tensor_and_python_number(data, scalar, op):
 
 UNARY = {
     "exp": lambda x: x.exp(),
-    "log": lambda x: x.abs().add(0.1).log() if False else (x.abs() + 0.1).log(),
+    "log": lambda x: (x.abs() + 0.1).log(),
     "log1p": lambda x: (x.abs()).log1p(),
     "sqrt": lambda x: (x.abs() + 0.1).sqrt(),
     "tanh": lambda x: x.tanh(),
@@ -227,8 +231,9 @@ def test_reductions_like_torch(data, op, keepdim):
             return x.cumsum(dim)
         if op in ("max", "min"):
             return getattr(x, op)(dim, keepdim=keepdim)[0]
-        if op == "norm":
-            return x.norm(dim=dim, keepdim=keepdim) if dim is not None else x.norm()
+        if op == "norm":  # torch.norm reads a 2-tuple dim as a matrix norm; vector_norm is ours
+            norm = x.norm if lib is ts else lambda **kw: torch.linalg.vector_norm(x, **kw)
+            return norm(dim=dim, keepdim=keepdim)
         if dim is None:
             return getattr(x, op)() if op != "logsumexp" else x.logsumexp(tuple(range(nd)))
         return getattr(x, op)(dim, keepdim=keepdim)

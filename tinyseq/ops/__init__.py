@@ -667,8 +667,8 @@ def cat(tensors, dim=0):
         if t.ndim != nd or t.shape[:axis] + t.shape[axis + 1 :] != ref[:axis] + ref[axis + 1 :]:
             shapes = ", ".join(str(u.shape) for u in tensors)
             raise OpError(f"cat: shapes {shapes} differ outside dim {dim}")
-    if len(tensors) == 1:
-        return tensors[0]
+    if len(tensors) == 1:  # a new tensor, as PyTorch's: writing to it must not change the input
+        return clone(tensors[0])
     return S.Cat.apply(*tensors, axis=axis)
 
 

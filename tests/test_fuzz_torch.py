@@ -154,8 +154,9 @@ def _index(draw, shape):
             parts.append(slice(None))
         else:
             parts.append(slice(None))
-    if kind == "mixed" and draw(st.booleans()):
-        parts.insert(0, Ellipsis) if not parts or parts[0] is not Ellipsis else None
+    if kind == "mixed" and not used_list and draw(st.booleans()):
+        # (not before a list: its values were drawn for the dim it stands at)
+        parts.insert(0, Ellipsis)
     return tuple(parts)
 
 

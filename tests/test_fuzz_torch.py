@@ -307,3 +307,130 @@ def test_recurrent_layers_like_torch(config, data, fused):
     t_cat = torch.cat([(t * torch.tensor(w)).reshape(-1) for t, w in zip(t_all, ws)])
     params = [(p, q) for (_, p), (_, q) in zip(ours.named_parameters(), ref.named_parameters())]
     _check(s_cat, t_cat, inputs + params, rtol=1e-8, atol=1e-10)
+
+
+# -- products and shape ops ---------------------------------------------------------------------
+@fuzz(20)
+@given(data=st.data())
+def test_matmul_with_broadcast_batches_like_torch(data):
+    n, k, m = (data.draw(st.integers(1, 3)) for _ in range(3))
+    batch = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2, max_side=3))
+    a_shape = batch.input_shapes[0] + (n, k)
+    b_shape = batch.input_shapes[1] + (k, m)
+    if data.draw(st.booleans()):
+        a_shape = (k,)  # a vector on the left
+    if data.draw(st.booleans()):
+        b_shape = (k,)  # or on the right
+    a, b = data.draw(_values(a_shape)), data.draw(_values(b_shape))
+    (sa, ta), (sb, tb) = _pair(a), _pair(b)
+    _check(sa @ sb, ta @ tb, [(sa, ta), (sb, tb)])
+
+
+SHAPE_OPS = ["permute", "transpose", "flatten", "unsqueeze", "squeeze", "expand", "cat", "stack", "split",
+             "flip", "repeat", "pad", "narrow", "tril", "triu"]  # fmt: skip
+
+
+@fuzz(40)
+@given(data=st.data(), op=st.sampled_from(SHAPE_OPS))
+def test_shape_ops_like_torch(data, op):
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=3))
+    nd = len(shape)
+    a = data.draw(_values(shape))
+    sa, ta = _pair(a)
+    inputs = [(sa, ta)]
+    dim = data.draw(st.integers(-nd, nd - 1))
+    if op == "permute":
+        perm = data.draw(st.permutations(list(range(nd))))
+        s, t = sa.permute(*perm), ta.permute(*perm)
+    elif op == "transpose":
+        d2 = data.draw(st.integers(-nd, nd - 1))
+        s, t = sa.transpose(dim, d2), ta.transpose(dim, d2)
+    elif op == "flatten":
+        s, t = sa.flatten(dim % nd), ta.flatten(dim % nd)
+    elif op == "unsqueeze":
+        d = data.draw(st.integers(-nd - 1, nd))
+        s, t = sa.unsqueeze(d), ta.unsqueeze(d)
+    elif op == "squeeze":
+        s, t = sa.squeeze(dim), ta.squeeze(dim)
+    elif op == "expand":
+        target = tuple(data.draw(st.integers(1, 3)) if n == 1 else n for n in shape)
+        lead = tuple(data.draw(st.lists(st.integers(1, 2), max_size=2)))
+        s, t = sa.expand(*(lead + target)), ta.expand(*(lead + target))
+    elif op in ("cat", "stack"):
+        other_shape = list(shape)
+        if op == "cat":
+            other_shape[dim] = data.draw(st.integers(0, 3))
+        b = data.draw(_values(tuple(other_shape)))
+        sb, tb = _pair(b)
+        inputs.append((sb, tb))
+        s, t = getattr(ts, op)([sa, sb], dim), getattr(torch, op)([ta, tb], dim)
+    elif op == "split":
+        size = data.draw(st.integers(1, 3))
+        s = ts.cat([p * (i + 1) for i, p in enumerate(sa.split(size, dim))], dim)
+        t = torch.cat([p * (i + 1) for i, p in enumerate(ta.split(size, dim))], dim)
+    elif op == "flip":
+        s, t = sa.flip(dim), ta.flip(dim)
+    elif op == "repeat":
+        reps = tuple(data.draw(st.lists(st.integers(0, 2), min_size=nd, max_size=nd + 1)))
+        s, t = sa.repeat(*reps), ta.repeat(*reps)
+    elif op == "pad":
+        pairs = data.draw(st.integers(1, nd))
+        widths = tuple(data.draw(st.lists(st.integers(0, 2), min_size=2 * pairs, max_size=2 * pairs)))
+        s, t = ts.nn.functional.pad(sa, widths, value=0.5), torch.nn.functional.pad(ta, widths, value=0.5)
+    elif op == "narrow":
+        n = shape[dim]
+        start = data.draw(st.integers(-n, n - 1))
+        length = data.draw(st.integers(0, n - (start % n)))
+        s, t = sa.narrow(dim, start, length), ta.narrow(dim, start, length)
+    else:
+        assume(nd >= 2)
+        k = data.draw(st.integers(-3, 3))
+        s, t = getattr(sa, op)(k), getattr(ta, op)(k)
+    _check(s, t, inputs)
+
+
+# -- losses and activations ---------------------------------------------------------------------
+@fuzz(30)
+@given(data=st.data(), reduction=st.sampled_from(["mean", "sum", "none"]), loss=st.sampled_from(["ce", "nll"]))
+def test_class_losses_like_torch(data, reduction, loss):
+    N, C = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
+    extra = tuple(data.draw(st.lists(st.integers(1, 3), max_size=1)))
+    logits = data.draw(_values((N, C) + extra, -4, 4))
+    target = data.draw(hnp.arrays(np.int64, (N,) + extra, elements=st.integers(0, C - 1)))
+    ignore = data.draw(st.sampled_from([-100, 0]))
+    if ignore == 0 and reduction == "mean":
+        assume((target != 0).any())  # a mean over no rows is 0/0 in both
+    weight = data.draw(st.one_of(st.none(), _values((C,), 0.1, 2.0)))
+    smoothing = data.draw(st.sampled_from([0.0, 0.2])) if loss == "ce" else 0.0
+    sa, ta = _pair(logits)
+    kw = dict(ignore_index=ignore, reduction=reduction)
+    if loss == "ce":
+        kw["label_smoothing"] = smoothing
+        fn_s, fn_t = ts.nn.functional.cross_entropy, torch.nn.functional.cross_entropy
+        s_in, t_in = sa, ta
+    else:
+        fn_s, fn_t = ts.nn.functional.nll_loss, torch.nn.functional.nll_loss
+        s_in, t_in = sa.log_softmax(1), ta.log_softmax(1)
+    sw = None if weight is None else ts.tensor(weight)
+    tw = None if weight is None else torch.tensor(weight)
+    _check(fn_s(s_in, ts.tensor(target), sw, **kw), fn_t(t_in, torch.tensor(target), tw, **kw), [(sa, ta)])
+
+
+REGRESSION = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy_with_logits"]
+ACTIVATIONS = ["leaky_relu", "elu", "softplus", "logsigmoid", "silu"]
+
+
+@fuzz(30)
+@given(data=st.data(), name=st.sampled_from(REGRESSION + ACTIVATIONS),
+       reduction=st.sampled_from(["mean", "sum", "none"]))
+def test_elementwise_losses_and_activations_like_torch(data, name, reduction):
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=3))
+    a = data.draw(_values(shape))
+    sa, ta = _pair(a)
+    fs, ft = getattr(ts.nn.functional, name), getattr(torch.nn.functional, name)
+    if name in ACTIVATIONS:
+        _check(fs(sa), ft(ta), [(sa, ta)])
+        return
+    b = data.draw(_values(shape, 0.0, 1.0) if name.startswith("binary") else _values(shape))
+    sb, tb = _pair(b)
+    _check(fs(sa, sb, reduction=reduction), ft(ta, tb, reduction=reduction), [(sa, ta), (sb, tb)])

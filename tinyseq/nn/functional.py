@@ -203,7 +203,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="m
     name = "binary_cross_entropy_with_logits"
     _check_reduction(name, reduction)
     target = _same_shape(name, input, target)
-    softplus_neg = ops.log(1 + ops.exp(-ops.abs(input))) + relu(-input)  # log(1 + exp(-x))
+    # log(1 + exp(-x)), whose gradient -sigmoid(-x) is right at x = 0 too (-1/2; a composition
+    # through |x| and relu would give 0 there, doubling the gradient of zero logits)
+    softplus_neg = _softplus(-input)
     if pos_weight is None:
         loss = (1 - target) * input + softplus_neg
     else:

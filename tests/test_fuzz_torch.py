@@ -434,3 +434,53 @@ def test_elementwise_losses_and_activations_like_torch(data, name, reduction):
     b = data.draw(_values(shape, 0.0, 1.0) if name.startswith("binary") else _values(shape))
     sb, tb = _pair(b)
     _check(fs(sa, sb, reduction=reduction), ft(ta, tb, reduction=reduction), [(sa, ta), (sb, tb)])
+
+
+# -- convolutions and pooling -------------------------------------------------------------------
+@fuzz(25)
+@given(data=st.data(), dims=st.sampled_from([1, 2]))
+def test_convolutions_like_torch(data, dims):
+    groups = data.draw(st.integers(1, 2))
+    cin, cout = groups * data.draw(st.integers(1, 2)), groups * data.draw(st.integers(1, 2))
+    k = tuple(data.draw(st.integers(1, 3)) for _ in range(dims))
+    stride = data.draw(st.integers(1, 2))
+    dilation = data.draw(st.integers(1, 2))
+    padding = data.draw(st.one_of(st.integers(0, 2), st.just("same"))) if stride == 1 else data.draw(st.integers(0, 2))
+    span = [dilation * (kk - 1) + 1 for kk in k]
+    size = tuple(data.draw(st.integers(max(1, s - 2 * (padding if isinstance(padding, int) else 0)), 6)) for s in span)
+    x = data.draw(_values((data.draw(st.integers(1, 2)), cin) + size))
+    w = data.draw(_values((cout, cin // groups) + k))
+    b = data.draw(st.one_of(st.none(), _values((cout,))))
+    (sx, tx), (sw, tw) = _pair(x), _pair(w)
+    inputs = [(sx, tx), (sw, tw)]
+    sb = tb = None
+    if b is not None:
+        sb, tb = _pair(b)
+        inputs.append((sb, tb))
+    name = f"conv{dims}d"
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    s = getattr(ts.nn.functional, name)(sx, sw, sb, **kw)
+    t = getattr(torch.nn.functional, name)(tx, tw, tb, **kw)
+    _check(s, t, inputs)
+
+
+@fuzz(25)
+@given(data=st.data(), dims=st.sampled_from([1, 2]), kind=st.sampled_from(["max", "avg"]))
+def test_pooling_like_torch(data, dims, kind):
+    k = data.draw(st.integers(1, 3))
+    stride = data.draw(st.one_of(st.none(), st.integers(1, 3)))
+    padding = data.draw(st.integers(0, k // 2))
+    ceil_mode = data.draw(st.booleans())
+    size = tuple(data.draw(st.integers(k, 6)) for _ in range(dims))
+    shape = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2))) + size
+    x = data.draw(_distinct(shape)) if kind == "max" else data.draw(_values(shape))
+    sx, tx = _pair(x)
+    kw = dict(stride=stride, padding=padding, ceil_mode=ceil_mode)
+    if kind == "avg":
+        kw["count_include_pad"] = data.draw(st.booleans())
+    name = f"{kind}_pool{dims}d"
+    try:
+        t = getattr(torch.nn.functional, name)(tx, k, **kw)
+    except RuntimeError:  # PyTorch refuses some (kernel, padding, ceil_mode) combinations
+        return
+    _check(getattr(ts.nn.functional, name)(sx, k, **kw), t, [(sx, tx)])

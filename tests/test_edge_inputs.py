@@ -152,3 +152,15 @@ def test_cat_of_one_tensor_is_a_new_tensor():
     w = ts.ones(2, requires_grad=True)
     ts.cat([w]).sum().backward()
     assert w.grad.tolist() == [1.0, 1.0]
+
+
+def test_casting_nan_inf_or_out_of_range_floats_to_integers_raises():
+    # PyTorch (and numpy) silently give -9223372036854775808 here
+    with pytest.raises(ValueError, match="cast: cannot convert float32 values to int64: some are NaN, inf"):
+        ts.tensor([1.0, float("nan")]).long()
+    with pytest.raises(ValueError, match="cast: cannot convert float32 values to int32"):
+        ts.tensor([1e30]).to(ts.int32)
+    with pytest.raises(ValueError, match="tensor: cannot convert float64 values to int64"):
+        ts.tensor(np.array([np.inf]), dtype=ts.int64)
+    assert ts.tensor([2.7, -3.5]).long().tolist() == [2, -3]  # truncation toward 0, as PyTorch
+    assert ts.tensor([float("nan"), 0.0]).bool().tolist() == [True, False]

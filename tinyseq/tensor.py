@@ -53,6 +53,20 @@ def check_fill(value, dtype, name) -> None:
             raise ValueError(f"{name}: value {value!r} cannot be converted to {dtype} (NaN, inf or out of range)")
 
 
+def check_cast(array, dtype, name, xp) -> None:
+    """Refuse casting float values an integer dtype cannot hold (NaN, inf, out of range):
+    numpy (and PyTorch) would make them an arbitrary integer without a word."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iu" or array.dtype.kind != "f" or not array.size:
+        return
+    info = np.iinfo(dtype)
+    # every NaN fails both comparisons
+    if not bool(((array >= info.min) & (array <= info.max)).all()):
+        raise ValueError(
+            f"{name}: cannot convert {array.dtype} values to {dtype}: some are NaN, inf or out of its range"
+        )
+
+
 def parse_to_args(args, device=None, dtype=None):
     """Split ``to(...)``'s positional arguments into (device, dtype)."""
     for a in args:
@@ -91,8 +105,12 @@ class Tensor:
             data = np.stack([t.numpy() for t in data])  # a list of tensors, as PyTorch allows
         dtype = as_dtype(dtype)
         if be.owns(data):
+            if dtype is not None:
+                check_cast(data, dtype, "tensor", be.xp)
             array = data.astype(dtype) if dtype is not None else data.copy()
         else:
+            if dtype is not None and isinstance(data, np.ndarray):
+                check_cast(data, dtype, "tensor", np)
             host = np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
             if host.dtype == object:
                 raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data")

@@ -15,7 +15,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..autograd import Function, OpError, _share_version
-from ..tensor import Tensor, as_dtype, check_fill, float32
+from ..tensor import Tensor, as_dtype, check_cast, check_fill, float32
 from . import elementwise as E
 from . import matmul as M
 from . import reduce as R
@@ -259,6 +259,7 @@ def cast(x, dtype):
     if x.data.dtype == dtype:
         return x
     if not (_is_float(dtype) and _is_float(x.dtype)):
+        check_cast(x.data, dtype, "cast", x.xp)
         return Tensor._make(x.data.astype(dtype), x._backend)
     return E.Cast.apply(x, dtype=dtype)
 

@@ -54,6 +54,7 @@ from .. import ops
 from ..autograd import Function, OpError, scope
 from ..ops import fused
 from ..tensor import Tensor, zeros
+from . import empty_batch
 from . import functional as F
 from .module import Module
 from .rnn_cells import cell_ids, check_dtype, new_parameter
@@ -444,6 +445,8 @@ class _ConvRecurrent(Module):
         if T == 0:
             raise OpError(f"{name}: input of shape {x.shape} has no time steps")
         check_dtype(name, x, self.weight_l0)
+        if B == 0:  # an empty batch: empty outputs, as PyTorch's recurrent layers give
+            return empty_batch.conv_recurrent_layer(self, x, h0)
         states = self._initial_states(h0, B, H, W)
         dirs = self._dirs
         finals = []

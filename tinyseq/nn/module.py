@@ -29,7 +29,7 @@ class Parameter(Tensor):
             t = Tensor(data)
             be, array = t._backend, t._data
         self._data = array
-        self.grad = None
+        self._grad = None
         self._ctx = None
         self._idx = 0
         self._backend = be
@@ -52,6 +52,15 @@ class Parameter(Tensor):
         return None if module is None else module._qualify(name)
 
 
+def _check_name(who, kind, name) -> None:
+    """A parameter, buffer or submodule name: state_dict keys join names with '.', so a
+    dotted or empty name would load into the wrong place (PyTorch raises KeyError too)."""
+    if not isinstance(name, str):
+        raise TypeError(f"{who}: {kind} name must be a string, got {type(name).__name__}")
+    if not name or "." in name:
+        raise KeyError(f"{who}: {kind} name {name!r} must be non-empty and contain no '.'")
+
+
 class Module:
     """Base class of layers. Assigning a Parameter or Module attribute registers it."""
 
@@ -71,6 +80,7 @@ class Module:
         if isinstance(value, Parameter):
             self.register_parameter(name, value)
         elif isinstance(value, Module):
+            _check_name("add_module", "module", name)
             self._forget(name, keep=self._modules)
             self._modules[name] = value
             object.__setattr__(value, "_parent", (weakref.ref(self), name))
@@ -118,6 +128,7 @@ class Module:
     def register_parameter(self, name: str, param) -> None:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, got {type(param).__name__}")
+        _check_name("register_parameter", "parameter", name)
         self._forget(name, keep=self._parameters)
         self._parameters[name] = param
         if param is not None:
@@ -128,14 +139,14 @@ class Module:
         state dict unless ``persistent=False``) but is not trained."""
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: {name!r} must be a tensor or None, got {type(tensor).__name__}")
-        if "." in name or not name:
-            raise KeyError(f"register_buffer: buffer name {name!r} must be non-empty and contain no '.'")
+        _check_name("register_buffer", "buffer", name)
         self._forget(name, keep=self._buffers)
         self._buffers[name] = tensor
         if not persistent:
             object.__setattr__(self, "_non_persistent", getattr(self, "_non_persistent", set()) | {name})
 
     def add_module(self, name: str, module) -> None:
+        _check_name("add_module", "module", name)
         setattr(self, name, module)
 
     def _qualify(self, name: str) -> str:

@@ -134,6 +134,7 @@ class ConvLSTMCellOp(Function):
     absent (zero). -> (h' (B, h, H, W), c' (B, h, H, W))."""
 
     saves = (-1,)  # c, which the cell's backward reads
+    saves_outputs = True  # and h', which it reads too
 
     def uses_saved(self, i):
         return self.has[1]

@@ -233,8 +233,7 @@ class _Builder:
 
     # -- 1. what each node is drawn as -----------------------------------------------------
     def _views(self):
-        """(id(fn) -> leaf for views of one leaf outside the steps; id(fn) -> (parent, idx) to look through)."""
-        info = self.graph.info
+        """(id(fn) -> leaf for views of one leaf; id(fn) -> (parent, idx) for ops to look through)."""
         param_of, through = {}, {}
         if self.detail == "literal":
             return param_of, through
@@ -249,8 +248,7 @@ class _Builder:
                 continue
             p, i = tensors[0]
             leaf = p if i < 0 else param_of.get(id(p))
-            s = info[id(fn)]
-            if leaf is not None and (shared or s.step is None or look_through):
+            if leaf is not None:  # W.T, W[:, :C]: drawn as W, inside the steps too
                 param_of[id(fn)] = leaf
             elif look_through or shared:
                 through[id(fn)] = through.get(id(p), (p, i)) if i >= 0 else (p, i)
@@ -460,7 +458,8 @@ class _Builder:
         self.ellipsis = {r: f"e{i}" for i, r in enumerate(self.elided)}
         for r, name in self.ellipsis.items():
             n = self.elided_count[r]
-            out.node(None, name, f"… {n} step{'s' if n != 1 else ''} …", "elided")
+            # in a cluster of its own: Graphviz then keeps it in line with the row's steps
+            out.node(("…", r), name, f"… {n} step{'s' if n != 1 else ''} …", "elided")
         if self.plain_cut:
             out.node(None, "eplain", f"… {len(self.plain_cut)} ops …", "elided")
         self._step_nodes()
@@ -615,7 +614,21 @@ class _Builder:
                 src = self.resolve(p, i)
                 if src[0] == "leaf" and "hh" in self.leaf_name(src[1]):
                     return "h"
+                if src[0] == "leaf" and "ih" in self.leaf_name(src[1]):
+                    return "x"
+        # a hand-written loop: an input shaped like the state the step hands on is that state
+        p, i = fn.parents[pos]
+        shape = tuple(i) if p is None else tuple(p.shape) if i < 0 else None
+        if shape is not None and shape in self._state_shapes():
+            return "h"
         return "x"
+
+    def _state_shapes(self) -> set:
+        shapes = self.__dict__.get("state_shapes")
+        if shapes is None:
+            leaving, _ = self.graph.leaving()
+            shapes = self.state_shapes = {tuple(fn.out_meta[i][0]) for pairs in leaving.values() for fn, i in pairs}
+        return shapes
 
     def _edges(self):
         out, boxes, glue = self.out, self.boxes, self.glue
@@ -675,6 +688,8 @@ class _Builder:
         for (src, t), (pb, b, roles, attrs) in self.pending.items():
             a = [x for x in attrs if not x.startswith("xlabel=")]
             a.append("xlabel=" + _q(", ".join(sorted(roles, key=lambda r: r != "h"))))
+            if pb.kind != "cell" or b.kind != "cell":  # steps of several nodes: keep the ranks of each
+                a.append("constraint=false")
             if self._reverse_order(pb, b):
                 self.out.edge(t, src, " ".join(a + ["dir=back"]), raw=True)
             else:
@@ -716,7 +731,7 @@ class _Builder:
             seen.add(ek)
             a = list(attrs)
             if same_row:
-                if self.detail == "op":
+                if pb.kind != "cell" or b.kind != "cell":  # steps of several nodes: keep the ranks of each
                     a.append("constraint=false")
                 if self._reverse_order(pb, b):
                     out_src, out_dst = t, src
@@ -1007,10 +1022,31 @@ class _Builder:
                 continue
             order = sorted(cols, key=lambda t: step_sort_key((("t", t),)))
             names = [cols[t][0] for t in order]
+            all_names = [n for t in order for n in cols[t]]
+            gap = self._gap(order)
+            if gap is not None:
+                # "…" in the x (or y) row where steps are left out; the rows' "…" nodes sit in line with it
+                dots = f"{attr}_dots"
+                out.node(None, dots, "…", "state0")
+                names.insert(gap, dots)
+                all_names.append(dots)
+                for ell in self.ellipsis.values():
+                    out.raw(f"{dots} -> {ell} [style=invis]" if attr == "xcol" else f"{ell} -> {dots} [style=invis]")
             if len(names) > 1:
-                out.raw(f"{{rank=same; {'; '.join(n for t in order for n in cols[t])}}}")
+                out.raw(f"{{rank=same; {'; '.join(all_names)}}}")
                 for a, c in zip(names, names[1:]):
                     out.raw(f"{a} -> {c} [style=invis]")
+
+    def _gap(self, order):
+        """Where in the steps ``order`` the elided steps were, or None."""
+        if not self.elided:
+            return None
+        cut = set().union(*self.elided.values())
+        lo = min(cut, key=lambda t: step_sort_key((("t", t),)))
+        for i, t in enumerate(order):
+            if step_sort_key((("t", t),)) > step_sort_key((("t", lo),)):
+                return i
+        return None
 
     def _anchor(self, row, t):
         """(first node, last node) of the step at (row, t) as drawn, or (None, None)."""
@@ -1100,7 +1136,23 @@ class _Out:
         norms = builder.step_norm
         top = builder.top_norm
         named_rows = set()
-        for i, sid in enumerate(sorted(self.clusters, key=lambda s: (str(s[0]), step_sort_key(s[1])))):
+
+
+        def order(sid):  # rows in turn, steps by t; a row's "…" where its elided steps were
+            if sid[0] == "…":
+                row = sid[1]
+                t = min(builder.elided[row], key=lambda t: step_sort_key((("t", t),)))
+                return (str(row[0]), step_sort_key(row[1] + (("t", t),)))
+            return (str(sid[0]), step_sort_key(sid[1]))
+
+        i = 0
+        for sid in sorted(self.clusters, key=order):
+            if sid[0] == "…":
+                body.append(f"\tsubgraph cluster_{i} {{\n\t\tgraph [label=\"\" style=\"rounded,dashed\" color=\"#bbbbbb\"]\n")
+                i += 1
+                body.extend(f"\t\t{line}\n" for line in self.clusters[sid])
+                body.append("\t}\n")
+                continue
             seq, t = split_step(sid[1])
             label = f"t={t}"
             if seq and (sid[0], seq) not in named_rows:
@@ -1111,6 +1163,7 @@ class _Out:
                 label += f"  ‖g‖={_fmt_norm(norms[sid[1]])}"
                 fill = grad_colour(norms[sid[1]], top)
             body.append(f"\tsubgraph cluster_{i} {{\n")
+            i += 1
             # labelloc "b" is the top of the cluster when the graph grows upwards (BT)
             body.append(f"\t\tgraph [label={_q(label)} fillcolor={_q(fill)} {CLUSTER_STYLE}]\n")
             body.extend(f"\t\t{line}\n" for line in self.clusters[sid])

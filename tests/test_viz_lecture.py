@@ -160,7 +160,7 @@ def test_initial_states_are_labelled_h0_and_c0():
 def test_the_input_sequence_is_drawn_once_with_per_step_x_t():
     out, _ = ts.nn.LSTM(3, 4, num_layers=2, bidirectional=True)(ts.randn(5, 2, 3))
     src = ts.viz.draw(out.sum()).source
-    for t, sub in enumerate("₀₁₂₃₄"):
+    for sub in "₀₁₂₃₄":
         (x,) = labelled(src, f"x{sub}")
         assert nodes(src)[x]["label"] == f"x{sub}\\n(2, 3)"
         # x_t feeds the two layer-0 steps at t, nothing else

@@ -685,9 +685,9 @@ class _Builder:
                 self._box_edge(pb, pfn, pidx, b, targets, seen)
             if self.plain_cut and b.key in self.plain_cut:
                 continue
-        for (src, t), (pb, b, roles, attrs) in self.pending.items():
+        for (src, t), (pb, b, roles, attrs, extra) in self.pending.items():
             a = [x for x in attrs if not x.startswith("xlabel=")]
-            a.append("xlabel=" + _q(", ".join(sorted(roles, key=lambda r: r != "h"))))
+            a.append("xlabel=" + _q("\n".join([", ".join(sorted(roles, key=lambda r: r != "h")), *extra])))
             if pb.kind != "cell" or b.kind != "cell":  # steps of several nodes: keep the ranks of each
                 a.append("constraint=false")
             if self._reverse_order(pb, b):
@@ -721,9 +721,10 @@ class _Builder:
         for t in targets:
             if same_row and self.detail == "cell":
                 # h and c of one step travel on one arrow, labelled "h, c"
-                pend = self.pending.setdefault((src, t), [pb, b, [], attrs])
+                pend = self.pending.setdefault((src, t), [pb, b, [], attrs, []])
                 if text not in pend[2]:
                     pend[2].append(text)
+                pend[4].extend(x for x in lines[1:] if x not in pend[4])
                 continue
             ek = (src, t, text)
             if ek in seen:
@@ -1148,7 +1149,7 @@ class _Out:
         i = 0
         for sid in sorted(self.clusters, key=order):
             if sid[0] == "…":
-                body.append(f"\tsubgraph cluster_{i} {{\n\t\tgraph [label=\"\" style=\"rounded,dashed\" color=\"#bbbbbb\"]\n")
+                body.append(f"\tsubgraph cluster_{i} {{\n\t\tgraph [label=\"\" {ELIDED_STYLE}]\n")
                 i += 1
                 body.extend(f"\t\t{line}\n" for line in self.clusters[sid])
                 body.append("\t}\n")
@@ -1205,4 +1206,5 @@ def _attrs(attrs: dict) -> str:
 STYLE_TEXT = {kind: _attrs(style) for kind, style in STYLES.items()}
 PARAM_EDGE = _attrs(PARAM_EDGE_ATTRS)
 STATE_EDGE = _attrs(STATE_EDGE_ATTRS)
+ELIDED_STYLE = _attrs({"style": "rounded,dashed", "color": "#bbbbbb"})
 CLUSTER_STYLE = _attrs({"style": "rounded,filled", "color": "#9aa5b1", "fontsize": "10", "labelloc": "b"})

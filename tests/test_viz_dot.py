@@ -71,9 +71,20 @@ def test_the_readers_on_a_drawing():
             h = (h @ w).tanh()
     src = ts.viz.draw(h, params={"w": w}).source
     assert [label for label, _ in clusters(src)] == ["t=0", "t=1"]
-    (p,) = labelled(src, "w")
-    assert nodes(src)[p]["label"] == "w\\n(2, 2)" and nodes(src)[p]["shape"] == "box"
+    assert weights(src) == {"w": "(2, 2)"}
     inside = members(src)
-    assert sorted(nodes(src)[n]["label"] for n in inside["t=1"]) == ["MatMul", "Tanh"]
-    assert sum(1 for s, _, _ in edges(src) if s == p) == 2
-    assert ("n0", "n1", {"label": "(1, 2)"}) in edges(src)
+    assert sorted(nodes(src)[n]["label"] for n in inside["t=1"]) == ["MatMul · w", "Tanh"]
+    (mm0,) = [n for n in inside["t=0"] if nodes(src)[n]["label"] == "MatMul · w"]
+    (h0,) = labelled(src, "h₀")
+    assert (h0, mm0) in {(s, d) for s, d, _ in edges(src)}
+
+def weights(src):
+    """name -> shape text of the parameters listed in the rows' weight nodes."""
+    out = {}
+    for a in nodes(src).values():
+        lines = a.get("label", "").split("\\n")
+        if lines[0] == "shared by every step:":
+            for line in lines[1:]:
+                name, _, shape = line.partition("  ")
+                out[name] = shape
+    return out

@@ -500,6 +500,13 @@ class _Builder:
                 if id(leaf) not in self.param_row and leaf.requires_grad:
                     self.param_row[id(leaf)] = row
                     self.row_weights.setdefault(row, {})[id(leaf)] = leaf
+        for row, leaves in self.row_weights.items():  # weights before biases, input side first
+
+            def key(item):
+                name = short_name(self.leaf_name(item[1]))
+                return (not name.startswith("W"), "hh" in name or "hr" in name, self.leaf_name(item[1]))
+
+            self.row_weights[row] = dict(sorted(leaves.items(), key=key))
         return self.row_weights
 
     def leaf_name(self, leaf) -> str:
@@ -547,12 +554,17 @@ class _Builder:
             out.node(b.sid, b.name, label, b.kind, fill=fill)
 
     def _used_weights(self, b, positions=None) -> list:
-        names = []
+        """Short names of the row weights box ``b`` reads, in the order of the row's weight node."""
+        used = {}
         for (_, pos), src in self.parents.get(b.key, ()):
             if src[0] == "leaf" and id(src[1]) in self.param_row and (positions is None or pos in positions):
-                n = short_name(self.leaf_name(src[1]))
-                if n not in names:
-                    names.append(n)
+                used[id(src[1])] = src[1]
+        order = list(self.row_weights.get(self.param_row[next(iter(used))], {})) if used else []
+        names = []
+        for key in sorted(used, key=lambda k: order.index(k) if k in order else len(order)):
+            n = short_name(self.leaf_name(used[key]))
+            if n not in names:
+                names.append(n)
         return names
 
     def _template_nodes(self, b):

@@ -4,7 +4,7 @@ import itertools
 import sys
 
 import pytest
-from test_viz_dot import clusters, edges, labelled, members, nodes, weights
+from test_viz_dot import clusters, edges, labelled, nodes, weights
 
 import tinyseq as ts
 from tinyseq import autograd

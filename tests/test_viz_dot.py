@@ -42,15 +42,38 @@ def labelled(src, first_line):
     return [n for n, a in nodes(src).items() if a.get("label", "").split("\\n")[0] == first_line]
 
 
+def step_name(label, row):
+    """(full step name, row) for a cluster label: a row is named on its first step only
+    ("layer 0 →   t=0", then "t=1" ...); the full name is "layer 0 → · t=1"."""
+    head, sep, t = label.rpartition("t=")
+    if not sep:
+        return None, row
+    head = head.strip()
+    row = head or row
+    return (f"{row} · t={t.split()[0]}" if row else f"t={t.split()[0]}"), row
+
+
+def step_names(src):
+    """Full names of the step clusters, in order (the cluster of elided steps has none)."""
+    out, row = [], ""
+    for label, _ in clusters(src):
+        name, row = step_name(label, row)
+        if name:
+            out.append(name)
+    return out
+
+
 def members(src):
-    """cluster label -> names of the nodes declared inside that cluster."""
+    """full step name (see step_name) -> names of the nodes declared inside that cluster."""
     out = {}
-    label = None
+    label = row = None
+    row = ""
     for line in src.splitlines():
         if line.startswith("\tsubgraph cluster_"):
             label = ""
         elif label == "" and line.startswith("\t\tgraph [label="):
-            label = attrs(line[len("\t\tgraph [") : -1])["label"]
+            label, row = step_name(attrs(line[len("\t\tgraph [") : -1])["label"], row)
+            label = label or "…"
             out[label] = []
         elif line == "\t}":
             label = None

@@ -57,10 +57,14 @@ def test_bilstm_steps_run_left_to_right_in_every_row():
     assert rows == [[0, 1, 2, 3, 4]] * 4
     # the reverse rows' state arrows run right to left: drawn with dir=back
     src = g.source
-    rev = [e for e in edges(src) if e[2].get("dir") == "back" and e[2].get("xlabel") == "h, c"]
-    assert len(rev) == 2 * 4  # 4 arrows in each of the two reverse rows
-    fwd = [e for e in edges(src) if e[2].get("dir") != "back" and e[2].get("xlabel") == "h, c"]
-    assert len(fwd) == 2 * 4
+    cells = set(labelled(src, "LSTMCell"))
+    state = [e for e in edges(src) if e[2].get("xlabel") == "h, c" and e[0] in cells and e[1] in cells]
+    assert len([e for e in state if e[2].get("dir") == "back"]) == 2 * 4  # 4 arrows in each reverse row
+    assert len([e for e in state if e[2].get("dir") != "back"]) == 2 * 4
+    # the initial states start each row: at t=0 going right, at t=4 in the reverse rows
+    starts = members(src)
+    for row, t in [("layer 0 →", 0), ("layer 0 ←", 4), ("layer 1 →", 0), ("layer 1 ←", 4)]:
+        assert [nodes(src)[n]["label"] for n in starts[f"{row} · t={t}"] if n not in cells] == ["h₀, c₀"]
 
 
 @needs_renderer
@@ -150,8 +154,13 @@ def test_literal_detail_keeps_the_recorded_ops():
 def test_initial_states_are_labelled_h0_and_c0():
     out, _ = ts.nn.LSTM(3, 4, bidirectional=True)(ts.randn(3, 2, 3))
     src = ts.viz.draw(out.sum()).source
-    assert len(labelled(src, "h₀")) == 2 and len(labelled(src, "c₀")) == 2
+    assert len(labelled(src, "h₀, c₀")) == 2  # one per direction
     assert not labelled(src, "input")
+    out, _ = ts.nn.LSTM(3, 4, fused=False)(ts.randn(3, 2, 3))
+    src = ts.viz.draw(out.sum(), detail="op").source
+    (s0,) = labelled(src, "h₀, c₀")
+    into = {nodes(src)[d]["label"]: a["xlabel"] for s, d, a in edges(src) if s == s0}
+    assert into == {"matmul · W_hh": "h", "f · c": "c"}
     out = ts.nn.GRU(3, 4, fused=False)(ts.randn(3, 2, 3))[0]
     src = ts.viz.draw(out.sum()).source
     assert len(labelled(src, "h₀")) == 1 and not labelled(src, "c₀")
@@ -221,8 +230,8 @@ def test_a_long_chain_without_steps_is_elided():
 def test_members_of_the_first_step_hold_the_initial_states():
     out, _ = ts.nn.LSTM(3, 4)(ts.randn(3, 2, 3))
     src = ts.viz.draw(out.sum()).source
-    first = members(src)["layer 0 →   t=0"]
-    assert {nodes(src)[n]["label"] for n in first} >= {"h₀", "c₀"}
+    first = members(src)["layer 0 → · t=0"]
+    assert {nodes(src)[n]["label"] for n in first} == {"h₀, c₀", "LSTMCell\\nW_hh"}
 
 
 def test_short_names():

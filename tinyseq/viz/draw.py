@@ -649,6 +649,7 @@ class _Builder:
         self.first_t = first_t
         self.xnodes, self.ynodes = {}, {}
         self.pending = {}
+        self.state0_nodes = {}
         seen = set()
         shown_param = {}
         for b in sorted(boxes.values(), key=lambda b: b.gen):
@@ -706,6 +707,7 @@ class _Builder:
                 self.out.edge(t, src, " ".join(a + ["dir=back"]), raw=True)
             else:
                 self.out.edge(src, t, " ".join(a))
+        self._initial_states()
         self._outputs(seen)
 
     def _box_edge(self, pb, pfn, pidx, b, targets, seen):
@@ -789,38 +791,49 @@ class _Builder:
         out = self.out
         first = b.sid is not None and b.t == self.first_t.get(b.row)
         if role in ("h", "c") and first:
-            key = ("s0", b.key, role)
-            label = "h₀" if role == "h" else "c₀"
-            kind = "state0"
-        elif b.sid is not None and role == "x":
+            # one node for the initial states of a step ("h₀, c₀"), written by _initial_states
+            entry = self.state0_nodes.setdefault(b.sid, {"name": f"s{len(self.state0_nodes)}", "row": b.row,
+                                                         "roles": [], "edges": {}})  # fmt: skip
+            if role not in entry["roles"]:
+                entry["roles"].append(role)
+            for t in targets:
+                entry["edges"].setdefault(t, [])
+                if role not in entry["edges"][t]:
+                    entry["edges"][t].append(role)
+            return
+        if b.sid is not None and role == "x":
             key = ("x", b.sid, shape)
             label = f"x{_sub(b.t)}"
-            kind = "input"
         else:
             key = ("k", b.key, shape)
             label = "input"
-            kind = "input"
         name = self.__dict__.setdefault("const_names", {}).get(key)
         if name is None:
             name = self.const_names[key] = f"k{len(self.const_names)}"
-            if self.show_shapes and kind != "state0":
+            if self.show_shapes:
                 label += "\n" + format_shape(shape)
-            # an initial state sits in its step's cluster; an input below it
-            # an initial state sits in its step's cluster, beside the state arrow it starts
-            out.node(b.sid if kind == "state0" else None, name, label, kind)
-            if kind == "state0":
-                self.__dict__.setdefault("state0", {}).setdefault(b.row, []).append(name)
-            elif kind == "input" and b.sid is not None:
+            out.node(None, name, label, "input")
+            if b.sid is not None:
                 self.__dict__.setdefault("xcol", {}).setdefault(b.t, []).append(name)
         for t in targets:
             if (name, t) not in seen:
                 seen.add((name, t))
-                if kind == "state0" and self._is_reverse_row(b.row):
-                    out.edge(t, name, f"dir=back xlabel={_q(role)} {STATE_EDGE}", raw=True)
-                elif kind == "state0":
-                    out.edge(name, t, f"xlabel={_q(role)} {STATE_EDGE}")
+                out.edge(name, t, "")
+
+    def _initial_states(self):
+        """The "h₀" / "h₀, c₀" nodes, in the cluster of the step they start, and their arrows."""
+        out = self.out
+        for sid, entry in self.state0_nodes.items():
+            roles = sorted(entry["roles"], key=lambda r: r != "h")
+            name = entry["name"]
+            out.node(sid, name, ", ".join(f"{r}₀" for r in roles), "state0")
+            self.__dict__.setdefault("state0", {}).setdefault(entry["row"], []).append(name)
+            for t, rs in entry["edges"].items():
+                text = ", ".join(sorted(rs, key=lambda r: r != "h"))
+                if self._is_reverse_row(entry["row"]):
+                    out.edge(t, name, f"dir=back xlabel={_q(text)} {STATE_EDGE}", raw=True)
                 else:
-                    out.edge(name, t, "")
+                    out.edge(name, t, f"xlabel={_q(text)} {STATE_EDGE}")
 
     def _is_reverse_row(self, row) -> bool:
         return dict(row[1]).get("direction") == 1
@@ -854,7 +867,7 @@ class _Builder:
             for t in targets:
                 if (src, t) not in seen:
                     seen.add((src, t))
-                    self.out.edge(src, t, f"label={_q(('h ' + label).strip())}")
+                    self.out.edge(src, t, f"label={_q(label)}" if label else "")
         for e in entries:
             name = self._x_node(e, b.t)
             for t in targets:

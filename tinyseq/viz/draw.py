@@ -802,7 +802,7 @@ class _Builder:
                     entry["edges"][t].append(role)
             return
         if b.sid is not None and role == "x":
-            key = ("x", b.sid, shape)
+            key = ("x", b.row[0], b.t, shape)  # one x_t for all the rows that read it
             label = f"x{_sub(b.t)}"
         else:
             key = ("k", b.key, shape)
@@ -870,10 +870,10 @@ class _Builder:
                     self.out.edge(src, t, f"label={_q(label)}" if label else "")
         for e in entries:
             name = self._x_node(e, b.t)
-            for t in targets:
+            for i, t in enumerate(targets):
                 if (name, t) not in seen:
                     seen.add((name, t))
-                    self.out.edge(name, t, f"label={_q(label)}" if label else "")
+                    self.out.edge(name, t, f"label={_q(label)}" if label and i == 0 else "")
 
     def _glue_weights(self, gb) -> list:
         """Short names of the row weights read inside a glue region (W_ih ... of the input projection)."""

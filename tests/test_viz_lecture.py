@@ -6,7 +6,7 @@ import struct
 import time
 
 import pytest
-from test_viz_dot import clusters, edges, labelled, members, nodes
+from test_viz_dot import clusters, edges, labelled, members, nodes, step_names
 
 import tinyseq as ts
 from tinyseq._render import find_renderer
@@ -239,3 +239,30 @@ def test_short_names():
     assert short_name("cell.bias_ih") == "b_ih"
     assert short_name("weight") == "W"
     assert short_name("emb") == "emb"
+
+
+def test_seq2seq_example_tags_its_decoder_steps():
+    import importlib.util
+    from pathlib import Path
+
+    import numpy as np
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("s2s", root / "examples" / "seq2seq_number_words.py")
+    s2s = importlib.util.module_from_spec(spec)
+    import sys
+
+    sys.path.insert(0, str(root / "examples"))
+    try:
+        spec.loader.exec_module(s2s)
+    finally:
+        sys.path.remove(str(root / "examples"))
+    ts.manual_seed(0)
+    model = s2s.Translator(4, 4, attention=True)
+    source, lengths, target, inputs = s2s.encode(np.array([7, 1234]), "cpu")
+    logits = model(source, lengths, inputs)
+    src = ts.viz.draw(logits.sum()).source
+    names = set(step_names(src))
+    T = inputs.shape[0]
+    assert {f"Translator · t={t}" for t in range(T)} <= names  # the decoder: one column per digit
+    assert {f"encoder layer 0 ← · t={t}" for t in range(source.shape[0])} <= names

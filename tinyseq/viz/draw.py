@@ -1172,6 +1172,7 @@ class _Out:
             return (str(sid[0]), step_sort_key(sid[1]))
 
         i = 0
+        loops = {sid[0] for sid in self.clusters if sid[0] != "…"}
         for sid in sorted(self.clusters, key=order):
             if sid[0] == "…":
                 body.append(f"\tsubgraph cluster_{i} {{\n\t\tgraph [label=\"\" {ELIDED_STYLE}]\n")
@@ -1181,9 +1182,12 @@ class _Out:
                 continue
             seq, t = split_step(sid[1])
             label = f"t={t}"
-            if seq and (sid[0], seq) not in named_rows:
+            if (sid[0], seq) not in named_rows:
                 named_rows.add((sid[0], seq))  # the row's name on its first step
-                label = f"{step_label(seq)}   {label}"
+                head = step_label(seq)
+                if len(loops) > 1 and sid[0]:  # several loops (an encoder, a decoder): say whose
+                    head = f"{sid[0]} {head}".strip()
+                label = f"{head}   {label}" if head else label
             fill = CLUSTER_FILL.get(dict(sid[1]).get("direction"), CLUSTER_FILL[None])
             if norms is not None and sid[1] in norms:
                 label += f"  ‖g‖={_fmt_norm(norms[sid[1]])}"

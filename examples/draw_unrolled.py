@@ -3,7 +3,7 @@
 Writes, to --out (default runs/draw_unrolled/), an SVG and a PNG of each of
 
     rnn_{cell,op}        vanilla RNN, 4 steps
-    lstm_{cell,op}       LSTM, 4 steps (op: the composed gates, fused=False)
+    lstm_{cell,op}       LSTM, 4 steps (op: each step as its gate equations)
     gru_{cell,op}        GRU, 4 steps
     lstm2bi_{cell,op}    2-layer bidirectional LSTM, 4 steps
     convlstm_{cell,op}   ConvLSTM on 8x8 frames, 4 steps
@@ -47,7 +47,7 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def recurrent(kind, args, op=False, **kw):
+def recurrent(kind, args, **kw):
     """(model, input) for ts.nn.<kind>, small enough to read when drawn."""
     cls = getattr(ts.nn, kind)
     if kind.startswith("Conv"):
@@ -55,7 +55,7 @@ def recurrent(kind, args, op=False, **kw):
         model = cls(2, 3, 3, **kw)
         x = ts.randn(args.steps, 1, 2, size, size, device=args.device)
     else:
-        model = cls(3, 4, fused=not op, **kw)
+        model = cls(3, 4, **kw)
         x = ts.randn(args.steps, 2, 3, device=args.device)
     return model.to(args.device), x
 
@@ -76,7 +76,7 @@ def draw_models(args, out: Path, formats) -> list[str]:
         models.append(("convlstm", "ConvLSTM", {}))
     for name, kind, kw in models:
         for detail in ("cell", "op"):
-            model, x = recurrent(kind, args, op=detail == "op", **kw)
+            model, x = recurrent(kind, args, **kw)
             output = model(x)[0]
             written += save(ts.viz.draw(output, detail=detail), out / f"{name}_{detail}", formats)
     # A long sequence: the middle is elided, steps are coloured by the gradient into them.

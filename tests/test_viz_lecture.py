@@ -266,3 +266,17 @@ def test_seq2seq_example_tags_its_decoder_steps():
     T = inputs.shape[0]
     assert {f"Translator · t={t}" for t in range(T)} <= names  # the decoder: one column per digit
     assert {f"encoder layer 0 ← · t={t}" for t in range(source.shape[0])} <= names
+
+
+def test_convlstm_op_detail_is_the_same_picture_fused_or_composed():
+    def labels(fused):
+        ts.manual_seed(0)
+        model = ts.nn.ConvLSTM(2, 3, 3, fused=fused)
+        out, _ = model(ts.randn(3, 1, 2, 5, 5))
+        src = ts.viz.draw(out.sum(), detail="op").source
+        return sorted(a["label"] for n, a in nodes(src).items() if n.startswith("n") and "label" in a)
+
+    fused = labels(True)
+    assert fused == labels(False)
+    assert fused.count("f = σ(·)  forget") == 2  # t=0 starts from c = 0: no forget gate
+    assert fused.count("h = o · tanh(c)") == 3

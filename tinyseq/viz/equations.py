@@ -83,6 +83,19 @@ def template(fn, n_inputs: int):
         nodes, pre = _pre_cell(n_inputs, 2, 3, 4, 5)
         act = "h_relu" if getattr(fn, "nonlinearity", "tanh") == "relu" else "h_tanh"
         return nodes + [("h", act, [pre])], ("h",)
+    if name == "ConvLSTMCellOp":  # (xg[, hg][, c]) -> (h, c), as conv_recurrent._lstm_update composes it
+        has_h, has_c = getattr(fn, "has", (n_inputs > 1, n_inputs > 2))
+        nodes, pre = [], 0
+        if has_h:
+            nodes.append(("pre", "Add", [0, 1]))
+            pre = "pre"
+        nodes += [("i", "i", [pre]), ("g", "g", [pre])]
+        if has_c:
+            nodes += [("ig", "i*g", ["i", "g"]), ("f", "f", [pre]), ("fc", "f*c", ["f", n_inputs - 1]),
+                      ("c", "c", ["fc", "ig"])]  # fmt: skip
+        else:
+            nodes.append(("c", "c", ["i", "g"]))
+        return nodes + [("o", "o", [pre]), ("tc", "tanh c", ["c"]), ("h", "h", ["o", "tc"])], ("h", "c")
     return None
 
 

@@ -245,7 +245,8 @@ def test_detect_anomaly_names_op_in_forward_with_time_step():
         y = ts.exp(x)  # fine
         with autograd.scope(layer=0, t=3):
             with pytest.raises(FloatingPointError, match=r"detect_anomaly: Log produced NaN or inf in its forward "
-                                                         r"pass at layer=0, t=3 \(output of shape \(2,\)\)"):
+                                                         r"pass at layer=0, t=3 \(output of shape \(2,\), "
+                                                         r"first at index \(1,\)\)"):
                 ts.log(x * y)
 
 

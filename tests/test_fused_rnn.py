@@ -325,11 +325,13 @@ def _graph_nodes(*roots):
     return nodes
 
 
-def test_anomaly_mode_names_the_step_of_a_nan():
+def test_anomaly_mode_names_the_node_and_step_of_a_nan():
     m = ts.nn.LSTM(3, 4)
     x = RNG.standard_normal((6, 1, 3)).astype(np.float32)
     x[3, 0, 1] = np.nan
-    with ts.detect_anomaly(), pytest.raises(FloatingPointError, match=r"LSTMStep produced NaN .* t=3"):
+    # x_3's projection is where the NaN is first made: its index names the step
+    message = r"InputProjection produced NaN .* at index \(3, 0, "
+    with ts.detect_anomaly(), pytest.raises(FloatingPointError, match=message):
         m(ts.tensor(x))
 
 

@@ -296,14 +296,38 @@ def _check_finite(fn, arrays, phase):
     for a in arrays:
         if a is None or a.dtype.kind not in "fc":
             continue
-        if not bool(fn.xp.isfinite(a).all()):
+        a = _dense(a)
+        finite = fn.xp.isfinite(a)
+        if not bool(finite.all()):
             where = describe_scope(_scope[-1] if phase == "forward" else fn.scope)
             where = f" at {where}" if where else ""
             what = "output" if phase == "forward" else "input gradient"
+            first = tuple(int(i) for i in fn.xp.argwhere(~finite)[0])  # for a (T, ...) output, [0] is t
             raise FloatingPointError(
                 f"detect_anomaly: {fn.name} produced NaN or inf in its {phase} pass{where} "
-                f"({what} of shape {tuple(a.shape)})"
+                f"({what} of shape {tuple(a.shape)}, first at index {first})"
             )
+
+
+class Terms(list):
+    """A gradient kept as a list of terms until something needs its value (``dense()``).
+
+    A fused op that computes many terms of one sum more cheaply together (all
+    time steps' dW_hh in one GEMM) returns each term as a one-element Terms;
+    where terms of the same sum meet, the engine joins them (``extend``, O(1) a
+    term), and the node that consumes the sum evaluates it once. Everything else
+    sees a Terms as the array it stands for: adding an array evaluates it."""
+
+    __slots__ = ()
+    __array_ufunc__ = None  # so that `array + terms` reaches __radd__ instead of numpy
+
+    def dense(self):
+        raise NotImplementedError
+
+
+def _dense(g):
+    """A gradient as an array: one kept as a sum of terms (see ops.fused.StepTerms) is evaluated."""
+    return g.dense() if hasattr(g, "dense") else g
 
 
 def _reduce_to(g, shape):
@@ -427,12 +451,12 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
         if fn.hooks:
             _run_hooks(fn, out_grads, accumulate)
         if observer is not None:
-            observer(fn, out_grads)
+            observer(fn, [_dense(g) for g in out_grads])
         in_grads = fn.backward(*out_grads)
         if in_grads.__class__ is not tuple:
             in_grads = (in_grads,)
         if input_observer is not None:
-            input_observer(fn, in_grads)
+            input_observer(fn, tuple(_dense(g) for g in in_grads))
         if anomaly:
             _check_finite(fn, in_grads, "backward")
         if not retain_graph:
@@ -460,8 +484,12 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
             elif slot[idx] is None:
                 slot[idx] = g
             elif fresh:  # g is ours to overwrite: sum into it rather than into a new array
-                g += slot[idx]
-                slot[idx] = g
+                so_far = slot[idx]
+                if so_far.__class__ is g.__class__ and isinstance(g, Terms):  # one input's terms: one sum
+                    so_far.extend(g)
+                else:
+                    g += so_far
+                    slot[idx] = g
             else:
                 slot[idx] = slot[idx] + g
     if held:

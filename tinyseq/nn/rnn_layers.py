@@ -32,6 +32,7 @@ import numpy as np
 from .. import ops
 from ..autograd import OpError, scope
 from ..ops import fused as fused_ops
+from ..ops.shape import Stack
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module
@@ -236,9 +237,11 @@ class _RecurrentLayer(Module):
         if masks is not None:
             x = x * Tensor._make(x._backend.from_host(masks.astype(x.dtype)), x._backend)
 
-        h_n = ops.stack(h_n) if len(h_n) > 1 else h_n[0].reshape(1, B, P)
+        # Stack copies: h_n and c_n share no memory with the output or with what backward reads.
+        # (Its node directly: the shapes are known to match, and this runs on every call.)
+        h_n = Stack.apply(*h_n, axis=0)
         if lstm:
-            c_n = ops.stack(c_n) if len(c_n) > 1 else c_n[0].reshape(1, B, H)
+            c_n = Stack.apply(*c_n, axis=0)
         if unbatched:
             x = x.reshape(T, -1)
             h_n = h_n.reshape(h_n.shape[0], -1)
@@ -248,17 +251,27 @@ class _RecurrentLayer(Module):
         return (x, (h_n, c_n)) if lstm else (x, h_n)
 
     def _direction_fused(self, x, k, d, h, c, masks):
-        """One layer direction as T + 2 nodes (see tinyseq.ops.fused) -> (output (T, B, P), h_last, c_last)."""
+        """One layer direction as the lecture's unrolled graph (see tinyseq.ops.fused):
+        InputProjection, a SharedWeight per weight the steps read, T step nodes and
+        RecurrentOutput -> (output (T, B, P), h_last, c_last)."""
         be = x._backend
+        gru = self.kind == "gru"
         seq = fused_ops.RecurrentSequence(
             self.kind, reverse=bool(d), bias=self.bias, proj=bool(self.proj_size),
             masks=None if masks is None else be.from_host(masks), nonlinearity=self.nonlinearity,
         )  # fmt: skip
-        weights = self._weights(k, d)
-        token = fused_ops.RecurrentInput.apply(x, *weights, seq=seq)
+        w_ih, w_hh, *rest = self._weights(k, d)
+        b_ih, b_hh = rest[:2] if self.bias else (None, None)
+        w_hr = rest[-1] if self.proj_size else None
+        seq.start(be, x.shape[0], x.shape[1], w_hh.data, b_hh.data if gru and self.bias else None,
+                  None if w_hr is None else w_hr.data)  # fmt: skip
+        biases = ([b_ih] if gru else [b_ih, b_hh]) if self.bias else []
+        gx = fused_ops.InputProjection.apply(x, w_ih, *biases, seq=seq)
+        named = {"w_hh": w_hh, "b_hh": b_hh, "w_hr": w_hr}
+        weights = [fused_ops.SharedWeight.apply(named[what], seq=seq, what=what) for what in seq.shared]
+        seq.consumers = sum(t._ctx is not None for t in (gx, *weights))
         # one node per step t, in scope(t=t, cell=(cell name, id)), as in the composed loop below
-        step = _STEP[self.kind]
-        outs, h, c = step.unroll(token, h, c, seq.step_weights(weights), seq, _CELL[self.kind], cell_ids)
+        outs, h, c = _STEP[self.kind].unroll(gx, h, c, weights, seq, _CELL[self.kind], cell_ids)
         return fused_ops.RecurrentOutput.apply(*outs, seq=seq), h, c
 
     def _direction_composed(self, x, k, d, h, c, masks):

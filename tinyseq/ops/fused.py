@@ -7,7 +7,7 @@ array code below for that device (the GPU package registers CUDA kernels).
 
 from __future__ import annotations
 
-from ..autograd import Function, check_versions, is_anomaly_enabled, scope
+from ..autograd import Function, Terms, _dense, check_versions, is_anomaly_enabled, scope
 from ..tensor import Tensor
 
 
@@ -414,23 +414,27 @@ class GRUCellOp(Function):
 
 # -- recurrent layers: one node per time step ------------------------------------------------
 #
-# A layer direction over a (T, B, I) input is a graph of T + 2 nodes:
+# One layer direction over a (T, B, I) input records the lecture's unrolled graph:
 #
-#     RecurrentInput(x, W_ih, W_hh, biases, W_hr) -> token      x W_ih^T + b for all steps: one GEMM
-#     LSTMStep / GRUStep / RNNStep(token, h[, c], W_hh, ...)    per step: h W_hh^T + the fused cell
-#         -> h'[, c']
-#     RecurrentOutput(h_0', ..., h_T-1') -> (T, B, P)           the step outputs, without a copy
+#     InputProjection(x, W_ih[, b_ih, b_hh]) -> gx (T, B, G*H)   x_t W_ih^T + b for every t: one GEMM
+#     SharedWeight(W_hh) -> W_hh                                  one per weight that the steps read
+#     LSTMStep / GRUStep / RNNStep(gx, h_{t-1}[, c_{t-1}], W_hh, ...) -> h_t[, c_t]     step t, reads gx[t]
+#     RecurrentOutput(h_0', ..., h_T-1') -> (T, B, P)             the step outputs, stacked
 #
-# Every step takes the input node's token, so backward runs the input node after
-# all steps. Each step leaves its gate gradients in a shared (T, B, G*H) buffer
-# and the input node turns them into the weight gradients with one GEMM each
-# (dW_hh = sum over t of dgates_t^T h_{t-1} = DG^T H_prev), instead of T small
-# products accumulated one by one. BPTT itself is still the engine walking back
-# through the per-step nodes.
+# Every edge is a real dependency: step t reads its slice of gx, the previous
+# state and the shared weights, and returns a gradient for each of them.
 #
-# A step also takes the weights it multiplies by (W_hh; GRU's b_hh; LSTM's W_hr)
-# as inputs, so that the graph shows them feeding every step, as in the composed
-# path. Its backward returns None for them: their gradients come from the input node.
+# Speed comes from *when* those gradients are evaluated, not from hiding them.
+# Step t's gradient for W_hh is dgates_t^T h_{t-1}, for gx it is dgates_t in
+# slice t. The step returns such a term as a ``StepTerms`` (the steps it sums
+# over, and the buffers that hold their factors); the engine adds terms that
+# meet on the same edge by merging their step lists, and the consumer node
+# evaluates the whole sum when it runs, after every step (it has a lower
+# generation): SharedWeight computes dW_hh = sum_t dgates_t^T h_{t-1} =
+# DG^T H_prev as one GEMM, InputProjection reads dgates of all steps as the one
+# (T, B, G*H) buffer they were written into, instead of T small products or
+# T scattered slices. A term evaluated alone (``dense()``) is exactly that
+# step's gradient, which is what the gradient-flow drawings and anomaly mode see.
 
 
 class Workspace:
@@ -477,27 +481,73 @@ class Workspace:
 workspace = Workspace()
 
 
+class StepTerms(Terms):
+    """A gradient kept as the list of steps of one sequence whose terms it sums.
+
+    The subclass names the sum (``what``, see ``RecurrentSequence.sum_terms``):
+    "gx" (step t's gate gradients in slice t of a (T, B, G*H) array), "w_hh",
+    "b_hh" or "w_hr" (the sum over the steps of their weight-gradient terms).
+    The list itself holds the steps' time indices: where two terms of one sum
+    meet, the engine joins them with ``extend`` (see autograd.Terms). Steps make
+    one per input per time step (see ``RecurrentSequence.start_backward``).
+    """
+
+    __slots__ = ("seq", "shape")
+    what = None
+
+    @property
+    def dtype(self):
+        return self.seq.hs.dtype
+
+    def dense(self):
+        """The value of the sum: an array of ``shape``."""
+        return self.seq.sum_terms(self.what, self)
+
+    def __add__(self, other):
+        if other.__class__ is self.__class__ and other.seq is self.seq:
+            return TERMS[self.what].of(self.seq, [*self, *other])
+        return self.dense() + other
+
+    __iadd__ = __add__  # never grow a list that someone else may hold
+
+    def __radd__(self, other):
+        return other + self.dense()
+
+    @classmethod
+    def of(cls, seq, steps):
+        terms = cls(steps)
+        terms.seq, terms.shape = seq, seq.term_shapes[cls.what]
+        return terms
+
+
+TERMS = {what: type(f"StepTerms_{what}", (StepTerms,), {"__slots__": (), "what": what})
+         for what in ("gx", "w_hh", "b_hh", "w_hr")}  # fmt: skip
+
+
 class RecurrentSequence:
     """Buffers shared by the nodes of one layer direction over one input.
 
     kind "lstm" | "gru" | "rnn"; T steps of B rows; gate blocks G*H wide; states
     P wide (P = proj_size, or H). Time-indexed device arrays:
 
-    gx  (T, B, G*H)   every step's input projection; a step turns its slice into
-                      its activations in place (they are what its backward needs)
+    gx  (T, B, G*H)   every step's input projection (InputProjection's output);
+                      step t turns its slice into its activations in place (they
+                      are what its backward needs; the steps are gx's only readers)
     hs  (T+1, B, P)   states: step t reads hs[t] and writes hs[t+1] (forward in
                       time) or reads hs[t+1] and writes hs[t] (reverse)
     cs, tcs (T, B, H) LSTM: step t's cell state and its tanh (kept for backward)
     gh  (T, B, 3H)    GRU: step t's h W_hh^T + b_hh (kept for backward)
-    dg  (T, B, G*H)   gate gradients left by the steps (GRU: x side; dgh: h side)
+    dg  (T, B, G*H)   gate gradients written by the steps' backward (GRU: x side;
+                      dgh: h side); the factors of their StepTerms
     hf  (T, B, H), dhp (T, B, P)   LSTM with a projection: h before W_hr, and the
                       gradient of h after it
     masks (T, B, 1) bool or None: a row keeps its state where its mask is False.
 
     A step writes its slice of each buffer and nothing else, so a step allocates
-    nothing on the way forward; every step of a sequence is reached by backward
-    (each state feeds the next step, and RecurrentOutput takes all of them), so
-    the gradient buffers need no zeroing either.
+    nothing on the way forward. The gradient buffers live from the first step
+    that backward reaches until the last node that sums terms over them
+    (``consumers``: InputProjection and the SharedWeight nodes that were
+    recorded) has run; the forward buffers until the last of those is released.
     """
 
     def __init__(self, kind, reverse=False, bias=True, proj=False, masks=None, nonlinearity="tanh"):
@@ -505,10 +555,12 @@ class RecurrentSequence:
         self.masks, self.nonlinearity = masks, nonlinearity
         self.plain = masks is None and not proj  # LSTMStep's short path: no masks, no projection
         self.dg = self.dgh = self.dhp = self.hf = self.cs = self.tcs = self.gh = None
-        self.no_weight_grads = ()
+        # the sums a step sends terms to, besides gx: the shared inputs it reads, in its input order
+        self.shared = ("w_hh",) + (("b_hh",) if kind == "gru" and bias else ()) + (("w_hr",) if proj else ())
+        self.consumers = self.waiting = self.released = 0
 
     def start(self, backend, T, B, w_hh, b_hh, w_hr):
-        """Allocate the buffers of a forward pass; returns gx (T, B, G*H), for the input node to fill."""
+        """Allocate the buffers of a forward pass (arrays: W_hh (G*H, P), the GRU's b_hh, W_hr)."""
         xp = self.xp = backend.xp
         G, P = w_hh.shape
         dtype = w_hh.dtype
@@ -523,7 +575,8 @@ class RecurrentSequence:
         if self.w_hh_copied:
             self.w_hh_t = backend.transpose_into(take(xp, (P, G), dtype), w_hh)
         self.w_hr_t = None if w_hr is None else backend.transpose_into(xp.empty(w_hr.shape[::-1], dtype), w_hr)
-        self.hs = xp.empty((T + 1, B, P), dtype=dtype)  # the layer's output: never recycled
+        self.hs = xp.empty((T + 1, B, P), dtype=dtype)
+        self.term_shapes = {"gx": (T, B, G), "w_hh": (G, P), "b_hh": (G,)}
         if self.kind == "lstm":
             H = G // 4
             self.cs = xp.empty((T, B, H), dtype=dtype)  # c_n is a view of it: never recycled
@@ -532,122 +585,169 @@ class RecurrentSequence:
             self.gh = take(xp, (T, B, G), dtype)
         if w_hr is not None:
             self.hf = take(xp, (T, B, w_hr.shape[1]), dtype)
+            self.term_shapes["w_hr"] = w_hr.shape
         self.scratch = xp.empty((B, G), dtype=dtype)
         self.first = T - 1 if self.reverse else 0
         self.ahead = 0 if self.reverse else 1  # step t writes hs[t + ahead], reads hs[t + 1 - ahead]
         self.cell_forward, self.cell_backward = cell_kernels(backend, self.kind + "_cell")
-        return self.gx
-
-    def recycle(self):
-        """Hand the internal buffers to the workspace: backward has released every step."""
-        w_hh_t = self.w_hh_t if self.w_hh_copied else None  # not a view of the parameter itself
-        workspace.give(self.xp, self.gx, w_hh_t, self.tcs, self.gh, self.hf)
-        self.gx = self.w_hh_t = self.tcs = self.gh = self.hf = None
-
-    def step_weights(self, weights):
-        """The weights a step reads, picked from the input node's (W_ih, W_hh[, b_ih, b_hh][, W_hr])."""
-        picked = [weights[1]]
-        if self.kind == "gru" and self.bias:
-            picked.append(weights[3])
-        if self.proj:
-            picked.append(weights[-1])
-        self.no_weight_grads = (None,) * len(picked)
-        return picked
 
     def h_prev_all(self):
         """(T, B, P): the state each step read, by time index."""
         return self.hs[1:] if self.reverse else self.hs[:-1]
 
-    def alloc_grads(self):
+    def start_backward(self, step):
+        """Called by the first step that backward reaches (the last one in time): allocate the
+        gradient buffers and note which inputs want gradients (every step has the same ones)."""
         shape, dtype, xp = self.gx.shape, self.gx.dtype, self.xp
         self.dg = workspace.take(xp, shape, dtype)
         if self.kind == "gru":
             self.dgh = workspace.take(xp, shape, dtype)
         if self.proj:
             self.dhp = workspace.take(xp, (self.T,) + self.hs.shape[1:], dtype)
+        first = len(step.parents) - len(self.shared)
+        self.gx_terms = TERMS["gx"] if step.needs(0) else None
+        self.wants = tuple(TERMS[w] if step.needs(first + i) else None for i, w in enumerate(self.shared))
+        self.waiting = self.consumers
+
+    def terms_at(self, t):
+        """Step t's gradients for gx and for the shared inputs (a tuple), as one-step StepTerms.
+        (Made when the step's backward runs: nothing that lives on may hold them, or the
+        sequence and its terms would hold each other.)"""
+        gx = self.gx_terms
+        if gx is not None:
+            gx = gx((t,))
+            gx.seq, gx.shape = self, self.term_shapes["gx"]
+        shared = []
+        for cls in self.wants:
+            if cls is not None:
+                cls = cls((t,))
+                cls.seq, cls.shape = self, self.term_shapes[cls.what]
+            shared.append(cls)
+        return gx, tuple(shared)
+
+    def sum_terms(self, what, ts):
+        """Evaluate the sum of the steps ``ts``' terms of ``what`` (see StepTerms)."""
+        xp, T = self.xp, self.T
+        full = len(ts) == T  # every step sends one term per backward pass, so this means all of them
+        if what == "gx":
+            if full:
+                return self.dg  # the steps wrote their slices into it: no copy, no sum
+            out = xp.zeros_like(self.dg)
+            out[sorted(ts)] = self.dg[sorted(ts)]
+            return out
+        pick = (lambda a: a) if full else (lambda a, i=sorted(ts): a[i])
+        if what == "w_hh":  # dW_hh = sum_t dgates_t^T h_{t-1} = DG^T H_prev: one GEMM
+            dg = pick(self.dg if self.dgh is None else self.dgh)
+            h = pick(self.h_prev_all())
+            return dg.reshape(-1, dg.shape[-1]).T @ h.reshape(-1, h.shape[-1])
+        if what == "b_hh":  # column sums as a matrix-vector product: several times faster than sum(0)
+            dg = pick(self.dgh).reshape(-1, self.dgh.shape[-1])
+            return xp.ones(dg.shape[0], dtype=dg.dtype) @ dg
+        dhp, hf = pick(self.dhp), pick(self.hf)  # "w_hr": sum_t dh_t^T hf_t
+        return dhp.reshape(-1, dhp.shape[-1]).T @ hf.reshape(-1, hf.shape[-1])
+
+    def consumed(self):
+        """A consumer has summed its terms; after the last, the gradient buffers go back."""
+        self.waiting -= 1
+        if self.waiting == 0:
+            workspace.give(self.xp, self.dg, self.dgh, self.dhp)
+            self.dg = self.dgh = self.dhp = None
+
+    def release(self):
+        """A consumer's graph was freed; after the last, so are the internal forward buffers."""
+        self.released += 1
+        if self.released == self.consumers and self.gx is not None:
+            w_hh_t = self.w_hh_t if self.w_hh_copied else None  # not a view of the parameter itself
+            workspace.give(self.xp, self.gx, w_hh_t, self.tcs, self.gh, self.hf)
+            self.gx = self.w_hh_t = self.tcs = self.gh = self.hf = None
 
 
-class RecurrentInput(Function):
-    """The input side of one recurrent layer direction, for all steps at once.
+class _SumsTerms(Function):
+    """A node that sums the StepTerms of one sequence's steps (their consumer)."""
 
-    x (T, B, I), W_ih (G*H, I), W_hh (G*H, P)[, b_ih (G*H,), b_hh (G*H,)][, W_hr (P, H)]
-    -> a 0-d token that every step of ``seq`` takes as input.
-
-    Forward: gx = x W_ih^T + b_ih (+ b_hh, except GRU, whose b_hn sits inside r * (...))
-    as one (T*B, I) @ (I, G*H) GEMM. Backward (after all steps): dx = DG W_ih,
-    dW_ih = DG^T X, dW_hh = DG^T H_prev, db = column sums of DG, dW_hr = DHP^T HF.
-    """
-
-    fresh_grads = True  # every gradient below is a new product, so the leaves keep them uncopied
-
-    saves = (0, 1, 2, -1)
-
-    def uses_saved(self, i):  # x for dW_ih, W_ih for dx; W_hh and W_hr, which every step uses
-        return self.needs(1 - i) if i in (0, 1) else i == 2 or self.saved[0].proj
-
-    def forward(self, x, w_ih, w_hh, *rest, seq):
-        T, B, I = x.shape
-        x2 = x.reshape(T * B, I)
-        b_ih = b_hh = w_hr = None
-        if seq.bias:
-            b_ih, b_hh = rest[0], rest[1]
-        if seq.proj:
-            w_hr = rest[-1]
-        gx = seq.start(self.backend, T, B, w_hh, b_hh, w_hr).reshape(T * B, -1)
-        self.xp.matmul(x2, w_ih.T, out=gx)
-        if seq.bias:
-            gx += b_ih if seq.kind == "gru" else b_ih + b_hh
-        self.saved = (seq, x2, w_ih)
-        return self.xp.zeros((), dtype=x.dtype)
-
-    def backward(self, g):
-        seq, x2, w_ih = self.saved
-        n = len(self.parents)
-        if seq.dg is None:
-            return (None,) * n
-        need = self.needs
-        TB = x2.shape[0]
-        dg = seq.dg.reshape(TB, -1)
-        dgh = dg if seq.dgh is None else seq.dgh.reshape(TB, -1)
-        grads = [
-            (dg @ w_ih).reshape(seq.T, seq.B, -1) if need(0) else None,
-            dg.T @ x2 if need(1) else None,
-            dgh.T @ seq.h_prev_all().reshape(TB, -1) if need(2) else None,
-        ]
-        if seq.bias:
-            # column sums as a matrix-vector product: several times faster than sum(0)
-            ones = self.xp.ones(TB, dtype=dg.dtype)
-            db_ih = ones @ dg if need(3) or (dgh is dg and need(4)) else None
-            if not need(4):
-                db_hh = None
-            elif dgh is not dg:
-                db_hh = ones @ dgh
-            else:  # both biases sit in one sum: the same gradient, as two arrays (fresh_grads)
-                db_hh = db_ih.copy() if need(3) else db_ih
-            grads += [db_ih if need(3) else None, db_hh]
-        if seq.proj:
-            grads.append(seq.dhp.reshape(TB, -1).T @ seq.hf.reshape(TB, -1) if need(n - 1) else None)
-        workspace.give(seq.xp, seq.dg, seq.dgh, seq.dhp)
-        seq.dg = seq.dgh = seq.dhp = None
-        return tuple(grads)
+    fresh_grads = True  # every gradient is a new product, so the leaves keep them uncopied
 
     def release(self):
         # Backward runs this node after every step of its sequence, so when the graph
-        # is not retained, nothing reads the sequence's internal buffers any more.
+        # is not retained, nothing reads the sequence's internal buffers after it.
         seq = self.saved[0] if self.saved else None
         super().release()
-        if seq is not None and seq.gx is not None:
-            seq.recycle()
+        if seq is not None:
+            seq.release()
+
+
+class InputProjection(_SumsTerms):
+    """x_t W_ih^T + b for every step at once.
+
+    x (T, B, I), W_ih (G*H, I)[, b_ih (G*H,)[, b_hh (G*H,)]] -> gx (T, B, G*H), as one
+    (T*B, I) @ (I, G*H) GEMM (b_hh is here for RNN and LSTM; a GRU's sits inside
+    r * (...) in its steps). Backward: dx = DG W_ih, dW_ih = DG^T X, db = column
+    sums of DG, with DG (T, B, G*H) all steps' gate gradients."""
+
+    saves = (0, 1)
+
+    def uses_saved(self, i):  # x for dW_ih, W_ih for dx
+        return self.needs(1 - i)
+
+    def forward(self, x, w_ih, *biases, seq):
+        T, B, I = x.shape
+        x2 = x.reshape(T * B, I)
+        self.xp.matmul(x2, w_ih.T, out=seq.gx.reshape(T * B, -1))
+        if biases:
+            seq.gx += biases[0] if len(biases) == 1 else biases[0] + biases[1]  # one pass over gx
+        self.saved = (seq, x2, w_ih)
+        return seq.gx
+
+    def backward(self, g):
+        seq, x2, w_ih = self.saved
+        need = self.needs
+        dg = (_dense(g)).reshape(x2.shape[0], -1)
+        grads = [
+            (dg @ w_ih).reshape(seq.T, seq.B, -1) if need(0) else None,
+            dg.T @ x2 if need(1) else None,
+        ]
+        if len(self.parents) > 2:
+            ones = self.xp.ones(dg.shape[0], dtype=dg.dtype)
+            db = ones @ dg if any(need(i) for i in range(2, len(self.parents))) else None
+            grads.append(db if need(2) else None)
+            if len(self.parents) > 3:  # both biases sit in one sum: the same gradient, as two arrays
+                grads.append((db.copy() if need(2) else db) if need(3) else None)
+        seq.consumed()
+        return tuple(grads)
+
+
+class SharedWeight(_SumsTerms):
+    """A weight that every step of a sequence reads: W -> W, unchanged.
+
+    Each step lists this node's output among its inputs and sends it its term
+    of the weight's gradient (``what``: "w_hh" dgates_t^T h_{t-1}; "b_hh" the
+    GRU's h-side gate gradients summed over the batch; "w_hr" dh_t^T hf_t).
+    Backward evaluates dW = sum over the ``steps`` steps of those terms, as one GEMM."""
+
+    saves = (0,)  # every step's backward reads W
+    view = True  # the output is the weight itself
+
+    def forward(self, w, seq, what):
+        self.saved = (seq,)
+        self.what, self.steps = what, seq.T
+        return w
+
+    def backward(self, g):
+        seq = self.saved[0]
+        dw = _dense(g)
+        seq.consumed()
+        return dw
 
 
 class RecurrentOutput(Function):
-    """The step outputs h_t (B, P), given in time order, as one (T, B, P) tensor.
+    """The step outputs h_t (B, P), given in time order, stacked into one (T, B, P) tensor.
 
-    The steps already wrote them into one buffer, so this is a view, and so are
-    the per-step gradients handed back."""
+    A copy of the steps' state buffer, which their backward reads: so that the
+    output, h_n and the buffer never share memory (an in-place change of one
+    must not reach another, as in PyTorch). The per-step gradients are views."""
 
     def forward(self, *hs, seq):
-        return seq.hs[: seq.T] if seq.reverse else seq.hs[1:]
+        return (seq.hs[: seq.T] if seq.reverse else seq.hs[1:]).copy()
 
     def backward(self, g):
         return tuple(g)  # g[0], g[1], ...: one view per step
@@ -656,29 +756,34 @@ class RecurrentOutput(Function):
 class _Step(Function):
     """Shared by the step nodes of a layer direction (see RecurrentSequence).
 
+    Inputs: gx (the whole (T, B, G*H) projection; step t reads slice t), the
+    previous state(s), then the shared weights in ``seq.shared`` order. Backward
+    returns one-step StepTerms for gx and the shared weights, and dense
+    gradients for the states.
+
     Steps run once per time step and per batch, so their code keeps to local
     names and plain branches; the masked (``lengths``) and projected cases take
     the longer paths. Their products use ``xp.dot``: for 2-D arrays it is matmul
     with less overhead per call (CuPy's matmul is a generalized ufunc, with
     Python-side dispatch)."""
 
-    fresh_grads = True  # each returns new arrays (the token's gradient is made for the call)
+    fresh_grads = True  # each returns new arrays (and StepTerms, made for the call)
 
     @classmethod
-    def unroll(cls, token, h, c, weights, seq, cell, ids):
+    def unroll(cls, gx, h, c, weights, seq, cell, ids):
         """Run every step of ``seq``, in time order (reversed for a reverse direction).
 
-        token: RecurrentInput's output; h, c: the initial states (c None but for
-        an LSTM); weights: ``seq.step_weights(...)``; cell, ids: the name and the
-        id counter of the ``cell`` scope tag. Returns (the step outputs h_t in
-        time order, the last h, the last c).
+        gx: InputProjection's output; h, c: the initial states (c None but for
+        an LSTM); weights: the SharedWeight outputs, in ``seq.shared`` order;
+        cell, ids: the name and the id counter of the ``cell`` scope tag.
+        Returns (the step outputs h_t in time order, the last h, the last c).
 
         Each step is one node tagged (t=t, cell=(cell, id)), as ``with scope(...):
         cls.apply(...)`` would make it. The first step does go through ``apply``
         (device checks, grad mode, the parents of h_0 and c_0); the others record
-        their node directly, since only the two state parents change from step to
+        their node directly, since only the state parents change from step to
         step: ``apply`` and ``scope`` would cost about a tenth of a batch-1 LSTM's time."""
-        be = token._backend
+        be = gx._backend
         lstm = c is not None
         outs = [None] * seq.T
         order = range(seq.T - 1, -1, -1) if seq.reverse else range(seq.T)
@@ -687,30 +792,31 @@ class _Step(Function):
             if prev is None:
                 with scope(t=t, cell=(cell, next(ids))):
                     if lstm:
-                        h, c = cls.apply(token, h, c, *weights, seq=seq, t=t)
+                        h, c = cls.apply(gx, h, c, *weights, seq=seq, t=t)
                     else:
-                        h = cls.apply(token, h, *weights, seq=seq, t=t)
+                        h = cls.apply(gx, h, *weights, seq=seq, t=t)
                 outs[t] = h
                 if h._ctx is not None and not is_anomaly_enabled():  # else no graph, or checked step by step
                     prev = h._ctx
-                    tok_parent, w_parents = prev.parents[0], prev.parents[3 if lstm else 2 :]
-                    tok, w = token.data, [p.data for p in weights]
+                    gx_parent, w_parents = prev.parents[0], prev.parents[3 if lstm else 2 :]
+                    gxa, w = gx.data, [p.data for p in weights]
                     meta = prev.out_meta  # every step's outputs have the first one's shapes
                     plain = lstm and seq.plain
                     h, c = h.data, c.data if lstm else None
                 continue
             fn = cls()
             fn.backend = be
+            fn.t = t
             tags = (("t", t), ("cell", (cell, next(ids))))
             if plain:
                 h, c = fn._plain(h, c, seq, t)
-                fn.record([tok_parent, (prev, 0), (prev, 1), *w_parents], prev.generation + 1, meta, tags)
+                fn.record([gx_parent, (prev, 0), (prev, 1), *w_parents], prev.generation + 1, meta, tags)
             elif lstm:
-                h, c = fn.forward(tok, h, c, *w, seq=seq, t=t)
-                fn.record([tok_parent, (prev, 0), (prev, 1), *w_parents], prev.generation + 1, meta, tags)
+                h, c = fn.forward(gxa, h, c, *w, seq=seq, t=t)
+                fn.record([gx_parent, (prev, 0), (prev, 1), *w_parents], prev.generation + 1, meta, tags)
             else:
-                h = fn.forward(tok, h, *w, seq=seq, t=t)
-                fn.record([tok_parent, (prev, 0), *w_parents], prev.generation + 1, meta, tags)
+                h = fn.forward(gxa, h, *w, seq=seq, t=t)
+                fn.record([gx_parent, (prev, 0), *w_parents], prev.generation + 1, meta, tags)
             outs[t] = Tensor._make(h, be, fn, 0)
             prev = fn
         if prev is not None and lstm:  # c is an array since the first step: its tensor
@@ -719,31 +825,31 @@ class _Step(Function):
 
     def _begin(self, seq, t, h_prev):
         """Forward's start: (the slot of seq.hs that step t writes, its row mask or None)."""
+        self.t = t
         if t == seq.first:
             seq.hs[t + 1 - seq.ahead] = h_prev  # H_prev for dW_hh starts with h_0
         return t + seq.ahead, (None if seq.masks is None else seq.masks[t])
 
     def _unpack(self, dh):
-        """Backward's start: (seq, t, the cell's saved arrays, mask, the token's gradient,
-        the part of dh for the new state, the part carried to a kept state or None)."""
+        """Backward's start: (seq, t, the cell's saved arrays, mask, the part of dh for
+        the new state, the part carried to a kept state or None)."""
         seq, t, ks, m = self.saved
-        token = self._token_grad(seq)
+        if seq.dg is None:
+            self._start_backward(seq)
         carry = None
         if m is not None:
             dh, carry = _split_grad(seq.xp, m, dh)
-        return seq, t, ks, m, token, dh, carry
+        return seq, t, ks, m, dh, carry
 
-    def _token_grad(self, seq):
-        """The first step that backward reaches allocates the shared gradient buffers and
-        alone returns a gradient for the token: that schedules the input node, which the
-        engine runs after every step anyway (it has a lower generation than all of them)."""
-        if seq.dg is not None:
-            return None
-        node = self.parents[0][0]
-        if node is not None and node.versions:
-            check_versions(node)  # before any step uses the input node's weights
-        seq.alloc_grads()
-        return seq.xp.zeros((), dtype=seq.dg.dtype)
+    def _start_backward(self, seq):
+        """The first step that backward reaches checks, before any step uses them, that the
+        inputs its consumers saved (x, W_ih, the shared weights) were not changed in place."""
+        first = len(self.parents) - len(seq.shared)
+        for i in (0, *range(first, len(self.parents))):
+            node = self.parents[i][0]
+            if node is not None and node.versions:
+                check_versions(node)
+        seq.start_backward(self)
 
     def _recurrent_grad(self, seq, dgh, carry):
         """dh_prev = dgh W_hh (+ the gradient of a kept state)."""
@@ -767,10 +873,10 @@ def _split_grad(xp, m, g):
 
 
 class RNNStep(_Step):
-    """Step t of a vanilla RNN direction: (token, h_prev (B, H), W_hh) -> h (B, H),
+    """Step t of a vanilla RNN direction: (gx, h_prev (B, H), W_hh) -> h (B, H),
     h = nonlinearity(gx[t] + h_prev W_hh^T)."""
 
-    def forward(self, token, h_prev, *weights, seq, t):
+    def forward(self, gx, h_prev, *weights, seq, t):
         xp = seq.xp
         slot, m = self._begin(seq, t, h_prev)
         rec = xp.dot(h_prev, seq.w_hh_t, out=seq.scratch)
@@ -783,14 +889,20 @@ class RNNStep(_Step):
         return h
 
     def backward(self, dh):
-        seq, t, ks, m, token, dh, carry = self._unpack(dh)
-        xp = seq.xp
-        d = seq.cell_backward(xp, ks, dh, seq.nonlinearity, out=seq.dg[t])
-        return (token, self._recurrent_grad(seq, d, carry)) + seq.no_weight_grads
+        seq, t, ks, m = self.saved
+        if m is None and seq.dg is not None:  # as below, without masks: the common case
+            xp = seq.xp
+            d = seq.cell_backward(xp, ks, dh, seq.nonlinearity, out=seq.dg[t])
+            gx, shared = seq.terms_at(t)
+            return (gx, xp.dot(d, seq.w_hh) if self.parents[1][0] is not None else None) + shared
+        seq, t, ks, m, dh, carry = self._unpack(dh)
+        d = seq.cell_backward(seq.xp, ks, dh, seq.nonlinearity, out=seq.dg[t])
+        gx, shared = seq.terms_at(t)
+        return (gx, self._recurrent_grad(seq, d, carry)) + shared
 
 
 class LSTMStep(_Step):
-    """Step t of an LSTM direction: (token, h_prev (B, P), c_prev (B, H), W_hh[, W_hr])
+    """Step t of an LSTM direction: (gx, h_prev (B, P), c_prev (B, H), W_hh[, W_hr])
     -> (h (B, P), c (B, H)).
 
     gates = gx[t] + h_prev W_hh^T, then the fused cell; h = (o * tanh(c)) W_hr^T
@@ -798,7 +910,7 @@ class LSTMStep(_Step):
 
     saves = (2,)  # c_0, which the first step's cell keeps (later steps keep internal buffers)
 
-    def forward(self, token, h_prev, c_prev, *weights, seq, t):
+    def forward(self, gx, h_prev, c_prev, *weights, seq, t):
         xp = seq.xp
         if seq.plain and t != seq.first:
             return self._plain(h_prev, c_prev, seq, t)
@@ -826,6 +938,7 @@ class LSTMStep(_Step):
         """Forward of any step but the first, without masks or a projection: the common
         case, with the least bookkeeping (unroll calls it directly)."""
         xp = seq.xp
+        self.t = t
         h, c, ks = seq.cell_forward(xp, seq.gx[t], c_prev, h_out=seq.hs[t + seq.ahead], c_out=seq.cs[t],
                                     rec=xp.dot(h_prev, seq.w_hh_t, out=seq.scratch), tc_out=seq.tcs[t])  # fmt: skip
         self.saved = (seq, t, ks, None)
@@ -833,12 +946,13 @@ class LSTMStep(_Step):
 
     def backward(self, dh, dc):
         seq, t, ks, m = self.saved
-        if seq.plain and seq.dg is not None:  # as below, without masks, projection or token
+        if seq.plain and seq.dg is not None:  # as below, without masks or projection
             xp = seq.xp
             d, dc_prev = seq.cell_backward(xp, ks, dh, dc, out=seq.dg[t])
             dh_prev = xp.dot(d, seq.w_hh) if self.needs(1) else None
-            return (None, dh_prev, dc_prev if self.needs(2) else None) + seq.no_weight_grads
-        seq, t, ks, m, token, dh, carry = self._unpack(dh)
+            gx, shared = seq.terms_at(t)
+            return (gx, dh_prev, dc_prev if self.needs(2) else None) + shared
+        seq, t, ks, m, dh, carry = self._unpack(dh)
         xp = seq.xp
         c_carry = None
         if m is not None:
@@ -850,16 +964,17 @@ class LSTMStep(_Step):
         if c_carry is not None:
             dc_prev += c_carry
         dh_prev = self._recurrent_grad(seq, d, carry)
-        return (token, dh_prev, dc_prev if self.needs(2) else None) + seq.no_weight_grads
+        gx, shared = seq.terms_at(t)
+        return (gx, dh_prev, dc_prev if self.needs(2) else None) + shared
 
 
 class GRUStep(_Step):
-    """Step t of a GRU direction: (token, h_prev (B, H), W_hh[, b_hh]) -> h (B, H), with
+    """Step t of a GRU direction: (gx, h_prev (B, H), W_hh[, b_hh]) -> h (B, H), with
     gh = h_prev W_hh^T + b_hh computed here and gx[t] from the input node."""
 
     saves = (1,)  # h_0, which the first step's cell keeps
 
-    def forward(self, token, h_prev, *weights, seq, t):
+    def forward(self, gx, h_prev, *weights, seq, t):
         xp = seq.xp
         slot, m = self._begin(seq, t, h_prev)
         gh = xp.dot(h_prev, seq.w_hh_t, out=seq.gh[t])
@@ -872,8 +987,8 @@ class GRUStep(_Step):
         return h
 
     def backward(self, dh):
-        seq, t, ks, m, token, dh, carry = self._unpack(dh)
-        xp = seq.xp
-        _, dgh, dh_direct = seq.cell_backward(xp, ks, dh, dgx=seq.dg[t], dgh=seq.dgh[t])
+        seq, t, ks, m, dh, carry = self._unpack(dh)
+        _, dgh, dh_direct = seq.cell_backward(seq.xp, ks, dh, dgx=seq.dg[t], dgh=seq.dgh[t])
         carry = dh_direct if carry is None else dh_direct + carry
-        return (token, self._recurrent_grad(seq, dgh, carry)) + seq.no_weight_grads
+        gx, shared = seq.terms_at(t)
+        return (gx, self._recurrent_grad(seq, dgh, carry)) + shared

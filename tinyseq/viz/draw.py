@@ -740,10 +740,6 @@ class _Builder:
         shape = pfn.out_meta[pidx][0]
         if self.show_shapes and len(shape) and not same_row and not text:
             lines.append(format_shape(shape))
-        norm = self.tensor_norm.get((id(pfn), pidx)) if self.tensor_norm is not None else None
-        if norm is not None and (id(pfn), pidx) not in seen:
-            seen.add((id(pfn), pidx))
-            lines.append(f"‖g‖={_fmt_norm(norm)}")
         if lines:
             # xlabel: a label that does not take part in the layout (flat edges stay straight)
             key = "xlabel" if same_row else "label"

@@ -120,7 +120,8 @@ def test_show_grad_colours_steps_and_labels_state_edges():
     assert fills[int(np.argmax(norms))] == "#b2182b"  # the strongest colour of the fixed palette
     # the norms are on the steps; the state arrows keep their plain "h" labels
     assert not [a for _, _, a in edges(src) if "‖g‖" in a.get("xlabel", "") + a.get("label", "")]
-    assert len([a for _, _, a in edges(src) if a.get("xlabel") == "h" and a.get("penwidth") == "1.6"]) == 4 + 1  # and h₀
+    state = [a for _, _, a in edges(src) if a.get("xlabel") == "h" and a.get("penwidth") == "1.6"]
+    assert len(state) == 4 + 1  # and h₀
     assert labelled(src, "legend") == [] and "−8 decades" in src
     plain = ts.viz.draw(loss).source
     assert "‖g‖" not in plain and "decades" not in plain

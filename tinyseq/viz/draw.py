@@ -722,7 +722,9 @@ class _Builder:
                 self._box_edge(pb, pfn, pidx, b, fn, pos, targets, seen)
         for (src, t), (pb, b, roles, attrs, extra) in self.pending.items():
             a = [x for x in attrs if not x.startswith("xlabel=")]
-            a.append("xlabel=" + _q("\n".join([", ".join(sorted(roles, key=lambda r: r != "h")), *extra])))
+            text = "\n".join(x for x in [", ".join(sorted(filter(None, roles), key=lambda r: r != "h")), *extra] if x)
+            if text:
+                a.append("xlabel=" + _q(text))
             if pb.kind != "cell" or b.kind != "cell":  # steps of several nodes: keep the ranks of each
                 a.append("constraint=false")
             if self._reverse_order(pb, b):
@@ -759,7 +761,7 @@ class _Builder:
                 pend = self.pending.setdefault((src, t), [pb, b, [], attrs, []])
                 if text not in pend[2]:
                     pend[2].append(text)
-                pend[4].extend(x for x in lines[1:] if x not in pend[4])
+                pend[4].extend(x for x in (lines[1:] if text else lines) if x not in pend[4])
                 continue
             ek = (src, t, text)
             if ek in seen:

@@ -56,7 +56,7 @@ from ..ops import fused
 from ..tensor import Tensor, zeros
 from . import functional as F
 from .module import Module
-from .rnn_cells import cell_ids, check_dtype, new_parameter
+from .rnn_cells import cell_ids, check_dtype, named, new_parameter
 
 __all__ = ["ConvRNNCell", "ConvLSTMCell", "ConvGRUCell", "ConvRNN", "ConvLSTM", "ConvGRU"]
 
@@ -193,7 +193,7 @@ def _channel_vector(p):
 
 
 def _rnn_update(pre, nonlinearity):
-    return ops.tanh(pre) if nonlinearity == "tanh" else ops.relu(pre)
+    return named(ops.tanh(pre), "h_tanh") if nonlinearity == "tanh" else named(ops.relu(pre), "h_relu")
 
 
 def _lstm_update(xg, hg, c, peep, fused):
@@ -206,12 +206,13 @@ def _lstm_update(xg, hg, c, peep, fused):
     if peep is not None and c is not None:
         i = i + peep[0] * c
         f = f + peep[1] * c
-    c_new = ops.sigmoid(i) * ops.tanh(g)
+    # the names are the drawer's (rnn_cells.GATE_LABELS); with c = 0, c' is i * g itself
+    c_new = named(named(ops.sigmoid(i), "i") * named(ops.tanh(g), "g"), "c" if c is None else "i*g")
     if c is not None:
-        c_new = ops.sigmoid(f) * c + c_new
+        c_new = named(named(named(ops.sigmoid(f), "f") * c, "f*c") + c_new, "c")
     if peep is not None:
         o = o + peep[2] * c_new
-    return ops.sigmoid(o) * ops.tanh(c_new), c_new
+    return named(named(ops.sigmoid(o), "o") * named(ops.tanh(c_new), "tanh c"), "h"), c_new
 
 
 def _gru_update(xg, hg, h, bias_hn):
@@ -219,15 +220,15 @@ def _gru_update(xg, hg, h, bias_hn):
     xr, xz, xn = ops.chunk(xg, 3, dim=1)
     if hg is None:
         # h = 0: the state convolution is zero; only b_hn survives inside the reset product
-        r, z = ops.sigmoid(xr), ops.sigmoid(xz)
-        n = ops.tanh(xn + r * bias_hn) if bias_hn is not None else ops.tanh(xn)
-        return n - z * n
+        r, z = named(ops.sigmoid(xr), "r"), named(ops.sigmoid(xz), "z")
+        n = named(ops.tanh(xn + r * bias_hn) if bias_hn is not None else ops.tanh(xn), "n")
+        return named(n - z * n, "h_gru")
     hr, hz, hn = ops.chunk(hg, 3, dim=1)
-    r, z = ops.sigmoid(xr + hr), ops.sigmoid(xz + hz)
+    r, z = named(ops.sigmoid(xr + hr), "r"), named(ops.sigmoid(xz + hz), "z")
     if bias_hn is not None:
         hn = hn + bias_hn
-    n = ops.tanh(xn + r * hn)
-    return n + z * (h - n)
+    n = named(ops.tanh(xn + named(r * hn, "r*hn")), "n")
+    return named(n + z * (h - n), "h_gru")  # = (1 - z) n + z h
 
 
 # -- parameters ----------------------------------------------------------------------

@@ -18,7 +18,7 @@ IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_k
 class Parameter(Tensor):
     """A tensor that a Module registers as trainable (requires_grad=True by default)."""
 
-    __slots__ = ("_owner",)
+    __slots__ = ("_owner", "_called_as")
 
     def __init__(self, data=None, requires_grad=True):
         if data is None:
@@ -36,6 +36,7 @@ class Parameter(Tensor):
         self._hooks = None
         self._version = None
         self._owner = None
+        self._called_as = None  # (module path, attribute) at the last forward call, see Module.__call__
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -45,11 +46,20 @@ class Parameter(Tensor):
 
     @property
     def qualified_name(self):
-        """Dotted name from the outermost module that owns it (``lstm.weight_ih_l0``), or None."""
-        if self._owner is None:
+        """Dotted name from the outermost module that owns it (``lstm.weight_ih_l0``), or None.
+
+        When the owner is gone (a module built inline, ``ts.nn.LSTM(3, 4)(x)``),
+        the name recorded by its last forward call is used, so a drawing made
+        after the module was dropped still names its weights."""
+        if self._owner is not None:
+            module, name = self._owner[0](), self._owner[1]
+            if module is not None:
+                return module._qualify(name)
+        called = self._called_as
+        if called is None:
             return None
-        module, name = self._owner[0](), self._owner[1]
-        return None if module is None else module._qualify(name)
+        path, name = called
+        return f"{path}.{name}" if path else name
 
 
 class Module:
@@ -312,7 +322,15 @@ class Module:
     def __call__(self, *args, **kwargs):
         # Nodes made inside are tagged with the module's name, so the graph
         # drawer can collapse a whole layer into one box (detail="module").
-        with scope(module=self._label()):
+        label = self._label()
+        if self._parameters:
+            # Names for the drawer, recorded now: the module may be a temporary.
+            # A top-level module's own parameters go by their attribute names.
+            path = label if self._parent is not None else ""
+            for name, p in self._parameters.items():
+                if p is not None:
+                    p._called_as = (path, name)
+        with scope(module=label):
             if self._forward_pre_hooks or self._forward_hooks:
                 return self._hooked_forward(args, kwargs)
             return self.forward(*args, **kwargs)

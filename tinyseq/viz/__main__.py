@@ -35,11 +35,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--hidden", type=int, default=4, help="hidden size (hidden channels for conv models)")
     p.add_argument("--kernel", type=int, default=3, help="kernel size of conv models")
     p.add_argument("--size", type=int, default=8, help="frame height and width of conv models")
-    p.add_argument("--detail", choices=("cell", "op", "module"), default="cell")
+    p.add_argument("--detail", choices=("cell", "op", "literal", "module"), default="cell")
+    p.add_argument("--composed", action="store_true", help="run the composed path (fused=False) of RNN/LSTM/GRU")
     p.add_argument("--max-steps", type=int, default=None, help="elide the middle of longer sequences")
     p.add_argument("--show-grad", action="store_true", help="colour steps by gradient norm")
     p.add_argument("--backward", action="store_true", help="draw the backward pass (gradient flow)")
-    p.add_argument("--rankdir", choices=("LR", "RL", "TB", "BT"), default="LR")
+    p.add_argument("--rankdir", choices=("BT", "TB", "LR", "RL"), default="BT")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", default=None, help="output file (default: MODEL.svg)")
     p.add_argument("--format", default=None, help="svg, png, pdf, dot ... (default: from -o)")
@@ -63,21 +64,10 @@ def build(args):
         model = cls(args.input, args.hidden, args.kernel, num_layers=args.layers, bidirectional=args.bidirectional)
         x = ts.randn(args.steps, args.batch, args.input, args.size, args.size)
     else:
-        kwargs = {}
-        if args.detail == "op" and _has_fused_flag(cls):
-            kwargs["fused"] = False  # the composed path shows the gates, op by op
+        kwargs = {"fused": False} if args.composed else {}
         model = cls(args.input, args.hidden, num_layers=args.layers, bidirectional=args.bidirectional, **kwargs)
         x = ts.randn(args.steps, args.batch, args.input)
     return model, x
-
-
-def _has_fused_flag(cls) -> bool:
-    import inspect
-
-    try:
-        return "fused" in inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def main(argv=None) -> str:

@@ -1,0 +1,174 @@
+"""ts.viz.html in a real headless browser (Debian's chromium + chromedriver, driven by selenium).
+
+Skips, saying why, when the browser, its driver or selenium cannot be found. Screenshots of
+each state are saved in the test's tmp folder (printed with -s; kept by pytest's tmp_path).
+"""
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import tinyseq as ts
+
+CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()),
+                shutil.which("chromium"))  # fmt: skip
+DRIVER = "/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
+    if CHROMIUM is None or DRIVER is None:
+        pytest.skip("no chromium/chromedriver found (apt-get install chromium chromium-driver)")
+    import tempfile
+
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="tinyseq-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1400,900"):  # fmt: skip
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    try:
+        driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    except Exception as e:  # a broken install: say so rather than fail every test
+        shutil.rmtree(profile, ignore_errors=True)
+        pytest.skip(f"chromium could not be started by chromedriver: {e}")
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    ts.manual_seed(0)
+    lstm = ts.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    out, _ = lstm(ts.randn(5, 2, 3))
+    loss = (out[-1] ** 2).sum()
+    folder = tmp_path_factory.mktemp("viz_html")
+    path = ts.viz.html(loss).save(folder / "bilstm.html")
+    return Path(path)
+
+
+def open_page(driver, path):
+    driver.get(path.resolve().as_uri())
+    for _ in range(100):
+        if driver.execute_script("var v = window.tinyseqViewers; return !!v && Object.keys(v).length > 0"):
+            break
+        time.sleep(0.05)
+    return "var v = window.tinyseqViewers; v = v[Object.keys(v)[0]];"
+
+
+def shot(driver, path, name):
+    out = path.parent / f"{name}.png"
+    driver.save_screenshot(str(out))
+    print("screenshot:", out)
+    return out
+
+
+def errors(driver):
+    return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def test_loads_without_console_errors(browser, page):
+    open_page(browser, page)
+    assert errors(browser) == []
+    assert browser.execute_script("return document.querySelectorAll('.layout:not([hidden]) g.node').length") > 10
+    shot(browser, page, "loaded")
+
+
+def test_hover_shows_shape(browser, page):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    api = open_page(browser, page)
+    # the first LSTM cell of layer 0, t=0: it hands on h and c, each (batch 2, hidden 4)
+    node = browser.execute_script(
+        api + "return Array.from(document.querySelectorAll('.layout:not([hidden]) g.node'))"
+        ".find(g => g.dataset.t === '0' && g.textContent.includes('LSTMCell'));"
+    )
+    assert node is not None
+    ActionChains(browser).move_to_element(node).perform()
+    tip = browser.find_element("css selector", ".tip")
+    assert tip.is_displayed()
+    text = tip.text
+    assert "LSTMCell" in text and "(2, 4)" in text and "t=0" in text, text
+    assert "float32" in text and "grad norm" in text and "min" in text, text
+    shot(browser, page, "hover")
+
+
+def test_slider_highlights_exactly_step_t(browser, page):
+    from selenium.webdriver.common.keys import Keys
+
+    api = open_page(browser, page)
+    slider = browser.find_element("css selector", ".slider")
+    slider.click()
+    slider.send_keys(Keys.HOME)
+    for _ in range(2):
+        slider.send_keys(Keys.ARROW_RIGHT)
+    assert browser.execute_script(api + "return v.t") == 2
+    lit = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.layout:not([hidden]) g.node.hl')).map(g => g.dataset.name)"
+    )
+    tagged = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.layout:not([hidden]) g.node[data-t=\"2\"]'))"
+        ".map(g => g.dataset.name)"
+    )
+    assert lit and sorted(lit) == sorted(tagged)
+    # 2 layers x 2 directions: one cell per row at t=2
+    cells = browser.execute_script(
+        "return document.querySelectorAll('.layout:not([hidden]) g.node.hl').length"
+    )
+    assert cells >= 4
+    shot(browser, page, "slider_t2")
+
+
+def test_play_backward_descends(browser, page):
+    api = open_page(browser, page)
+    browser.execute_script(api + "v.interval = 40; v.setMode('backward');")
+    browser.find_element("css selector", ".play").click()
+    for _ in range(100):
+        if not browser.execute_script(api + "return v.playing()"):
+            break
+        time.sleep(0.05)
+    visited = browser.execute_script(api + "return v.visited")
+    assert visited == [4, 3, 2, 1, 0]
+    # every step is now coloured by its gradient norm
+    fills = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.layout:not([hidden]) g.cluster[data-step] > path'))"
+        ".map(p => p.getAttribute('fill'))"
+    )
+    assert fills and all(f not in ("#f2f6fc", "#fcf2f4") for f in fills)
+    assert errors(browser) == []
+    shot(browser, page, "backward_done")
+
+
+def test_detail_toggle_switches_layouts(browser, page):
+    open_page(browser, page)
+    shown = "return Array.from(document.querySelectorAll('.layout')).filter(d => !d.hidden).map(d => d.dataset.detail)"
+    assert browser.execute_script(shown) == ["cell"]
+    for detail in ("op", "module", "cell"):
+        browser.find_element("css selector", f"button.detail[data-detail='{detail}']").click()
+        assert browser.execute_script(shown) == [detail]
+        box = browser.execute_script(
+            "return document.querySelector('.layout:not([hidden]) svg').getBoundingClientRect().height"
+        )
+        assert box > 0
+        shot(browser, page, f"detail_{detail}")
+
+
+def test_search_highlights_the_steps_that_read_a_parameter(browser, page):
+    api = open_page(browser, page)
+    search = browser.find_element("css selector", ".search")
+    search.send_keys("weight_hh_l1_reverse")
+    hits = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.layout:not([hidden]) g.node.found'))"
+        ".map(g => g.dataset.t).filter(t => t !== undefined)"
+    )
+    assert sorted(set(hits)) == ["0", "1", "2", "3", "4"]
+    assert browser.execute_script(api + "return v.found") >= 5
+    shot(browser, page, "search")

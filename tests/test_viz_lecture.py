@@ -280,3 +280,14 @@ def test_convlstm_op_detail_is_the_same_picture_fused_or_composed():
     assert fused == labels(False)
     assert fused.count("f = σ(·)  forget") == 2  # t=0 starts from c = 0: no forget gate
     assert fused.count("h = o · tanh(c)") == 3
+
+
+def test_h_n_reads_the_last_steps_only():
+    # 2 layers x 2 directions = 4 = T: the stack of final states must not pass for a sequence
+    out, (h_n, _) = ts.nn.LSTM(3, 4, num_layers=2, bidirectional=True)(ts.randn(4, 2, 3))
+    src = ts.viz.draw([out, h_n]).source
+    (stack,) = labelled(src, "Stack")
+    cells = labelled(src, "LSTMCell")
+    into = [s for s, d, a in edges(src) if d == stack]
+    assert len(into) == 4 and set(into) <= set(cells)
+    assert len([n for n in nodes(src) if nodes(src)[n]["label"].startswith("y")]) == 4

@@ -339,13 +339,16 @@ class _Builder:
         ]  # fmt: skip
         candidates.sort(key=lambda b: b.gen)
         up = {}
+        partial = set()  # boxes that read some steps of a row but not all (h_n: the last step's h)
         for b in candidates:
             rows, entries, is_up = set(), set(), False
+            direct = {}
             for _, src in parents[b.key]:
                 if src[0] == "box":
                     pb = src[1]
                     if pb.sid is not None:
                         rows.add(pb.row)
+                        direct.setdefault(pb.row, set()).add(pb.t)
                         is_up = True
                         continue
                     g = up.get(pb.key)
@@ -361,6 +364,8 @@ class _Builder:
                 elif type(src[1]).__name__ != "Parameter":
                     entries.add(("leaf", id(src[1])))
             up[b.key] = (rows, entries)
+            if any(len(ts) < len(self.row_ts.get(r, ())) for r, ts in direct.items()):
+                partial.add(b.key)
         # keep a candidate when it feeds a step, or when its output is a sequence (T, ...)
         down = set()
         consumers = self.consumers
@@ -369,6 +374,8 @@ class _Builder:
                 down.add(b.key)
         for b in candidates:
             rows, entries = up[b.key]
+            if b.key in partial:
+                continue
             if b.key in down:
                 self.glue[b.key] = (rows, entries)
             elif rows:
@@ -733,10 +740,6 @@ class _Builder:
         shape = pfn.out_meta[pidx][0]
         if self.show_shapes and len(shape) and not same_row and not text:
             lines.append(format_shape(shape))
-        norm = self.tensor_norm.get((id(pfn), pidx)) if self.tensor_norm is not None else None
-        if norm is not None and (id(pfn), pidx) not in seen:
-            seen.add((id(pfn), pidx))
-            lines.append(f"‖g‖={_fmt_norm(norm)}")
         if lines:
             # xlabel: a label that does not take part in the layout (flat edges stay straight)
             key = "xlabel" if same_row else "label"

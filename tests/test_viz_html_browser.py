@@ -120,9 +120,7 @@ def test_slider_highlights_exactly_step_t(browser, page):
     )
     assert lit and sorted(lit) == sorted(tagged)
     # 2 layers x 2 directions: one cell per row at t=2
-    cells = browser.execute_script(
-        "return document.querySelectorAll('.layout:not([hidden]) g.node.hl').length"
-    )
+    cells = browser.execute_script("return document.querySelectorAll('.layout:not([hidden]) g.node.hl').length")
     assert cells >= 4
     shot(browser, page, "slider_t2")
 

@@ -361,7 +361,8 @@ def _document(panels, details, title) -> str:
             clusters = {c: index[(i, sid)] for c, sid in info["clusters"].items()}
             layouts[detail] = {"nodes": nodes, "clusters": clusters}
             hidden = "" if detail == details[0] else " hidden"
-            parts.append(f'<div class="layout" data-detail="{detail}"{hidden}>{_svg(dot, f"{uid}-{i}-{detail}-")}</div>')
+            svg = _svg(dot, f"{uid}-{i}-{detail}-")
+            parts.append(f'<div class="layout" data-detail="{detail}"{hidden}>{svg}</div>')
         parts.append("</section>")
         body.append("".join(parts))
         data["panels"].append({"name": p.name, "layouts": layouts})
@@ -382,7 +383,7 @@ def _scale_legend() -> str:
     from .draw import GRAD_DECADES
 
     cells = "".join(
-        f'<span style="background:{grad_colour(10.0 ** -k, 1.0)}">{"max" if k == 0 else f"10<sup>-{k}</sup>"}</span>'
+        f'<span style="background:{grad_colour(10.0**-k, 1.0)}">{"max" if k == 0 else f"10<sup>-{k}</sup>"}</span>'
         for k in range(GRAD_DECADES + 1)
     )
     return f'<div class="scale" hidden>gradient norm / largest: {cells}</div>'

@@ -170,3 +170,18 @@ def test_search_highlights_the_steps_that_read_a_parameter(browser, page):
     assert sorted(set(hits)) == ["0", "1", "2", "3", "4"]
     assert browser.execute_script(api + "return v.found") >= 5
     shot(browser, page, "search")
+
+
+def test_long_bilstm_page_opens_within_a_second(browser, tmp_path):
+    ts.manual_seed(0)
+    lstm = ts.nn.LSTM(8, 32, num_layers=2, bidirectional=True)
+    out, _ = lstm(ts.randn(200, 4, 8))
+    path = Path(ts.viz.html((out[-1] ** 2).sum()).save(tmp_path / "bilstm200.html"))
+    assert path.stat().st_size < 2_000_000
+    api = open_page(browser, path)
+    assert browser.execute_script(api + "return v.ready")
+    assert browser.execute_script(api + "return v.readyAt") < 1000
+    assert errors(browser) == []
+    browser.execute_script(api + "v.setT(100)")  # an elided step: its row's "… n steps …" node stands for it
+    assert browser.execute_script("return document.querySelectorAll('.layout:not([hidden]) g.node.cover').length") == 4
+    shot(browser, path, "bilstm200_t100")

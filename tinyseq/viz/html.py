@@ -639,7 +639,8 @@ _SCRIPT = r"""
     root.querySelector("input[name='" + uid + "-mode'][value='" + m + "']").checked = true; stop(); apply(); };
   api.play = start; api.stop = stop;
   api.playing = function () { return timer !== null; };
-  api.ready = true;
   apply();
+  api.readyAt = performance.now();  // ms since navigation began: how long the page took to be usable
+  api.ready = true;
 })();
 """

@@ -185,3 +185,51 @@ def test_long_bilstm_page_opens_within_a_second(browser, tmp_path):
     browser.execute_script(api + "v.setT(100)")  # an elided step: its row's "… n steps …" node stands for it
     assert browser.execute_script("return document.querySelectorAll('.layout:not([hidden]) g.node.cover').length") == 4
     shot(browser, path, "bilstm200_t100")
+
+
+def test_example_page_rnn_against_lstm(browser, tmp_path):
+    """examples/draw_unrolled.py --html: the screenshots in docs/html/ are these."""
+    import argparse
+    import importlib.util
+
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("draw_unrolled", root / "examples" / "draw_unrolled.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    ts.manual_seed(0)
+    args = argparse.Namespace(smoke=False, html_steps=50, device="cpu")
+    path = Path(example.vanishing_page(args, tmp_path))
+    assert path.stat().st_size < 2_000_000
+    api = open_page(browser, path)
+    assert errors(browser) == []
+    assert browser.execute_script("return Array.from(document.querySelectorAll('h2')).map(h => h.textContent)") == [
+        "RNN, loss on h at t=49",
+        "LSTM, loss on h at t=49",
+    ]
+    node = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.panel[data-panel=\"1\"] .layout:not([hidden]) g.node'))"
+        ".find(g => g.dataset.t === '40');"
+    )
+    ActionChains(browser).move_to_element(node).perform()
+    assert "(2, 8)" in browser.find_element("css selector", ".tip").text
+    shot(browser, path, "example_hover")
+    browser.execute_script(api + "v.setMode('backward'); v.setT(25);")  # the wave halfway back
+    shot(browser, path, "example_backward_t25")
+    browser.execute_script(api + "v.interval = 10; v.play();")
+    for _ in range(200):
+        if not browser.execute_script(api + "return v.playing()"):
+            break
+        time.sleep(0.05)
+    assert browser.execute_script(api + "return v.visited") == list(range(49, -1, -1))
+    browser.execute_script(api + "v.setT(0)")
+    shot(browser, path, "example_backward_done")
+    # the colours: the RNN's first step is far paler than the LSTM's (the gradient vanished)
+    fills = browser.execute_script(
+        "return [0, 1].map(p => document.querySelector('.panel[data-panel=\"' + p + '\"] .layout:not([hidden]) "
+        "g.cluster[data-t=\"0\"] > path').getAttribute('fill'))"
+    )
+    brightness = [sum(int(f[i : i + 2], 16) for i in (1, 3, 5)) for f in fills]
+    assert brightness[0] > brightness[1], fills
+    assert errors(browser) == []

@@ -400,7 +400,7 @@ _TEMPLATE = """<!DOCTYPE html>
 <style>{style}</style>
 </head>
 <body>
-<div class="tsv" id="{uid}">
+<div class="tsv fit" id="{uid}">
 <div class="bar">
 <span class="group">detail {buttons}</span>
 <span class="group"><label><input type="radio" name="{uid}-mode" value="forward" checked> forward</label>
@@ -408,6 +408,7 @@ _TEMPLATE = """<!DOCTYPE html>
 <span class="group"><button type="button" class="play">&#9654; play</button>
 <input type="range" class="slider" min="0" max="0" value="0" step="1" aria-label="time step">
 <output class="tlabel">t: all</output></span>
+<label class="group"><input type="checkbox" class="fit" checked> fit width</label>
 <span class="group"><input type="search" class="search" placeholder="parameter name, e.g. weight_hh"
  aria-label="search a parameter"> <output class="found"></output></span>
 </div>
@@ -431,7 +432,7 @@ button{font:inherit;padding:2px 8px;border:1px solid #aaa;border-radius:4px;back
 button[aria-pressed=true]{background:#3d6cb9;color:#fff;border-color:#3d6cb9}
 .slider{width:260px}.tlabel{min-width:9em;display:inline-block}
 .panel h2{font-size:15px;margin:10px 0 2px}
-.layout svg{max-width:100%;height:auto}
+.layout{overflow:auto}.tsv.fit .layout svg{max-width:100%;height:auto}
 .scale{margin:6px 4px;font-size:12px}.scale span{display:inline-block;padding:1px 6px;border:1px solid #ccc}
 .tsv.dim g.node,.tsv.dim g.edge{opacity:.25}
 .tsv.dim g.node.hl,.tsv.dim g.edge.hl,.tsv.dim g.node.cover{opacity:1}
@@ -630,6 +631,7 @@ _SCRIPT = r"""
   root.querySelectorAll("button.detail").forEach(function (b) {
     b.addEventListener("click", function () { setDetail(b.dataset.detail); }); });
   search.addEventListener("input", runSearch);
+  $(".fit").addEventListener("change", function (ev) { root.classList.toggle("fit", ev.target.checked); });
   document.addEventListener("keydown", function (ev) {
     if (ev.key === "Escape") { stop(); setT(-1); }
   });

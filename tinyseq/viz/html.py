@@ -350,6 +350,7 @@ def _document(panels, details, title) -> str:
         parts = [f'<section class="panel" data-panel="{i}">']
         if p.name:
             parts.append(f"<h2>{_html.escape(p.name)}</h2>")
+        parts.append('<div class="strips"></div>')
         for detail in details:
             dot, info = p.layouts[detail]
             nodes = {}
@@ -442,6 +443,10 @@ g.edge.hl>path{stroke:#d62728;stroke-width:2.2}
 g.cluster.hl>path{stroke:#d62728;stroke-width:2.5}
 g.node.found>path,g.node.found>polygon,g.node.found>ellipse{stroke:#1f77b4;stroke-width:4}
 g.node{cursor:default}
+.strips{margin:4px 0 6px}.strip{display:flex;align-items:center;height:16px;margin:1px 0}
+.strip .rl{width:9em;flex:none;font-size:11px;color:#555;white-space:nowrap;overflow:hidden}
+.strip .sc{flex:1;height:100%;border:1px solid #fff;background:#e9edf2;cursor:pointer;min-width:2px}
+.strip .sc.now{outline:2px solid #d62728;outline-offset:-1px}
 .tip{position:fixed;z-index:3;pointer-events:none;background:#fffff4;border:1px solid #999;border-radius:4px;
 padding:6px 8px;font-size:12px;box-shadow:0 2px 6px rgba(0,0,0,.2);max-width:420px}
 .tip table{border-collapse:collapse}.tip td{padding:0 6px 0 0;vertical-align:top}
@@ -501,6 +506,37 @@ _SCRIPT = r"""
         entry.edges.push({ g: g, a: ends[0], b: ends[1] });
       });
       layouts.push(entry);
+    });
+  });
+
+  // one strip per row of steps: a cell per t, coloured by the gradient norm as the backward wave reaches it
+  var strips = [];
+  root.querySelectorAll(".panel").forEach(function (sec) {
+    var p = +sec.dataset.panel, rows = {}, order = [];
+    D.steps.forEach(function (s, i) {
+      if (s.p !== p) return;
+      if (!(s.row in rows)) { rows[s.row] = {}; order.push(s.row); }
+      rows[s.row][String(s.t)] = i;
+    });
+    var box = sec.querySelector(".strips");
+    order.forEach(function (row) {
+      var div = document.createElement("div");
+      div.className = "strip";
+      div.innerHTML = "<span class=rl>" + esc(row || "steps") + "</span>";
+      D.tvals.forEach(function (t, k) {
+        var i = rows[row][String(t)];
+        var c = document.createElement("span");
+        c.className = "sc";
+        c.dataset.t = t;
+        if (i !== undefined) {
+          var s = D.steps[i];
+          c.title = "t=" + t + (s.g !== null ? "  ‖g‖ into state " + fmt(s.g) : "");
+          strips.push({ el: c, step: s, k: k });
+        }
+        c.addEventListener("click", function () { stop(); setT(k); });
+        div.appendChild(c);
+      });
+      box.appendChild(div);
     });
   });
 
@@ -578,6 +614,11 @@ _SCRIPT = r"""
         var reached = back && t !== null && D.tvals.map(String).indexOf(String(s.t)) >= tIndex;
         c.shape.setAttribute("fill", reached && s.c ? s.c : c.fill);
       });
+    });
+    strips.forEach(function (c) {
+      var reached = back && t !== null && c.k >= tIndex;
+      c.el.style.background = reached && c.step.c ? c.step.c : "";
+      c.el.classList.toggle("now", c.k === tIndex);
     });
     var elided = t !== null && !visible().some(function (L) {
       return L.nodes.some(function (n) { return n.g.classList.contains("hl"); }); });

@@ -161,9 +161,9 @@ def readme_gru_gates():
 
 
 def readme_rnn_gradient():
-    out, _ = ts.nn.RNN(3, 4)(ts.randn(30, 2, 3))
+    out, _ = ts.nn.RNN(3, 4)(ts.randn(10, 2, 3))
     loss = (out[-1] ** 2).sum()  # only the last step is read: the gradient fades going back
-    return ts.viz.draw(loss, show_grad=True)
+    return ts.viz.draw(loss, show_grad=True, max_steps=10)
 
 
 def readme_convlstm():

@@ -157,6 +157,14 @@ def test_detail_toggle_switches_layouts(browser, page):
         )
         assert box > 0
         shot(browser, page, f"detail_{detail}")
+    # at natural size (fit width off) the op layout is wider than the window: it scrolls
+    browser.find_element("css selector", "button.detail[data-detail='op']").click()
+    browser.find_element("css selector", "input.fit").click()
+    scrolls = "var d = document.querySelector('.layout:not([hidden])'); return d.scrollWidth > d.clientWidth"
+    assert browser.execute_script(scrolls)
+    shot(browser, page, "detail_op_natural_size")
+    browser.find_element("css selector", "input.fit").click()
+    assert not browser.execute_script(scrolls)
 
 
 def test_search_highlights_the_steps_that_read_a_parameter(browser, page):

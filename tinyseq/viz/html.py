@@ -672,7 +672,7 @@ _SCRIPT = r"""
   root.querySelectorAll("button.detail").forEach(function (b) {
     b.addEventListener("click", function () { setDetail(b.dataset.detail); }); });
   search.addEventListener("input", runSearch);
-  $(".fit").addEventListener("change", function (ev) { root.classList.toggle("fit", ev.target.checked); });
+  $("input.fit").addEventListener("change", function (ev) { root.classList.toggle("fit", ev.target.checked); });
   document.addEventListener("keydown", function (ev) {
     if (ev.key === "Escape") { stop(); setT(-1); }
   });

@@ -208,3 +208,26 @@ def test_cli_writes_a_page(tmp_path):
     doc = Path(path).read_text(encoding="utf-8")
     assert path.endswith("gru.html")
     assert payload(doc)["details"] == ["op", "cell", "module"]
+
+
+def test_gradients_after_backward_with_retain_graph():
+    lstm, _, loss = bilstm(T=3)
+    loss.backward(retain_graph=True)
+    grads = {name: p.grad.numpy().copy() for name, p in lstm.named_parameters()}
+    data = payload(str(ts.viz.html(loss, details="cell")))
+    assert all(s["g"] is not None for s in data["steps"]) and sum(s["g"] > 0 for s in data["steps"]) >= 9
+    for name, p in lstm.named_parameters():  # the page's backward pass accumulated nothing
+        np.testing.assert_array_equal(p.grad.numpy(), grads[name])
+
+
+def test_example_writes_the_page(tmp_path):
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("draw_unrolled", root / "examples" / "draw_unrolled.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    (path,) = example.main(["--html", "--smoke", "--out", str(tmp_path)])
+    data = payload(Path(path).read_text(encoding="utf-8"))
+    assert [p["name"] for p in data["panels"]] == ["RNN, loss on h at t=9", "LSTM, loss on h at t=9"]
+    assert data["tvals"] == list(range(10))

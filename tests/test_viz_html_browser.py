@@ -80,6 +80,14 @@ def test_loads_without_console_errors(browser, page):
     assert errors(browser) == []
     assert browser.execute_script("return document.querySelectorAll('.layout:not([hidden]) g.node').length") > 10
     shot(browser, page, "loaded")
+    # a graph without time steps: no slider, no errors
+    ts.manual_seed(0)
+    mlp = ts.nn.Sequential(ts.nn.Linear(3, 5), ts.nn.Tanh(), ts.nn.Linear(5, 1))
+    plain = Path(ts.viz.html(mlp(ts.randn(4, 3)).sum()).save(page.parent / "mlp.html"))
+    open_page(browser, plain)
+    assert errors(browser) == []
+    assert not browser.find_element("css selector", ".slider").is_displayed()
+    shot(browser, plain, "mlp")
 
 
 def test_hover_shows_shape(browser, page):

@@ -425,6 +425,7 @@ _TEMPLATE = """<!DOCTYPE html>
 
 _STYLE = """
 body{margin:0;font:13px Helvetica,Arial,sans-serif;color:#222;background:#fff}
+.tsv [hidden]{display:none!important}
 .tsv{padding:8px}
 .bar{position:sticky;top:0;z-index:2;background:#fafafa;border-bottom:1px solid #ddd;padding:6px 4px;
 display:flex;flex-wrap:wrap;gap:14px;align-items:center}
@@ -665,6 +666,10 @@ _SCRIPT = r"""
   }
 
   slider.max = Math.max(0, D.tvals.length - 1);
+  if (!D.tvals.length) {  // a graph without time steps: nothing to step through
+    root.querySelectorAll(".bar .group").forEach(function (g) {
+      if (g.querySelector(".slider,input[type=radio]")) g.hidden = true; });
+  }
   slider.addEventListener("input", function () { stop(); setT(+slider.value); });
   play.addEventListener("click", function () { if (timer) stop(); else start(); });
   root.querySelectorAll("input[name='" + uid + "-mode']").forEach(function (r) {

@@ -130,6 +130,11 @@ def test_slider_highlights_exactly_step_t(browser, page):
     # 2 layers x 2 directions: one cell per row at t=2
     cells = browser.execute_script("return document.querySelectorAll('.layout:not([hidden]) g.node.hl').length")
     assert cells >= 4
+    # the step's forward path includes its input x_2 and output y_2 (drawn outside the steps)
+    texts = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.layout:not([hidden]) g.node.hl')).map(g => g.textContent)"
+    )
+    assert any("x₂" in t for t in texts) and any("y₂" in t for t in texts), texts
     shot(browser, page, "slider_t2")
 
 

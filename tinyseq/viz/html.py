@@ -288,7 +288,12 @@ class _Panel:
         for row, name in getattr(builder, "ellipsis", {}).items():
             nodes[name] = {"l": f"{builder.elided_count[row]} steps not drawn", "k": "elided",
                            "e": sorted(builder.elided[row], key=lambda t: step_sort_key((("t", t),)))}  # fmt: skip
-        # anything else drawn inside a step's cluster (x_t, y_t, h0) belongs to that step
+        # the inputs x_t and outputs y_t drawn per step, outside the steps' clusters, are in column t
+        for kind, cols in (("input", getattr(builder, "xcol", {})), ("output", getattr(builder, "ycol", {}))):
+            for t, names in cols.items():
+                for name in names:
+                    nodes.setdefault(name, {"k": kind, "l": f"{'x' if kind == 'input' else 'y'} at t={t}"})["tt"] = t
+        # anything else drawn inside a step's cluster (h0) belongs to that step
         for name, cluster in cluster_of.items():
             meta = nodes.get(name)
             if meta is not None and "s" in meta:
@@ -490,6 +495,7 @@ _SCRIPT = r"""
         var meta = L.nodes[name] || { k: "other" };
         g.dataset.name = name;
         if (meta.s !== undefined) { g.dataset.step = meta.s; g.dataset.t = D.steps[meta.s].t; }
+        else if (meta.tt !== undefined) g.dataset.t = meta.tt;
         entry.nodes.push({ g: g, meta: meta, name: name });
         g.addEventListener("mousemove", function (ev) { showTip(ev, meta, name); });
         g.addEventListener("mouseleave", function () { tip.hidden = true; });
@@ -550,7 +556,7 @@ _SCRIPT = r"""
       var s = D.steps[meta.s];
       t.push(["scope", esc((s.row ? s.row + " · " : "") + "t=" + s.t)]);
       if (s.g !== null) t.push(["‖g‖ into state", fmt(s.g)]);
-    }
+    } else if (meta.tt !== undefined) t.push(["scope", "t=" + esc(meta.tt)]);
     (meta.o || []).forEach(function (o, i) {
       var label = (meta.o.length > 1 ? "output " + i : "output");
       t.push([label, "<b>" + esc(o[0]) + "</b> " + esc(o[1])]);

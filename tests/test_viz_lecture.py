@@ -220,7 +220,7 @@ def test_a_long_chain_without_steps_is_elided():
         y = y * 1.0001
     start = time.perf_counter()
     src = ts.viz.draw(y.sum()).source
-    assert time.perf_counter() - start < 20
+    assert time.perf_counter() - start < 10  # about 2 s on a quiet 2-core machine
     assert len(src) < 50_000
     (e,) = [n for n, a in nodes(src).items() if re.fullmatch(r"… \d+ ops …", a.get("label", ""))]
     assert int(nodes(src)[e]["label"].split()[1]) > 99_000

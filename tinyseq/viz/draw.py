@@ -123,7 +123,7 @@ def draw(
     if show_grad:
         from .gradients import flow_norms
 
-        builder.step_norm, builder.tensor_norm = flow_norms(graph, who="viz.draw")
+        builder.step_norm, _ = flow_norms(graph, who="viz.draw")
     # The drawing makes a few small objects per node and no reference cycles; the cyclic
     # collector, run over and over while a 100k-node graph is read, would take 2/3 of the time.
     collecting = gc.isenabled()
@@ -236,9 +236,17 @@ class _Builder:
         self.max_steps = max_steps
         self.show_shapes = show_shapes
         self.step_norm = None  # step key -> norm, when show_grad
-        self.tensor_norm = None  # (id(fn), idx) -> norm
         self.depth = _module_depth(graph) if detail == "module" else 0
         self.lecture = detail in ("cell", "op")
+        # filled while drawing
+        self.unnamed = {}  # id(leaf) -> "w1", "w2" ... for leaves without a name
+        self.const_names = {}  # constant input key -> DOT name
+        self.xcol, self.ycol = {}, {}  # t -> names of the x_t / y_t nodes (one row each)
+        self.state0 = {}  # row -> names of its initial-state nodes
+        self.glue_w = {}  # glue box key -> short names of the weights it reads
+        self.anchors = {}  # (row, t) -> (first, last) DOT names of that step
+        self.yall = []
+        self.step_index = self.row_members = self.state_shapes = None
 
     # -- 1. what each node is drawn as -----------------------------------------------------
     def _views(self):
@@ -383,8 +391,6 @@ class _Builder:
                 shapes = b.fn.out_meta
                 if T and all(len(sh) and sh[0] == T for sh, _ in shapes):
                     self.glue[b.key] = (rows, entries)
-            else:
-                pass
 
     # -- 3. rows, columns, elision -----------------------------------------------------------
     def _rows(self):
@@ -529,7 +535,7 @@ class _Builder:
         name = self.names.get(id(leaf))
         if name:
             return name
-        unnamed = self.__dict__.setdefault("unnamed", {})
+        unnamed = self.unnamed
         if id(leaf) not in unnamed:
             unnamed[id(leaf)] = f"w{len(unnamed) + 1}"
         return unnamed[id(leaf)]
@@ -652,7 +658,7 @@ class _Builder:
         return "x"
 
     def _state_shapes(self) -> set:
-        shapes = self.__dict__.get("state_shapes")
+        shapes = self.state_shapes
         if shapes is None:
             leaving, _ = self.graph.leaving()
             shapes = self.state_shapes = {tuple(fn.out_meta[i][0]) for pairs in leaving.values() for fn, i in pairs}
@@ -660,9 +666,8 @@ class _Builder:
 
     def _edges(self):
         out, boxes, glue = self.out, self.boxes, self.glue
-        first_t = {r: (ts[-1] if any(dict(r[1]).get("direction") == 1 for _ in (0,)) else ts[0])
-                   for r, ts in self.row_ts.items()}  # fmt: skip
-        self.first_t = first_t
+        # where each row's state starts: t=0, or the last step for a reverse direction
+        self.first_t = {r: ts[-1] if self._is_reverse_row(r) else ts[0] for r, ts in self.row_ts.items()}
         self.xnodes, self.ynodes = {}, {}
         self.pending = {}
         self.state0_nodes = {}
@@ -712,8 +717,6 @@ class _Builder:
                                 out.edge("eplain", t, "")
                     continue
                 self._box_edge(pb, pfn, pidx, b, targets, seen)
-            if self.plain_cut and b.key in self.plain_cut:
-                continue
         for (src, t), (pb, b, roles, attrs, extra) in self.pending.items():
             a = [x for x in attrs if not x.startswith("xlabel=")]
             a.append("xlabel=" + _q("\n".join([", ".join(sorted(roles, key=lambda r: r != "h")), *extra])))
@@ -819,14 +822,14 @@ class _Builder:
         else:
             key = ("k", b.key, shape)
             label = "input"
-        name = self.__dict__.setdefault("const_names", {}).get(key)
+        name = self.const_names.get(key)
         if name is None:
             name = self.const_names[key] = f"k{len(self.const_names)}"
             if self.show_shapes:
                 label += "\n" + format_shape(shape)
             out.node(None, name, label, "input")
             if b.sid is not None:
-                self.__dict__.setdefault("xcol", {}).setdefault(b.t, []).append(name)
+                self.xcol.setdefault(b.t, []).append(name)
         for t in targets:
             if (name, t) not in seen:
                 seen.add((name, t))
@@ -839,7 +842,7 @@ class _Builder:
             roles = sorted(entry["roles"], key=lambda r: r != "h")
             name = entry["name"]
             out.node(sid, name, ", ".join(f"{r}₀" for r in roles), "state0")
-            self.__dict__.setdefault("state0", {}).setdefault(entry["row"], []).append(name)
+            self.state0.setdefault(entry["row"], []).append(name)
             for t, rs in entry["edges"].items():
                 text = ", ".join(sorted(rs, key=lambda r: r != "h"))
                 if self._is_reverse_row(entry["row"]):
@@ -891,7 +894,7 @@ class _Builder:
 
     def _glue_weights(self, gb) -> list:
         """Short names of the row weights read inside a glue region (W_ih ... of the input projection)."""
-        cache = self.__dict__.setdefault("glue_w", {})
+        cache = self.glue_w
         if gb.key in cache:
             return cache[gb.key]
         names, stack, seen = [], [gb], set()
@@ -911,7 +914,7 @@ class _Builder:
         return cache[gb.key]
 
     def _box_at(self, row, t):
-        idx = self.__dict__.get("step_index")
+        idx = self.step_index
         if idx is None:
             idx = self.step_index = {}
             for bb in self.boxes.values():
@@ -941,7 +944,7 @@ class _Builder:
             if self.show_shapes and shape is not None and len(shape) > 1 and T and shape[0] % T == 0:
                 label += "\n" + format_shape(((shape[0] // T,) if shape[0] != T else ()) + tuple(shape[1:]))
             self.out.node(None, name, label, "input")
-            self.__dict__.setdefault("xcol", {}).setdefault(t, []).append(name)
+            self.xcol.setdefault(t, []).append(name)
             if entry[0] == "box":
                 pb = self.boxes[entry[1]]
                 if pb.name is not None:
@@ -978,13 +981,13 @@ class _Builder:
             srcs = [s for s in srcs if s is not None]
             if not srcs:
                 continue
-            name = f"y{len(self.__dict__.setdefault('yall', []))}"
+            name = f"y{len(self.yall)}"
             self.yall.append(name)
             label = f"y{_sub(t)}"
             if self.show_shapes and len(shape) > 1:
                 label += "\n" + format_shape(shape[1:])
             self.out.node(None, name, label, "output")
-            self.__dict__.setdefault("ycol", {}).setdefault(t, []).append(name)
+            self.ycol.setdefault(t, []).append(name)
             for s in srcs:
                 self.out.edge(self._source(s, 0), name, "")
             names.append(name)
@@ -1015,8 +1018,6 @@ class _Builder:
                     self.out.edge(self._source(pb, src[3]), name, "")
                 elif self.plain_cut:
                     self.out.edge("eplain", name, "")
-            elif src[0] == "leaf":
-                pass
 
     # -- layout hints ---------------------------------------------------------------------------
     def _layout(self):
@@ -1039,7 +1040,7 @@ class _Builder:
                     col.append((t, first))
             anchors[r] = col
             names = [n for _, n in col]
-            extra = list(self.__dict__.get("state0", {}).get(r, [])) if self.detail == "cell" else []
+            extra = list(self.state0.get(r, [])) if self.detail == "cell" else []
             wnode = self.weight_nodes.get(r)
             if wnode:
                 extra.append(wnode)
@@ -1057,7 +1058,7 @@ class _Builder:
                 if a and b:
                     out.raw(f"{a} -> {b} [style=invis]")
         for attr in ("xcol", "ycol"):
-            cols = self.__dict__.get(attr)
+            cols = getattr(self, attr)
             if not cols:
                 continue
             order = sorted(cols, key=lambda t: step_sort_key((("t", t),)))
@@ -1090,12 +1091,10 @@ class _Builder:
 
     def _anchor(self, row, t):
         """(first node, last node) of the step at (row, t) as drawn, or (None, None)."""
-        cache = self.__dict__.setdefault("anchors", {})
+        cache = self.anchors
         if (row, t) in cache:
             return cache[(row, t)]
-        members = [b for b in self.boxes.values() if False]
-        del members
-        idx = self.__dict__.get("row_members")
+        idx = self.row_members
         if idx is None:
             idx = self.row_members = {}
             for b in self.boxes.values():

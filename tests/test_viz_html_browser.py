@@ -36,9 +36,9 @@ def browser():
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     try:
         driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
-    except Exception as e:  # a broken install: say so rather than fail every test
+    except Exception as e:  # both are installed but do not work together: a failure, not a skip
         shutil.rmtree(profile, ignore_errors=True)
-        pytest.skip(f"chromium could not be started by chromedriver: {e}")
+        pytest.fail(f"{DRIVER} could not start {CHROMIUM}: {e}")
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
@@ -254,3 +254,28 @@ def test_example_page_rnn_against_lstm(browser, tmp_path):
     brightness = [sum(int(f[i : i + 2], 16) for i in (1, 3, 5)) for f in fills]
     assert brightness[0] > brightness[1], fills
     assert errors(browser) == []
+
+
+def test_jupyter_frame(browser, tmp_path):
+    """_repr_html_ twice on one page, as a notebook shows two outputs: each frame runs its own viewer."""
+    ts.manual_seed(0)
+    out, _ = ts.nn.GRU(3, 4)(ts.randn(3, 2, 3))
+    frame = ts.viz.html(out.sum(), details=("cell", "op"))._repr_html_()
+    path = tmp_path / "notebook.html"
+    path.write_text(f"<!DOCTYPE html><html><body><p>cell 1</p>{frame}<p>cell 2</p>{frame}</body></html>", "utf-8")
+    browser.get(path.resolve().as_uri())
+    frames = browser.find_elements("css selector", "iframe")
+    assert len(frames) == 2
+    for f in frames:
+        browser.switch_to.frame(f)
+        for _ in range(100):
+            if browser.execute_script("return !!window.tinyseqViewers"):
+                break
+            time.sleep(0.05)
+        api = "var v = window.tinyseqViewers; v = v[Object.keys(v)[0]];"
+        assert browser.execute_script(api + "return v.ready")
+        browser.execute_script(api + "v.setDetail('op')")
+        assert browser.execute_script(api + "return v.detail") == "op"
+        browser.switch_to.default_content()
+    assert errors(browser) == []
+    shot(browser, path, "notebook")

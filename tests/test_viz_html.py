@@ -189,7 +189,7 @@ def test_repr_html_is_an_isolated_frame():
 
 def test_bad_arguments():
     _, _, loss = bilstm(T=2)
-    with pytest.raises(ValueError, match="detail must be one of"):
+    with pytest.raises(ValueError, match="viz.html: detail must be one of"):
         ts.viz.html(loss, details=("cells",))
     with pytest.raises(ValueError, match="at least one detail"):
         ts.viz.html(loss, details=())
@@ -197,7 +197,7 @@ def test_bad_arguments():
         ts.viz.html("loss")
     with pytest.raises(TypeError, match="names"):
         ts.viz.html({1: loss})
-    with pytest.raises(ValueError, match="max_steps"):
+    with pytest.raises(ValueError, match="viz.html: max_steps"):
         ts.viz.html(loss, max_steps=1)
 
 

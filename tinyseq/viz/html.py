@@ -39,7 +39,7 @@ import re
 import secrets
 from pathlib import Path
 
-from .draw import DETAILS, _Builder, _check_args, _leaf_names, grad_colour
+from .draw import _Builder, _check_args, _leaf_names, grad_colour
 from .graph import Graph, as_roots, format_shape, split_step, step_label, step_sort_key
 
 LEVELS = ("cell", "op", "module")  # the layouts a page embeds by default
@@ -65,7 +65,10 @@ def html(root, *, details=LEVELS, params=None, max_steps=None, show_shapes=True,
     if not details:
         raise ValueError("viz.html: details must name at least one detail level")
     for d in details:
-        _check_args(d, max_steps, "forward", rankdir)
+        try:
+            _check_args(d, max_steps, "forward", rankdir)
+        except ValueError as e:  # the same rules as draw's, under this function's name
+            raise ValueError(str(e).replace("viz.draw:", "viz.html:", 1)) from None
     if isinstance(root, dict):
         if not root or not all(isinstance(k, str) for k in root):
             raise TypeError("viz.html: a dict root must map names (str) to tensors")
@@ -276,7 +279,7 @@ class _Panel:
             meta["p"] = params_of(b)
             if b.kind == "template":
                 for local, _, _ in b.lines[0]:
-                    nodes[f"{b.name}_{local}"] = dict(meta, part=True)
+                    nodes[f"{b.name}_{local}"] = meta
             else:
                 nodes[b.name] = meta
         for row, name in getattr(builder, "weight_nodes", {}).items():
@@ -394,8 +397,6 @@ def _scale_legend() -> str:
     )
     return f'<div class="scale" hidden>gradient norm / largest: {cells}</div>'
 
-
-assert set(LEVELS) <= set(DETAILS)
 
 _TEMPLATE = """<!DOCTYPE html>
 <html lang="en">

@@ -104,8 +104,9 @@ def test_hover_shows_shape(browser, page):
     tip = browser.find_element("css selector", ".tip")
     assert tip.is_displayed()
     text = tip.text
-    assert "LSTMCell" in text and "(2, 4)" in text and "t=0" in text, text
+    assert "LSTMCell" in text and "(2, 4)" in text and "layer 0 · direction 0 (forward) · t=0" in text, text
     assert "float32" in text and "grad norm" in text and "min" in text, text
+    assert "h_0" in text and "c_0" in text, text
     shot(browser, page, "hover")
 
 

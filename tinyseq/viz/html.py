@@ -235,7 +235,12 @@ class _Panel:
     def _step(self, sid):
         if sid not in self.steps:
             seq, t = split_step(sid[1])
-            self.steps[sid] = {"row": step_label(seq), "t": t, "norm": self.values.step_norm.get(sid[1])}
+            self.steps[sid] = {
+                "row": step_label(seq),
+                "t": t,
+                "norm": self.values.step_norm.get(sid[1]),
+                "scope": [[k, v if isinstance(v, (int, float)) else str(v)] for k, v in sid[1]],
+            }
         return sid
 
     def _outputs(self, graph, builder) -> dict:
@@ -273,7 +278,10 @@ class _Panel:
         for b in builder.boxes.values():
             if b.name is None:
                 continue
-            meta = {"l": b.label, "k": b.kind, "o": [self._describe(k, fn) for k, fn in outputs.get(b.key, ())][:4]}
+            outs = outputs.get(b.key, ())[:4]
+            meta = {"l": b.label, "k": b.kind, "o": [self._describe(k, fn) for k, fn in outs]}
+            if b.sid is not None and b.kind in ("cell", "template", "module"):  # which state each output is
+                meta["on"] = [builder._state_role(fn, k[1]) + f"_{b.t}" for k, fn in outs]
             if b.sid is not None:
                 meta["s"] = self._step(b.sid)
             meta["p"] = params_of(b)
@@ -335,7 +343,8 @@ def _jsonable_steps(panels):
             s = p.steps[sid]
             index[(i, sid)] = len(steps)
             norm = s["norm"]
-            steps.append({"row": s["row"], "t": s["t"], "p": i, "g": None if norm is None else _round(norm),
+            steps.append({"row": s["row"], "t": s["t"], "p": i, "sc": s["scope"],
+                          "g": None if norm is None else _round(norm),
                           "c": None if norm is None else grad_colour(norm, top)})  # fmt: skip
     return steps, index, top
 
@@ -555,11 +564,14 @@ _SCRIPT = r"""
     var t = [];
     if (meta.s !== undefined) {
       var s = D.steps[meta.s];
-      t.push(["scope", esc((s.row ? s.row + " · " : "") + "t=" + s.t)]);
+      t.push(["scope", esc(s.sc.map(function (kv) {
+        if (kv[0] === "direction") return "direction " + kv[1] + ({ 0: " (forward)", 1: " (reverse)" }[kv[1]] || "");
+        return kv[0] === "t" ? "t=" + kv[1] : kv[0] + " " + kv[1];
+      }).join(" · "))]);
       if (s.g !== null) t.push(["‖g‖ into state", fmt(s.g)]);
     } else if (meta.tt !== undefined) t.push(["scope", "t=" + esc(meta.tt)]);
     (meta.o || []).forEach(function (o, i) {
-      var label = (meta.o.length > 1 ? "output " + i : "output");
+      var label = meta.on ? meta.on[i] : (meta.o.length > 1 ? "output " + i : "output");
       t.push([label, "<b>" + esc(o[0]) + "</b> " + esc(o[1])]);
       if (o[2]) t.push(["", "min " + fmt(o[2][0]) + " · max " + fmt(o[2][1]) + " · mean " + fmt(o[2][2]) +
                         " · norm " + fmt(o[2][3])]);

@@ -291,3 +291,19 @@ def test_h_n_reads_the_last_steps_only():
     into = [s for s, d, a in edges(src) if d == stack]
     assert len(into) == 4 and set(into) <= set(cells)
     assert len([n for n in nodes(src) if nodes(src)[n]["label"].startswith("y")]) == 4
+
+
+def test_a_hand_written_loop_names_only_its_hidden_state_h():
+    w_hh = ts.randn(4, 4, requires_grad=True)
+    w_xh = ts.randn(4, 3, requires_grad=True)
+    x, h, loss = ts.randn(3, 2, 3), ts.zeros(2, 4), ts.zeros(())
+    for t in range(3):
+        with ts.viz.step(t):
+            h = (x[t] @ w_xh.T + h @ w_hh.T).tanh()
+            loss = loss + (h * h).sum()  # a running loss also goes from step to step
+    src = ts.viz.draw(loss, params={"Whh": w_hh, "Wxh": w_xh}).source
+    state = [(s, d, a) for s, d, a in edges(src) if a.get("penwidth") == "1.6" and s.startswith("n")]
+    into_matmul = [a.get("xlabel") for s, d, a in state if nodes(src)[d]["label"] == "MatMul · Whh"]
+    others = [a.get("xlabel") for s, d, a in state if nodes(src)[d]["label"] != "MatMul · Whh"]
+    assert into_matmul == ["h", "h"] and others == [None, None]
+    (h0,) = labelled(src, "h₀")

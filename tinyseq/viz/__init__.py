@@ -1,7 +1,9 @@
 """Drawing unrolled computation graphs (``ts.viz``).
 
     loss = model(x) ...                     # record a graph
-    ts.viz.draw(loss).render("lstm", format="png")
+    ts.viz.draw(loss).render("lstm", format="png")   # the lecture's unrolled figure
+    ts.viz.draw(loss, detail="op")          # each step as its gate equations
+    ts.viz.draw(loss, show_grad=True)       # steps coloured by |dL/dh_t|, log scale
     ts.viz.gradient_norms(loss)             # {(layer, direction): [norm per t]}
     ts.viz.plot_gradient_flow(loss)         # matplotlib figure, log y
     ts.viz.html(loss).save("graph.html")    # interactive page: hover, step, play BPTT

@@ -630,8 +630,11 @@ class _Builder:
 
         return "c" if getattr(fn, "label", None) == GATE_LABELS["c"] else "h"
 
-    def _input_role(self, fn, pos) -> str:
-        """What a step node's input ``pos`` is when it comes from outside: "h", "c" or "x"."""
+    def _input_role(self, fn, pos, by_shape=True) -> str:
+        """What a step node's input ``pos`` is when it comes from outside: "h", "c" or "x".
+
+        by_shape: in a hand-written loop, also take an input shaped like a state the
+        step hands on for that state (used for the constants that start a row)."""
         from ..nn.rnn_cells import GATE_LABELS
 
         if fn.name in H_INPUT_OPS:
@@ -653,7 +656,7 @@ class _Builder:
         # a hand-written loop: an input shaped like the state the step hands on is that state
         p, i = fn.parents[pos]
         shape = tuple(i) if p is None else tuple(p.shape) if i < 0 else None
-        if shape is not None and shape in self._state_shapes():
+        if by_shape and shape is not None and shape in self._state_shapes():
             return "h"
         return "x"
 
@@ -716,10 +719,12 @@ class _Builder:
                                 seen.add(("eplain", t))
                                 out.edge("eplain", t, "")
                     continue
-                self._box_edge(pb, pfn, pidx, b, targets, seen)
+                self._box_edge(pb, pfn, pidx, b, fn, pos, targets, seen)
         for (src, t), (pb, b, roles, attrs, extra) in self.pending.items():
             a = [x for x in attrs if not x.startswith("xlabel=")]
-            a.append("xlabel=" + _q("\n".join([", ".join(sorted(roles, key=lambda r: r != "h")), *extra])))
+            text = "\n".join(x for x in [", ".join(sorted(filter(None, roles), key=lambda r: r != "h")), *extra] if x)
+            if text:
+                a.append("xlabel=" + _q(text))
             if pb.kind != "cell" or b.kind != "cell":  # steps of several nodes: keep the ranks of each
                 a.append("constraint=false")
             if self._reverse_order(pb, b):
@@ -729,19 +734,22 @@ class _Builder:
         self._initial_states()
         self._outputs(seen)
 
-    def _box_edge(self, pb, pfn, pidx, b, targets, seen):
+    def _box_edge(self, pb, pfn, pidx, b, fn, pos, targets, seen):
         src = self._source(pb, pidx)
         same_row = pb.sid is not None and b.sid is not None and pb.row == b.row and pb.t != b.t
         attrs = []
         if same_row:
             role = self._state_role(pfn, pidx)
+            plain = not {pb.kind, b.kind} & {"cell", "template"} and getattr(pfn, "label", None) is None
+            if plain and role == "h" and self._input_role(fn, pos, by_shape=False) != "h":
+                role = ""  # a hand-written loop carries other things too (a running loss): no name for those
             attrs.append(STATE_EDGE)
             text = role
         else:
             text = "h" if pb.sid is not None and b.sid is not None and pb.row != b.row else ""
         lines = [text] if text else []
         shape = pfn.out_meta[pidx][0]
-        if self.show_shapes and len(shape) and not same_row and not text:
+        if self.show_shapes and len(shape) and not text:
             lines.append(format_shape(shape))
         if lines:
             # xlabel: a label that does not take part in the layout (flat edges stay straight)
@@ -753,7 +761,7 @@ class _Builder:
                 pend = self.pending.setdefault((src, t), [pb, b, [], attrs, []])
                 if text not in pend[2]:
                     pend[2].append(text)
-                pend[4].extend(x for x in lines[1:] if x not in pend[4])
+                pend[4].extend(x for x in (lines[1:] if text else lines) if x not in pend[4])
                 continue
             ek = (src, t, text)
             if ek in seen:

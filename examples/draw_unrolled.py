@@ -15,6 +15,12 @@ long sequence (T=100) whose loss reads only the last state. The RNN's
 gradient vanishes geometrically going back in time; the LSTM's cell state
 carries it much further.
 
+With --html it writes instead vanishing_gradient.html, an interactive page
+(ts.viz.html) of a vanilla RNN and an LSTM over T=50 steps (--html-steps)
+whose loss reads only the last state: hover a step for its values and
+gradient, switch to "backward" and press play to watch the gradient wave run
+from the last step to the first, fading in the RNN and lasting in the LSTM.
+
 With --readme DIR it writes instead the drawings that the README shows
 (README_DRAWINGS below, each the README's own snippet), as PNGs; the tests
 run it and check that each renders in under 2 seconds.
@@ -23,6 +29,7 @@ run it and check that each renders in under 2 seconds.
     python examples/draw_unrolled.py --device cuda   # same, on the GPU
     python examples/draw_unrolled.py --smoke         # tiny and fast
     python examples/draw_unrolled.py --readme docs   # the README's pictures
+    python examples/draw_unrolled.py --html          # the interactive RNN-against-LSTM page
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ def parse_args(argv=None):
     p.add_argument("--steps", type=int, default=4, help="time steps of the unrolled drawings")
     p.add_argument("--long", type=int, default=100, help="sequence length of the gradient-flow comparison")
     p.add_argument("--smoke", action="store_true", help="tiny sizes, SVG only, for a quick check")
+    p.add_argument("--html", action="store_true", help="write the interactive vanishing-gradient page only")
+    p.add_argument("--html-steps", type=int, default=50, help="sequence length of the interactive page")
     p.add_argument("--readme", metavar="DIR", default=None, help="write the README's drawings (PNG) to DIR")
     return p.parse_args(argv)
 
@@ -109,6 +118,22 @@ def gradient_flow(args, out: Path) -> tuple[str, dict]:
     path = out / "gradient_flow.png"
     fig.savefig(path, dpi=120)
     return str(path), {name: n[(0, 0)] for name, n in norms.items()}
+
+
+def vanishing_page(args, out: Path) -> str:
+    """An RNN and an LSTM over one sequence, loss on the last state, on one interactive page."""
+    T = 10 if args.smoke else args.html_steps
+    x = ts.randn(T, 2, 3, device=args.device)
+    losses = {}
+    for kind in ("RNN", "LSTM"):
+        model = getattr(ts.nn, kind)(3, 8).to(args.device)
+        if kind == "LSTM":  # forget-gate bias 1, as in gradient_flow()
+            b = model.bias_hh_l0.data
+            b[8:16] = b[8:16] + 1.0
+        output, _ = model(x)
+        losses[f"{kind}, loss on h at t={T - 1}"] = (output[-1] ** 2).sum()
+    page = ts.viz.html(losses, max_steps=T, title=f"Vanishing gradients: RNN against LSTM, T={T}")
+    return page.save(out / "vanishing_gradient.html")
 
 
 # -- the README's drawings: each function is the README's snippet, returning the graph --
@@ -180,6 +205,10 @@ def main(argv=None) -> list[str]:
     ts.manual_seed(args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.html:
+        path = vanishing_page(args, out)
+        print(f"wrote {path}: open it in a browser")
+        return [path]
     formats = ("svg",) if args.smoke else ("svg", "png")
     start = time.perf_counter()
     written = draw_models(args, out, formats)

@@ -3,9 +3,12 @@
     python -m tinyseq.viz lstm --layers 2 --bidirectional --steps 4 -o lstm.svg
     python -m tinyseq.viz gru --detail op --steps 3 -o gru.png
     python -m tinyseq.viz convlstm --steps 4 --show-grad -o convlstm.svg
+    python -m tinyseq.viz lstm --layers 2 --bidirectional --steps 12 -o lstm.html
 
 The output format follows the extension of ``-o`` (svg, png, pdf with a
-system Graphviz, or dot/gv for the DOT text), or ``--format``.
+system Graphviz, dot/gv for the DOT text, or html for the interactive page
+of ``ts.viz.html``, with the cell, op and module layouts, ``--detail`` first),
+or ``--format``.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--rankdir", choices=("BT", "TB", "LR", "RL"), default="BT")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", default=None, help="output file (default: MODEL.svg)")
-    p.add_argument("--format", default=None, help="svg, png, pdf, dot ... (default: from -o)")
+    p.add_argument("--format", default=None, help="svg, png, pdf, dot, html ... (default: from -o)")
     args = p.parse_args(argv)
     for name in ("layers", "steps", "batch", "input", "hidden", "kernel", "size"):
         if getattr(args, name) < 1:
@@ -79,6 +82,13 @@ def main(argv=None) -> str:
     fmt = (args.format or out.suffix.lstrip(".") or "svg").lower()
     model, x = build(args)
     output = model(x)[0]
+    if fmt == "html":
+        path = out if out.suffix.lower() == ".html" else out.with_name(out.name + ".html")
+        from .html import LEVELS
+
+        levels = (args.detail,) + tuple(d for d in LEVELS if d != args.detail)
+        page = ts.viz.html(output, details=levels, max_steps=args.max_steps, rankdir=args.rankdir)
+        return page.save(path)
     g = ts.viz.draw(
         output,
         detail=args.detail,

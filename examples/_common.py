@@ -81,6 +81,30 @@ def setup(args) -> Path:
 _main_process = [True]  # False on ranks other than 0 of a --distributed run: no progress bar
 
 
+def resume(path: Path, steps: int, device) -> dict:
+    """The checkpoint that ``--resume`` continues, or a SystemExit that says what is wrong
+    and what to do: no checkpoint yet, a damaged one, or one already at or past ``--steps``
+    (which would train nothing and overwrite the outputs with empty ones)."""
+    if not path.exists():
+        raise SystemExit(
+            f"--resume: no checkpoint at {path}. Run once without --resume (with the same --out) to make one, "
+            "or point --out at the folder of the run to continue."
+        )
+    try:
+        ckpt = ts.load(path, device=device)
+    except (ts.CheckpointError, OSError, ValueError) as e:
+        raise SystemExit(f"--resume: cannot read the checkpoint {path}: {e}") from None
+    done = ckpt.get("step") if isinstance(ckpt, dict) else None
+    if not isinstance(done, int):
+        raise SystemExit(f"--resume: {path} is not a checkpoint of this example (it has no step count)")
+    if steps <= done:
+        raise SystemExit(
+            f"--resume: the checkpoint {path} is already at step {done}, and --steps {steps} asks for no more "
+            f"training. Pass --steps larger than {done} to continue."
+        )
+    return ckpt
+
+
 def rng(args) -> np.random.Generator:
     """The generator for data made on the host (corpus splits, synthetic tasks)."""
     return np.random.default_rng(args.seed)

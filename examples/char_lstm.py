@@ -179,7 +179,7 @@ def main(argv=None) -> dict:
     step, history, val_history = 0, [], []
     ckpt_path = out / "checkpoint.npz"
     if args.resume:
-        ckpt = ts.load(ckpt_path, device=args.device)
+        ckpt = _common.resume(ckpt_path, args.steps, args.device)
         if ckpt["chars"] != "".join(chars):
             raise SystemExit(f"{ckpt_path} was trained on a different vocabulary; use the same corpus to resume")
         model.load_state_dict(ckpt["model"])

@@ -156,7 +156,8 @@ class Translator(ts.nn.Module):
         context = ts.zeros(memory.shape[0], memory.shape[2], device=memory.device, dtype=memory.dtype)
         logits = []
         for t in range(inputs.shape[0]):
-            step_logits, state, context, _ = self.step(inputs[t], state, context, memory, pad)
+            with ts.viz.step(t):  # ts.viz.draw then draws the decoder unrolled, one column per digit
+                step_logits, state, context, _ = self.step(inputs[t], state, context, memory, pad)
             logits.append(step_logits)
         return ts.stack(logits)
 
@@ -167,8 +168,9 @@ class Translator(ts.nn.Module):
         context = ts.zeros(B, memory.shape[2], device=memory.device, dtype=memory.dtype)
         y = ts.full((B,), START, device=source.device)
         ids, looks = [], []
-        for _ in range(max_len):
-            logits, state, context, weights = self.step(y, state, context, memory, pad)
+        for t in range(max_len):
+            with ts.viz.step(t):
+                logits, state, context, weights = self.step(y, state, context, memory, pad)
             y = logits.argmax(dim=1)
             ids.append(y)
             looks.append(weights)

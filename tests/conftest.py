@@ -11,6 +11,12 @@ def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False, help="run long training checks")
 
 
+def pytest_configure(config):
+    # the differential fuzz tests (test_fuzz_torch.py) run this many times more examples
+    if config.getoption("--runslow"):
+        os.environ.setdefault("TINYSEQ_FUZZ_SCALE", "25")
+
+
 def pytest_collection_modifyitems(config, items):
     if config.getoption("--runslow"):
         return

@@ -19,6 +19,7 @@ def isolated_devices(monkeypatch):
     monkeypatch.setattr(backend, "_lazy_modules", dict(backend._lazy_modules))
     monkeypatch.setattr(backend, "_backends", dict(backend._backends))
     monkeypatch.setattr(backend, "_default", [backend._default[0]])
+    monkeypatch.setattr(backend, "_chosen", backend._PerThreadDevice())
     return backend
 
 

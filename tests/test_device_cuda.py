@@ -18,6 +18,7 @@ def uncached(monkeypatch):
     for name in [k for k in backend._backends if k.startswith("cuda")]:
         monkeypatch.delitem(backend._backends, name)
     monkeypatch.setattr(backend, "_default", [None])
+    monkeypatch.setattr(backend, "_chosen", backend._PerThreadDevice())
 
 
 @pytest.fixture

@@ -90,7 +90,7 @@ def test_env_var_cuda_without_cupy_fails_at_first_use_with_install_hint():
         pass
     r = _python("import tinyseq as ts\nprint('imported')\nts.zeros(1)", TINYSEQ_DEVICE="cuda")
     assert r.stdout.strip() == "imported"
-    assert "RuntimeError: device 'cuda:0' needs CuPy, which is not installed" in r.stderr
+    assert "RuntimeError: TINYSEQ_DEVICE='cuda': device 'cuda:0' needs CuPy, which is not installed" in r.stderr
     assert 'pip install "tinyseq[gpu]"' in r.stderr
 
 

@@ -139,3 +139,24 @@ def test_number_words_are_english_and_one_to_one():
     source, lengths, target, inputs = m.encode([5, 120], "cpu")
     assert lengths.tolist() == [1, 3] and source.shape == (3, 2)
     assert target[:, 0].tolist() == [5, m.END, m.IGNORE, m.IGNORE] and inputs[0].tolist() == [m.START] * 2
+
+
+def test_resume_without_a_checkpoint_says_what_to_do(tmp_path):
+    with pytest.raises(SystemExit, match=r"--resume: no checkpoint at .*checkpoint\.npz\. Run once without --resume"):
+        example("char_lstm").main(["--smoke", "--out", str(tmp_path), "--steps", "3", "--resume"])
+
+
+def test_resume_to_no_further_step_is_refused_before_overwriting_outputs(tmp_path):
+    char_lstm = example("char_lstm")
+    char_lstm.main(["--smoke", "--out", str(tmp_path), "--steps", "4"])
+    results = (tmp_path / "results.json").read_text()
+    for steps in ("4", "2"):
+        with pytest.raises(SystemExit, match=rf"already at step 4, and --steps {steps} asks for no more"):
+            char_lstm.main(["--smoke", "--out", str(tmp_path), "--steps", steps, "--resume"])
+    assert (tmp_path / "results.json").read_text() == results
+
+
+def test_resume_from_a_damaged_checkpoint_says_so(tmp_path):
+    (tmp_path / "checkpoint.npz").write_bytes(b"not a checkpoint")
+    with pytest.raises(SystemExit, match=r"--resume: cannot read the checkpoint"):
+        example("char_lstm").main(["--smoke", "--out", str(tmp_path), "--steps", "3", "--resume"])

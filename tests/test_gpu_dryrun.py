@@ -5,6 +5,7 @@ script, the GPU tests' own code and the benchmark's code paths (PyTorch side
 included, on the CPU) are exercised here on every run: a typo in them fails
 this test instead of wasting the GPU run."""
 
+import importlib.util
 import json
 import os
 import shutil
@@ -33,7 +34,8 @@ def test_gpu_check_script_runs_end_to_end_on_the_fake_gpu(tmp_path):
         assert problem in tail, problem
     result = json.loads((tmp_path / "gpu_bench.json").read_text())
     rows = {row["problem"]: row for row in result["rows"]}
-    assert rows["E"]["grad_rel_diff"] < 1e-4  # the PyTorch side computed the same step
+    if importlib.util.find_spec("torch") is not None:  # the PyTorch side ran too, and computed the same step
+        assert rows["E"]["grad_rel_diff"] < 1e-4
     assert {"env.txt", "gpu_tests.log", "gpu_bench.log", "gpu_profile.txt"} <= {p.name for p in tmp_path.iterdir()}
     assert "fused.py" in (tmp_path / "gpu_profile.txt").read_text()  # the step nodes show up
     if (tmp_path / "distributed_bench.json").exists():  # mpi4py installed: the nccl stage ran, on the fake NCCL

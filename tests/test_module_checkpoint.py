@@ -160,6 +160,26 @@ def test_crafted_class_paths_are_refused(monkeypatch):
     assert "tinyseq.viz.__main__" not in sys.modules
 
 
+@pytest.mark.parametrize("field,value,message", [
+    ("args", {"x": 1}, "'args' must be a list"),
+    ("kwargs", [["in_features"]], "'kwargs' must be a list of"),
+    ("children", [[1, None]], "'children' must be a list of"),
+    ("training", "yes", "'training' must be true or false"),
+    ("frozen", [3], "'frozen' must be a list of parameter names"),
+    ("class", None, "expected an object with a 'class' name"),
+])  # fmt: skip
+def test_malformed_module_entries_are_named(field, value, message):
+    f = io.BytesIO()
+    ts.save(nn.Linear(2, 2), f)
+
+    def edit(header):
+        header["root"]["module"][field] = value
+        return header
+
+    with pytest.raises(ts.CheckpointError, match=f"malformed module entry at root/module: {message}"):
+        ts.load(_rewrite_structure(f.getvalue(), edit))
+
+
 def test_constructor_arguments_are_recorded_by_the_outermost_class():
     m = nn.Dropout2d(0.3)
     assert m._init_args == ((0.3,), {})

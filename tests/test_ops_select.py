@@ -88,10 +88,10 @@ def test_selection_errors():
     cases = [
         (lambda: x.flip(2), r"flip: dim 2 out of range for a tensor of shape \(2, 3\)"),
         (lambda: x.narrow(1, 2, 2), r"narrow: start 2 and length 2 do not fit dim 1 of shape \(2, 3\)"),
-        (lambda: x.index_select(1, [0, 3]), r"index_select: index out of range for dim 1 of size 3"),
+        (lambda: x.index_select(1, [0, 3]), r"index_select: index 3 out of range for dim 1 of size 3"),
         (lambda: x.index_select(1, [[0]]), r"index_select: index must be 1-D, got shape \(1, 1\)"),
         (lambda: x.gather(1, ts.tensor([0, 1])), r"gather: index of shape \(2,\) does not fit input \(2, 3\)"),
-        (lambda: x.gather(0, ts.tensor([[2]])), r"gather: index out of range for dim 0 of size 2"),
+        (lambda: x.gather(0, ts.tensor([[2]])), r"gather: index 2 out of range for dim 0 of size 2"),
         (lambda: x.gather(0, ts.tensor([[0.5]])), r"gather: index must hold integers, got float32"),
         (lambda: x.topk(4), r"topk: k=4 must be in \[0, 3\] for dim 1 of shape \(2, 3\)"),
         (lambda: x.repeat(2), r"repeat: needs one non-negative int per dim of \(2, 3\) \(or more\), got \(2,\)"),

@@ -26,7 +26,7 @@ def make_pair(spec, input_size=3, hidden_size=4, bias=True, fused=True):
 )
 @pytest.mark.parametrize("given_state", [True, False])
 def test_cells_match_pytorch(spec, bias, fused, batch, given_state):
-    import torch
+    torch = pytest.importorskip("torch")
 
     ref, ours = make_pair(spec, bias=bias, fused=fused)
     rng = np.random.default_rng(0)

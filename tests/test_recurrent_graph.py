@@ -182,3 +182,24 @@ def test_gradients_when_only_some_inputs_want_them(kind, kw, shared, wants):
         grads.append([t.grad.numpy() for t in leaves])
     for a, b in zip(*grads):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("make", [lambda: ts.nn.RNNCell(3, 4), lambda: ts.nn.LSTMCell(3, 4)])
+def test_fused_cells_guard_the_output_their_backward_reads(make):
+    cell = make().double()
+    out = cell(ts.randn(2, 3, dtype=ts.float64))
+    h = out[0] if isinstance(out, tuple) else out
+    loss = h.sum()  # Sum keeps nothing: only the cell can notice
+    h.detach().mul_(0)
+    with pytest.raises(RuntimeError, match=r"Cell.* needs its output 0 .* modified in place"):
+        loss.backward()
+
+
+def test_fused_convlstm_cell_guards_its_output():
+    cell = ts.nn.ConvLSTMCell(1, 2, 3).double()
+    x = ts.randn(1, 1, 4, 4, dtype=ts.float64)
+    h, c = cell(x, cell(x))
+    loss = h.sum()
+    h.detach().zero_()
+    with pytest.raises(RuntimeError, match=r"ConvLSTMCellOp needs its output 0 .* modified in place"):
+        loss.backward()

@@ -62,10 +62,14 @@ def test_render_png_cleanup(tmp_path, mode):
     assert not (tmp_path / "g").exists()
 
 
-def test_render_outfile(tmp_path, mode):
+def test_render_outfile(tmp_path, mode, monkeypatch):
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
     path = make_graph().render(outfile=tmp_path / "out.svg")
     assert path == str(tmp_path / "out.svg")
     parse_svg((tmp_path / "out.svg").read_text(encoding="utf-8"))
+    assert (tmp_path / "out.gv").is_file() and not list(elsewhere.iterdir())  # the source beside the picture
 
 
 def test_pipe_and_jupyter(mode):

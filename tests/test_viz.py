@@ -4,7 +4,7 @@ import itertools
 import sys
 
 import pytest
-from test_viz_dot import clusters, edges, labelled, nodes
+from test_viz_dot import clusters, edges, labelled, nodes, weights
 
 import tinyseq as ts
 from tinyseq import autograd
@@ -72,7 +72,7 @@ def test_one_cluster_per_step_labelled():
     _, loss = rnn_loss(T=5)
     src = ts.viz.draw(loss).source
     labels = [label for label, _ in clusters(src)]
-    assert labels == [f"layer 0 → · t={t}" for t in range(5)]
+    assert labels == ["layer 0 →   t=0"] + [f"t={t}" for t in range(1, 5)]  # the row named at its start
 
 
 def test_clusters_for_layers_and_directions():
@@ -80,9 +80,10 @@ def test_clusters_for_layers_and_directions():
     src = ts.viz.draw(loss).source
     labels = [label for label, _ in clusters(src)]
     assert len(labels) == 2 * 2 * 3
-    assert "layer 1 ← · t=2" in labels and "layer 0 → · t=0" in labels
-    fills = {a["fillcolor"] for label, a in clusters(src) if "←" in label}
-    assert fills and fills.isdisjoint({a["fillcolor"] for label, a in clusters(src) if "→" in label})
+    assert "layer 1 ←   t=0" in labels and "layer 0 →   t=0" in labels
+    fills = [a["fillcolor"] for _, a in clusters(src)]
+    # rows in turn: layer 0 →, layer 0 ←, layer 1 →, layer 1 ←; the reverse rows in their own colour
+    assert fills[0] == fills[6] != fills[3] == fills[9]
 
 
 def test_untagged_loop_has_no_clusters():
@@ -95,16 +96,14 @@ def test_untagged_loop_has_no_clusters():
     assert len(labelled(src, "Tanh")) == 3
 
 
-def test_shared_parameters_drawn_once_with_an_edge_per_step():
+def test_shared_parameters_drawn_once_and_named_in_every_step():
     model, loss = rnn_loss(T=6)
     src = ts.viz.draw(loss).source
-    cells = set(labelled(src, "RNNCell"))
+    cells = labelled(src, "RNNCell")
     assert len(cells) == 6
-    for name, _ in model.named_parameters():
-        (p,) = labelled(src, name)  # exactly one node per parameter
-        targets = [d for s, d, _ in edges(src) if s == p]
-        assert set(targets) == cells and len(targets) == 6
-    assert nodes(src)[p]["label"] == "bias_l0\\n(4,)"
+    assert weights(src) == {name: str(tuple(p.shape)).replace(",)", ",)") for name, p in model.named_parameters()}
+    assert all(nodes(src)[c]["label"] == "RNNCell\\nW_ih W_hh b" for c in cells)
+    assert weights(src)["bias_l0"] == "(4,)"
 
 
 def test_nested_module_parameters_use_qualified_names():
@@ -118,7 +117,7 @@ def test_nested_module_parameters_use_qualified_names():
 
     model = Wrapper()
     src = ts.viz.draw(model(ts.randn(3, 2, 3))).source
-    assert len(labelled(src, "rnn.weight_hh_l0")) == 1
+    assert "rnn.weight_hh_l0" in weights(src)
 
 
 def test_params_argument_names_loose_tensors():
@@ -128,11 +127,11 @@ def test_params_argument_names_loose_tensors():
         with ts.viz.step(t):
             h = (h @ w).tanh()
     src = ts.viz.draw(h, params={"W": w}).source
-    assert len(labelled(src, "W")) == 1
+    assert weights(src) == {"W": "(4, 4)"} and len(labelled(src, "MatMul · W")) == 3
     unnamed = ts.viz.draw(h).source
-    assert len(labelled(unnamed, "leaf")) == 1
+    assert weights(unnamed) == {"w1": "(4, 4)"}
     src = ts.viz.draw(h, params=[("W", w)]).source
-    assert len(labelled(src, "W")) == 1
+    assert weights(src) == {"W": "(4, 4)"}
 
 
 def test_cell_view_has_fewer_nodes_than_op_view():
@@ -141,8 +140,8 @@ def test_cell_view_has_fewer_nodes_than_op_view():
     op = nodes(ts.viz.draw(loss, detail="op").source)
     assert len(cell) < len(op)
     op_labels = {a["label"] for a in op.values()}
-    assert {"MatMul", "Add", "Tanh"} <= op_labels and "RNNCell" not in op_labels
-    assert sum(a["label"] == "Tanh" for a in op.values()) == 4
+    assert {"matmul · W_ih", "matmul · W_hh", "+ · b", "tanh"} <= op_labels and "RNNCell" not in op_labels
+    assert sum(a["label"] == "tanh" for a in op.values()) == 4
 
 
 def test_cell_box_has_the_step_inputs_and_state_edges():
@@ -151,10 +150,10 @@ def test_cell_box_has_the_step_inputs_and_state_edges():
     n = nodes(src)
     cells = labelled(src, "RNNCell")
     into = {c: [s for s, d, _ in edges(src) if d == c] for c in cells}
-    inputs = [s for c in cells for s in into[c] if n[s]["label"].startswith("input")]
-    assert {n[s]["label"] for s in inputs} == {"input\\n(2, 3)", "input\\n(2, 4)"}  # x_t and h_0
-    chain = [(s, d, a) for s, d, a in edges(src) if s in into and d in into]
-    assert len(chain) == 2 and all(a["label"] == "(2, 4)" for _, _, a in chain)
+    sources = sorted(n[s]["label"] for c in cells for s in into[c] if s not in cells)
+    assert sources == ["h₀", "x₀\\n(2, 3)", "x₁\\n(2, 3)", "x₂\\n(2, 3)"]
+    chain = [(s, d, a) for s, d, a in edges(src) if s in into and d in into and a.get("style") != "invis"]
+    assert len(chain) == 2 and all(a["xlabel"] == "h" and a["penwidth"] == "1.6" for _, _, a in chain)
 
 
 def test_untagged_ops_inside_a_step_stay_primitives_in_cell_view():
@@ -219,15 +218,16 @@ def test_elision_bounds_the_drawing_of_a_long_sequence():
     _, loss = rnn_loss(T=1000)
     src = ts.viz.draw(loss).source
     labels = [label for label, _ in clusters(src)]
-    assert labels == [f"layer 0 → · t={t}" for t in (0, 1, 2, 997, 998, 999)]
+    assert labels == ["layer 0 →   t=0", "t=1", "t=2", "", "t=997", "t=998", "t=999"]
     (e,) = [n for n, a in nodes(src).items() if "994 steps" in a["label"]]
-    assert nodes(src)[e]["label"] == "layer 0 →\\n… 994 steps …"
+    assert nodes(src)[e]["label"] == "… 994 steps …"
     assert len(nodes(src)) < 40
-    weight = labelled(src, "weight_hh_l0")[0]
-    assert e in {d for s, d, _ in edges(src) if s == weight}  # the weight also feeds the elided steps
-    assert len(edges(src)) == len(set((s, d) for s, d, _ in edges(src)))
+    drawn = [(s, d) for s, d, a in edges(src) if a.get("style") != "invis"]
+    assert len(drawn) == len(set(drawn))
+    # the state runs into the elided steps and out of them
+    assert len([s for s, d, _ in edges(src) if d == e]) >= 1 and len([d for s, d, _ in edges(src) if s == e]) >= 1
     src4 = ts.viz.draw(loss, max_steps=5).source
-    assert [label for label, _ in clusters(src4)] == [f"layer 0 → · t={t}" for t in (0, 1, 2, 998, 999)]
+    assert [label for label, _ in clusters(src4)] == ["layer 0 →   t=0", "t=1", "t=2", "", "t=998", "t=999"]
     assert "… 995 steps …" in src4
 
 
@@ -235,7 +235,7 @@ def test_default_draws_short_sequences_in_full():
     _, loss = rnn_loss(T=8)
     assert len(clusters(ts.viz.draw(loss).source)) == 8
     _, loss = rnn_loss(T=9)
-    assert len(clusters(ts.viz.draw(loss).source)) == 6
+    assert len(clusters(ts.viz.draw(loss).source)) == 6 + 1  # and one for the elided steps
     assert len(clusters(ts.viz.draw(loss, max_steps=9).source)) == 9
 
 
@@ -250,8 +250,8 @@ def test_ten_thousand_steps_draw_without_recursion():
     assert T > limit  # a recursive walk could not get through this graph
     full = ts.viz.draw(h, detail="op", max_steps=T).source
     assert len(clusters(full)) == T
-    assert len(labelled(full, "leaf")) == 1
-    assert len(clusters(ts.viz.draw(h).source)) == 6
+    assert weights(full) == {"w1": "(3, 3)"}
+    assert len(clusters(ts.viz.draw(h).source)) == 6 + 1
 
 
 def test_multiple_roots_and_root_labels():
@@ -268,7 +268,7 @@ def test_show_shapes_off():
     _, loss = rnn_loss(T=2)
     src = ts.viz.draw(loss, show_shapes=False).source
     assert "(2, 4)" not in src and "(4, 4)" not in src
-    assert labelled(src, "weight_hh_l0")
+    assert "weight_hh_l0" in weights(src)
 
 
 def test_backward_direction_reverses_the_edges():
@@ -277,15 +277,13 @@ def test_backward_direction_reverses_the_edges():
     bwd = ts.viz.draw(loss, direction="backward").source
     assert len(clusters(bwd)) == 3
     labels = {a["label"] for a in nodes(bwd).values()}
-    assert "RNNCell\\nbackward" in labels and "MeanBackward" in labels
-    assert not any(a["label"].startswith("input") for a in nodes(bwd).values())
-    w = labelled(bwd, "weight_hh_l0")[0]
-    assert not [e for e in edges(bwd) if e[0] == w]
-    assert len([e for e in edges(bwd) if e[1] == w]) == 3  # gradient from every step
+    assert "RNNCell\\nbackward\\nW_ih W_hh b" in labels
+    assert "MeanBackward" in labels
     (seed,) = labelled(bwd, "grad")
     assert [s for s, d, _ in edges(bwd) if d == seed] == []
-    fwd_pairs = {(s, d) for s, d, _ in edges(fwd) if not nodes(fwd)[s]["label"].startswith("input")}
-    assert {(d, s) for s, d, _ in edges(bwd)} <= fwd_pairs
+    # no gradient flows into constants (x_t, h₀): the backward view leaves them out
+    fwd_pairs = {(s, d) for s, d, a in edges(fwd) if "dir" not in a and "style" not in a and s[0] not in "ks"}
+    assert {(d, s) for s, d, a in edges(bwd) if "dir" not in a and "style" not in a} == fwd_pairs
 
 
 def test_dot_quoting_of_odd_names(tmp_path):
@@ -293,7 +291,7 @@ def test_dot_quoting_of_odd_names(tmp_path):
     with ts.viz.step('a "quoted" \\ step'):
         y = (w * 2).sum()
     g = ts.viz.draw(y, params={'my "weight"\\': w})
-    assert 'label="my \\"weight\\"\\\\\\n(2, 2)"' in g.source
+    assert 'my \\"weight\\"\\\\  (2, 2)' in g.source
     g.render(tmp_path / "odd", format="svg")
     assert "quoted" in (tmp_path / "odd.svg").read_text(encoding="utf-8")
 
@@ -304,13 +302,13 @@ def test_draw_returns_a_renderable_digraph(tmp_path):
     _, loss = rnn_loss(T=3, num_layers=2, bidirectional=True)
     g = ts.viz.draw(loss, rankdir="TB")
     assert isinstance(g, Digraph) and g.format == "svg"
-    assert "rankdir=TB" in g.source
+    assert "rankdir=TB" in g.source and "rankdir=BT" in ts.viz.draw(loss).source
     svg = g.render(tmp_path / "rnn")
     text = open(svg, encoding="utf-8").read()
-    assert svg.endswith(".svg") and "layer 1 ← · t=2" in text and "RNNCell" in text
+    assert svg.endswith(".svg") and "layer 1 ←" in text and "RNNCell" in text
     png = g.render(tmp_path / "rnn", format="png")
     assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
-    assert "layer 0 → · t=0" in g._repr_mimebundle_()["image/svg+xml"]  # Jupyter shows it inline
+    assert "layer 0 →" in g._repr_mimebundle_()["image/svg+xml"]  # Jupyter shows it inline
 
 
 def test_a_leaf_root_and_a_graph_free_tensor():
@@ -324,9 +322,9 @@ def test_a_leaf_root_and_a_graph_free_tensor():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"detail": "gate"}, r"viz.draw: detail must be one of 'cell', 'op', 'module', got 'gate'"),
+        ({"detail": "gate"}, r"viz.draw: detail must be one of 'cell', 'op', 'literal', 'module', got 'gate'"),
         ({"direction": "up"}, r"viz.draw: direction must be 'forward' or 'backward', got 'up'"),
-        ({"rankdir": "XY"}, r"viz.draw: rankdir must be one of LR, RL, TB, BT, got 'XY'"),
+        ({"rankdir": "XY"}, r"viz.draw: rankdir must be one of BT, TB, LR, RL, got 'XY'"),
         ({"max_steps": 1}, r"viz.draw: max_steps must be an int >= 2 or None, got 1"),
         ({"max_steps": 2.5}, r"viz.draw: max_steps must be an int >= 2 or None, got 2.5"),
     ],
@@ -365,11 +363,15 @@ def test_views_of_a_parameter_are_drawn_as_the_parameter():
             h = (h @ w_t + h @ u2).tanh()
     src = ts.viz.draw(h, params={"w": w, "u": u}).source
     cells = set(labelled(src, "Cell"))
-    (pw,) = labelled(src, "w")
-    assert {d for s, d, _ in edges(src) if s == pw} == cells
+    assert weights(src) == {"w": "(4, 4)"}
+    assert all(nodes(src)[c]["label"] == "Cell\\nw" for c in cells)
     assert not labelled(src, "Permute") and not labelled(src, "Reshape")
     (mul,) = labelled(src, "Mul")
     assert {d for s, d, _ in edges(src) if s == mul} == cells
-    op = ts.viz.draw(h, params={"w": w}, detail="op").source
-    assert labelled(op, "Permute") and labelled(op, "Reshape")
-    assert ts.viz.draw(w_t, params={"w": w}).source.count("->") == 1  # a view as the root
+    (pu,) = labelled(src, "u")  # u feeds an op outside the steps: drawn with its edge
+    assert [d for s, d, _ in edges(src) if s == pu] == [mul]
+    literal = ts.viz.draw(h, params={"w": w}, detail="literal").source
+    assert labelled(literal, "Permute") and labelled(literal, "Reshape")
+    assert ts.viz.draw(w_t, params={"w": w}).source.count("->") == 0  # a view as the root: the weight
+
+

@@ -42,15 +42,38 @@ def labelled(src, first_line):
     return [n for n, a in nodes(src).items() if a.get("label", "").split("\\n")[0] == first_line]
 
 
+def step_name(label, row):
+    """(full step name, row) for a cluster label: a row is named on its first step only
+    ("layer 0 →   t=0", then "t=1" ...); the full name is "layer 0 → · t=1"."""
+    head, sep, t = label.rpartition("t=")
+    if not sep:
+        return None, row
+    head = head.strip()
+    row = head or row
+    return (f"{row} · t={t.split()[0]}" if row else f"t={t.split()[0]}"), row
+
+
+def step_names(src):
+    """Full names of the step clusters, in order (the cluster of elided steps has none)."""
+    out, row = [], ""
+    for label, _ in clusters(src):
+        name, row = step_name(label, row)
+        if name:
+            out.append(name)
+    return out
+
+
 def members(src):
-    """cluster label -> names of the nodes declared inside that cluster."""
+    """full step name (see step_name) -> names of the nodes declared inside that cluster."""
     out = {}
-    label = None
+    label = row = None
+    row = ""
     for line in src.splitlines():
         if line.startswith("\tsubgraph cluster_"):
             label = ""
         elif label == "" and line.startswith("\t\tgraph [label="):
-            label = attrs(line[len("\t\tgraph [") : -1])["label"]
+            label, row = step_name(attrs(line[len("\t\tgraph [") : -1])["label"], row)
+            label = label or "…"
             out[label] = []
         elif line == "\t}":
             label = None
@@ -71,9 +94,20 @@ def test_the_readers_on_a_drawing():
             h = (h @ w).tanh()
     src = ts.viz.draw(h, params={"w": w}).source
     assert [label for label, _ in clusters(src)] == ["t=0", "t=1"]
-    (p,) = labelled(src, "w")
-    assert nodes(src)[p]["label"] == "w\\n(2, 2)" and nodes(src)[p]["shape"] == "box"
+    assert weights(src) == {"w": "(2, 2)"}
     inside = members(src)
-    assert sorted(nodes(src)[n]["label"] for n in inside["t=1"]) == ["MatMul", "Tanh"]
-    assert sum(1 for s, _, _ in edges(src) if s == p) == 2
-    assert ("n0", "n1", {"label": "(1, 2)"}) in edges(src)
+    assert sorted(nodes(src)[n]["label"] for n in inside["t=1"]) == ["MatMul · w", "Tanh"]
+    (mm0,) = [n for n in inside["t=0"] if nodes(src)[n]["label"] == "MatMul · w"]
+    (h0,) = labelled(src, "h₀")
+    assert (h0, mm0) in {(s, d) for s, d, _ in edges(src)}
+
+def weights(src):
+    """name -> shape text of the parameters listed in the rows' weight nodes."""
+    out = {}
+    for a in nodes(src).values():
+        lines = a.get("label", "").split("\\n")
+        if lines[0] == "shared by every step:":
+            for line in lines[1:]:
+                name, _, shape = line.partition("  ")
+                out[name] = shape
+    return out

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from test_viz_dot import clusters, edges, labelled, members, nodes
+from test_viz_dot import clusters, edges, labelled, members, nodes, step_names, weights
 
 import tinyseq as ts
 
@@ -28,44 +28,43 @@ def expected_labels(layers, dirs, T):
 def test_lstm_clusters_and_parameters(fused):
     model, loss = lstm(fused=fused)
     src = ts.viz.draw(loss).source
-    labels = [label for label, _ in clusters(src)]
+    labels = step_names(src)
     assert len(labels) == 2 * 2 * 4 and set(labels) == expected_labels(2, 2, 4)
     assert len(labelled(src, "LSTMCell")) == 16
-    for name, _ in model.named_parameters():
-        assert len(labelled(src, name)) == 1, name
+    assert set(weights(src)) == {name for name, _ in model.named_parameters()}
 
 
 @needs_layers
-def test_composed_lstm_weight_feeds_every_step():
-    model, loss = lstm(fused=False)
+@pytest.mark.parametrize("fused", [True, False])
+def test_every_step_names_its_recurrent_weight(fused):
+    model, loss = lstm(fused=fused)
     src = ts.viz.draw(loss).source
     inside = members(src)
-    for k, d, sfx in [(0, 0, "_l0"), (1, 1, "_l1_reverse")]:
-        (w,) = labelled(src, "weight_hh" + sfx)
+    for k, d in [(0, 0), (1, 1)]:
         arrow = "→←"[d]
-        steps = {n for t in range(4) for n in inside[f"layer {k} {arrow} · t={t}"] if n in labelled(src, "LSTMCell")}
-        assert {dst for s, dst, _ in edges(src) if s == w} == steps
+        for t in range(4):
+            (cell,) = [n for n in inside[f"layer {k} {arrow} · t={t}"] if n in labelled(src, "LSTMCell")]
+            assert "W_hh" in nodes(src)[cell]["label"].split("\\n")[1]
 
 
 @needs_layers
 @pytest.mark.parametrize(
     "kind, kw, names",
-    [("LSTM", {}, ["weight_hh_l0"]), ("LSTM", {"proj_size": 2}, ["weight_hh_l0", "weight_hr_l0"]),
-     ("GRU", {}, ["weight_hh_l0", "bias_hh_l0"]), ("RNN", {}, ["weight_hh_l0"])],
+    [("LSTM", {}, ["W_hh"]), ("LSTM", {"proj_size": 2}, ["W_hh", "W_hr"]),
+     ("GRU", {}, ["W_hh"]), ("RNN", {}, ["W_hh"])],
 )  # fmt: skip
-def test_fused_weights_feed_every_step(kind, kw, names):
-    # the fused steps take their recurrent weights as inputs, so the drawing shows the sharing
+def test_fused_steps_name_their_weights(kind, kw, names):
+    # the fused steps take their recurrent weights as inputs; each names them, none has a weight edge
     model = getattr(ts.nn, kind)(3, 4, **kw)
     out, _ = model(ts.randn(5, 2, 3))
     src = ts.viz.draw(out.sum(), detail="cell").source
     inside = members(src)
-    for name in names:
-        (w,) = labelled(src, name)
-        targets = {dst for s, dst, _ in edges(src) if s == w}
-        for t in range(5):
-            assert targets & set(inside[f"layer 0 → · t={t}"]), (name, t)
-    (w_ih,) = labelled(src, "weight_ih_l0")
-    assert not {dst for s, dst, _ in edges(src) if s == w_ih} & {n for ns in inside.values() for n in ns}
+    for t in range(5):
+        (cell,) = [n for n in inside[f"layer 0 → · t={t}"] if nodes(src)[n].get("shape") == "box"]
+        for name in names:
+            assert name in nodes(src)[cell]["label"], (name, t)
+    assert set(weights(src)) == {name for name, _ in model.named_parameters()}
+    assert not [d for s, d, a in edges(src) if a.get("color") == "#5b84d1"]
 
 
 @needs_layers
@@ -77,7 +76,7 @@ def test_cell_view_is_smaller_than_op_view():
     op_src = ts.viz.draw(composed, detail="op").source
     assert cell < len(nodes(op_src)) and composed_cell < len(nodes(op_src))
     gates = [a["label"] for a in nodes(op_src).values()]
-    assert gates.count("Sigmoid") == 3 * 3 * 4 and gates.count("Tanh") == 2 * 3 * 4
+    assert gates.count("f = σ(·)  forget") == 3 * 4 and gates.count("tanh(c)") == 3 * 4
     assert len(clusters(op_src)) == 12
 
 
@@ -87,9 +86,9 @@ def test_rnn_and_gru(kind, cell):
     model = getattr(ts.nn, kind)(3, 5, num_layers=1)
     out, h = model(ts.randn(5, 2, 3))
     src = ts.viz.draw([out, h]).source
-    assert {label for label, _ in clusters(src)} == expected_labels(1, 1, 5)
+    assert set(step_names(src)) == expected_labels(1, 1, 5)
     assert len(labelled(src, cell)) == 5
-    assert labelled(src, "output 0") and labelled(src, "output 1")
+    assert len(labelled(src, "y₀")) == 1 and labelled(src, "output 1")
 
 
 @needs_layers
@@ -97,9 +96,9 @@ def test_long_sequence_is_elided():
     model = ts.nn.RNN(3, 4)
     out, _ = model(ts.randn(1000, 1, 3))
     src = ts.viz.draw(out.sum()).source
-    assert len(clusters(src)) == 6
-    assert len(nodes(src)) < 40 and "… 994 steps …" in src
-    assert len(clusters(ts.viz.draw(out.sum(), max_steps=10).source)) == 10
+    assert len(step_names(src)) == 6
+    assert len(nodes(src)) < 60 and "… 994 steps …" in src
+    assert len(step_names(ts.viz.draw(out.sum(), max_steps=10).source)) == 10
 
 
 @needs_layers
@@ -124,9 +123,7 @@ def test_backward_view_of_a_fused_lstm():
     model, loss = lstm(T=3, layers=1, bidirectional=False)
     src = ts.viz.draw(loss, direction="backward").source
     assert len(labelled(src, "LSTMCell")) == 3 and len(clusters(src)) == 3
-    for name, _ in model.named_parameters():
-        (p,) = labelled(src, name)
-        assert [s for s, d, _ in edges(src) if s == p] == []
+    assert set(weights(src)) == {name for name, _ in model.named_parameters()}
 
 
 @needs_conv
@@ -137,14 +134,14 @@ def test_conv_lstm(monkeypatch):
     model = ts.nn.ConvLSTM(2, 3, 3, num_layers=2)
     out, _ = model(ts.randn(4, 1, 2, 5, 5))
     src = ts.viz.draw(out).source
-    assert {label for label, _ in clusters(src)} == expected_labels(2, 1, 4)
+    assert set(step_names(src)) == expected_labels(2, 1, 4)
     assert len(labelled(src, "ConvLSTMCell")) == 8
     inside = members(src)
-    for name, _ in model.named_parameters():
-        assert len(labelled(src, name)) == 1, name
-    (w,) = labelled(src, "weight_l1")
-    targets = {d for s, d, _ in edges(src) if s == w}
-    # W[:, C:] is cut once before the loop; drawn as the weight, it feeds every step
-    # that has a state to convolve (t=0 starts from zeros and skips it)
-    assert all(targets & set(inside[f"layer 1 → · t={t}"]) for t in range(1, 4))
-    assert not targets & set(inside["layer 1 → · t=0"])
+    assert set(weights(src)) == {name for name, _ in model.named_parameters()}
+    # W[:, C:] is cut once before the loop; drawn as the weight, every step that has a
+    # state to convolve names it (t=0 starts from zeros and skips it)
+    for t in range(4):
+        (cell,) = [n for n in inside[f"layer 1 → · t={t}"] if n in labelled(src, "ConvLSTMCell")]
+        assert ("W" in nodes(src)[cell]["label"].split("\\n")[-1].split()) == (t > 0)
+
+

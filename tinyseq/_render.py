@@ -138,6 +138,8 @@ class _FallbackRendering:
             format = format or outfile.suffix.lstrip(".")
             if directory is None:
                 outfile = Path(self.directory, outfile)
+                # the DOT source goes beside the picture (as graphviz does), not to the working directory
+                directory = str(outfile.parent)
             filename = filename or outfile.with_suffix(".gv").name
         format = format or self.format
         filepath = self.save(filename, directory=directory)

@@ -19,14 +19,40 @@ consumers, without recursion: 100,000-step chains are fine.
 
 from __future__ import annotations
 
+import functools
 import heapq
+import inspect
 import itertools
 import math
+import threading
 import weakref
 
-_state = {"grad": True, "anomaly": False}
 Tensor = None  # tinyseq.tensor.Tensor; tensor.py sets it (it imports this module first)
-_scope: list = [()]  # current scope: a tuple of (key, value) pairs, innermost last
+
+
+class _EngineState:
+    """What the context managers change: grad mode, anomaly mode and the scope stack
+    (tuples of (key, value) pairs, innermost last). One per thread, as in PyTorch: a
+    thread that evaluates under no_grad leaves another thread's training graph alone."""
+
+    __slots__ = ("grad", "anomaly", "scope", "saved_modes")
+
+    def __init__(self):
+        self.grad = True
+        self.anomaly = False
+        self.scope = [()]
+        # the modes to restore, one per open no_grad/enable_grad/detect_anomaly: kept here,
+        # not on the context object, so one object may be entered by several threads at once
+        self.saved_modes = []
+
+
+class _PerThread(threading.local):
+    def __init__(self):  # runs once in each thread that touches the engine
+        self.state = _EngineState()
+
+
+_local = _PerThread()
+
 # Creation order of graph nodes. backward breaks generation ties with it (not id(), an
 # address that differs between runs), so gradients sum in the same order every run.
 _creation = itertools.count()
@@ -43,20 +69,48 @@ class no_grad:
         return super().__new__(cls)
 
     def __enter__(self):
-        self._prev = _state["grad"]
-        _state["grad"] = self._mode
+        st = _local.state
+        st.saved_modes.append(st.grad)
+        st.grad = self._mode
 
     def __exit__(self, *exc):
-        _state["grad"] = self._prev
+        st = _local.state
+        st.grad = st.saved_modes.pop()
 
     def __call__(self, func):
+        mode = type(self)
+        if inspect.isgeneratorfunction(func):
+            # the body runs at each next(), long after the call returned: switch the
+            # mode around every resumption, and give the caller's mode back in between
+            @functools.wraps(func)
+            def generator(*args, **kwargs):
+                gen = func(*args, **kwargs)
+                try:
+                    with mode():
+                        item = next(gen)
+                    while True:
+                        try:
+                            sent = yield item
+                        except GeneratorExit:
+                            with mode():
+                                gen.close()
+                            raise
+                        except BaseException as e:  # thrown in by the caller: the body sees it
+                            with mode():
+                                item = gen.throw(e)
+                        else:
+                            with mode():
+                                item = gen.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+            return generator
+
+        @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            with type(self)():
+            with mode():
                 return func(*args, **kwargs)
 
-        wrapper.__wrapped__ = func
-        wrapper.__name__ = getattr(func, "__name__", "wrapper")
-        wrapper.__doc__ = getattr(func, "__doc__", None)
         return wrapper
 
 
@@ -67,11 +121,11 @@ class enable_grad(no_grad):
 
 
 def is_grad_enabled() -> bool:
-    return _state["grad"]
+    return _local.state.grad
 
 
 def is_anomaly_enabled() -> bool:
-    return _state["anomaly"]
+    return _local.state.anomaly
 
 
 class detect_anomaly:
@@ -79,11 +133,13 @@ class detect_anomaly:
     naming the op and, inside a recurrent loop, its scope (layer, direction, t)."""
 
     def __enter__(self):
-        self._prev = _state["anomaly"]
-        _state["anomaly"] = True
+        st = _local.state
+        st.saved_modes.append(st.anomaly)
+        st.anomaly = True
 
     def __exit__(self, *exc):
-        _state["anomaly"] = self._prev
+        st = _local.state
+        st.anomaly = st.saved_modes.pop()
 
 
 class scope:
@@ -97,15 +153,16 @@ class scope:
         self.tags = tuple(tags.items())
 
     def __enter__(self):
-        _scope.append(_scope[-1] + self.tags)
+        stack = _local.state.scope
+        stack.append(stack[-1] + self.tags)
         return self
 
     def __exit__(self, *exc):
-        _scope.pop()
+        _local.state.scope.pop()
 
 
 def current_scope() -> tuple:
-    return _scope[-1]
+    return _local.state.scope[-1]
 
 
 def describe_scope(tags: tuple) -> str:
@@ -163,6 +220,11 @@ class Function:
     # the other's gradient only).
     saves = ()
     versions = None  # the input tensors, when ``saves`` names some
+    # True when ``forward`` keeps its own output(s) for backward (exp, tanh, sigmoid, ...):
+    # ``apply`` then gives the outputs version counters and keeps them in ``out_versions``,
+    # so that an in-place change through ``detach()`` or a view is caught as for inputs.
+    saves_outputs = False
+    out_versions = None
     view = False  # True: the outputs are views of input 0, and share its version counter
 
     @classmethod
@@ -201,10 +263,11 @@ class Function:
         except (ValueError, IndexError, TypeError) as e:
             raise type(e)(_explain(fn.name.lower(), inputs, e)) from None
         multi = out.__class__ is tuple
-        if _state["anomaly"]:
+        st = _local.state
+        if st.anomaly:
             _check_finite(fn, out if multi else (out,), "forward")
         make = Tensor._make
-        if not (track and _state["grad"]):
+        if not (track and st.grad):
             res = tuple([make(o, be) for o in out]) if multi else make(out, be)
             if fn.view:
                 _share_version(inputs[0], res)
@@ -212,7 +275,7 @@ class Function:
         fn.parents = parents
         fn.generation = gen + 1
         fn.seq = next(_creation)
-        fn.scope = _scope[-1]
+        fn.scope = st.scope[-1]
         if fn.saves:
             fn.versions = inputs
         if multi:
@@ -230,6 +293,8 @@ class Function:
             res = make(out, be, fn, 0)
         if fn.view:
             _share_version(inputs[0], res)
+        elif fn.saves_outputs:
+            fn.out_versions = [t._version_counter() for t in res] if multi else [res._version_counter()]
         return res
 
     def record(self, parents, generation, out_meta, tags=()) -> None:
@@ -241,7 +306,7 @@ class Function:
         self.generation = generation
         self.out_meta = out_meta
         self.seq = next(_creation)
-        self.scope = _scope[-1] + tags
+        self.scope = _local.state.scope[-1] + tags
 
     @property
     def xp(self):
@@ -279,8 +344,19 @@ def _share_version(source, outputs) -> None:
 
 
 def check_versions(fn) -> None:
-    """Raise if an input array that ``fn`` saved was changed in place after ``fn`` was made."""
+    """Raise if an input or output array that ``fn`` saved was changed in place after
+    ``fn`` was made."""
+    if fn.out_versions is not None:
+        for i, changed in enumerate(fn.out_versions):
+            if changed[0] > fn.seq:
+                raise RuntimeError(
+                    f"backward: {fn.name} needs its output {i} (shape {fn.out_meta[i][0]}) as it was "
+                    "in the forward pass, but that tensor (or a view or detach() of it) was modified "
+                    "in place since. Change a clone() instead, or make the change before the op."
+                )
     inputs = fn.versions
+    if inputs is None:
+        return
     for i in fn.saves:
         changed = inputs[i]._version
         if changed is not None and changed[0] > fn.seq and fn.uses_saved(i):
@@ -300,7 +376,7 @@ def _check_finite(fn, arrays, phase):
         a = dense(a)
         finite = fn.xp.isfinite(a)
         if not bool(finite.all()):
-            where = describe_scope(_scope[-1] if phase == "forward" else fn.scope)
+            where = describe_scope(_local.state.scope[-1] if phase == "forward" else fn.scope)
             where = f" at {where}" if where else ""
             what = "output" if phase == "forward" else "input gradient"
             first = tuple(int(i) for i in fn.xp.argwhere(~finite)[0])  # for a (T, ...) output, [0] is t
@@ -356,7 +432,7 @@ def _accumulate_leaf(leaf, g, fresh=False):
         # caller's own array); copy so in-place updates of one .grad reach no other.
         if not fresh:
             g = leaf._backend.xp.array(g, copy=True)
-        leaf.grad = Tensor._make(g, leaf._backend)
+        leaf._grad = Tensor._make(g, leaf._backend)
     else:
         total = leaf.grad._data + g
         # the same grad tensor, as PyTorch keeps it (0-d sums come back as numpy scalars)
@@ -531,7 +607,7 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
         slot[root._idx] = g if slot[root._idx] is None else slot[root._idx] + g
     if counts:
         _count_down([(root, -1) for root in roots if root._ctx is None], counts, held)
-    anomaly = _state["anomaly"]
+    anomaly = _local.state.anomaly
     pop = heapq.heappop
     while heap:
         fn = pop(heap)[2]
@@ -548,7 +624,7 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
                 if g is None:
                     shape, dtype = fn.out_meta[i]
                     out_grads[i] = fn.backend.xp.zeros(shape, dtype=dtype)
-        if fn.versions:
+        if fn.versions or fn.out_versions:
             check_versions(fn)
         if fn.hooks:
             _run_hooks(fn, out_grads, accumulate)

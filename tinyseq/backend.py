@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 import zlib
 
 import numpy as np
@@ -93,7 +94,16 @@ _factories: dict = {"cpu": lambda index: Backend("cpu", np)}
 _lazy_modules: dict = {"cuda": "tinyseq_gpu", "strict": "tinyseq.testing.strict_device"}
 _backends: dict = {}
 _seed = [None]  # the last manual_seed, None until one is given
-_default = [None]  # default device name, resolved on first use
+_default = [None]  # the process's default device (TINYSEQ_DEVICE), resolved on first use
+
+
+class _PerThreadDevice(threading.local):
+    device = None  # set_default_device's choice in this thread; None: the process default
+
+
+# Per thread, as PyTorch's set_default_device: a worker thread that picks a device for its
+# own tensors does not move another thread's.
+_chosen = _PerThreadDevice()
 
 
 def register_device(kind: str, factory) -> None:
@@ -208,9 +218,27 @@ def get_backend(device=None) -> Backend:
 
 
 def default_device() -> str:
-    """The default device; reads TINYSEQ_DEVICE on first use, not at import."""
+    """This thread's default device: the last ``set_default_device`` of this thread, else
+    TINYSEQ_DEVICE (read on first use, not at import), else "cpu"."""
+    chosen = _chosen.device
+    if chosen is not None:
+        return chosen
     if _default[0] is None:
-        _default[0] = canonical(os.environ.get("TINYSEQ_DEVICE", "cpu") or "cpu")
+        spec = os.environ.get("TINYSEQ_DEVICE", "cpu") or "cpu"
+        kinds = ", ".join(sorted(set(_factories) | set(_lazy_modules)))
+        valid = f"valid values: cpu, cuda, cuda:<index> (device kinds: {kinds})"
+        try:
+            name = canonical(spec)
+        except ValueError:
+            raise ValueError(f"TINYSEQ_DEVICE={spec!r} is not a device; {valid}") from None
+        kind = name.partition(":")[0]
+        if kind not in _factories and kind not in _lazy_modules:
+            raise ValueError(f"TINYSEQ_DEVICE={spec!r} names no known device; {valid}")
+        try:
+            get_backend(name)  # a device that cannot start says so here, naming the variable
+        except (RuntimeError, ValueError) as e:
+            raise type(e)(f"TINYSEQ_DEVICE={spec!r}: {e}") from None
+        _default[0] = name
     return _default[0]
 
 
@@ -220,9 +248,13 @@ def get_default_device() -> device:
 
 
 def set_default_device(device) -> None:
-    """Make ``device`` the device new tensors go to when none is named."""
+    """Make ``device`` the device new tensors go to when none is named, in this thread (as
+    PyTorch's); None goes back to the process default (TINYSEQ_DEVICE, else "cpu")."""
+    if device is None:
+        _chosen.device = None
+        return
     get_backend(device).activate()  # fail now, not at the first factory call
-    _default[0] = canonical(device)
+    _chosen.device = canonical(device)
 
 
 def manual_seed(seed: int) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 from . import ops
 from .autograd import is_grad_enabled
 from .backend import get_backend, host_rng
-from .tensor import Tensor, as_dtype
+from .tensor import Tensor, as_dtype, check_fill
 from .utils.data.dataset import TensorDataset, as_tensor
 
 
@@ -157,6 +157,7 @@ def pad_sequences(sequences, batch_first: bool = False, padding_value=0):
                 f"pad_sequences: sequences need shape (L_i, *) with the same trailing shape, dtype and device; "
                 f"got {desc}"
             )
+    check_fill(padding_value, first.dtype, "pad_sequences")
     lengths = [s.shape[0] for s in seqs]
     longest = max(lengths)
     if is_grad_enabled() and any(s.requires_grad for s in seqs):

@@ -245,9 +245,11 @@ def _import_tinyseq(path):
     return None
 
 
-def decode_module(node, decode, file_name, device=None):
+def decode_module(node, decode, file_name, device=None, where="module"):
     """Rebuild the module described by ``node`` (the value of a {"module": ...} entry);
-    ``decode(sub_node)`` turns stored data back into values."""
+    ``decode(sub_node)`` turns stored data back into values. A malformed entry raises
+    CheckpointError naming its place (``where``)."""
+    _check_node(node, file_name, where)
     module = _build(node, decode, file_name)
     state = node.get("state")
     if state is not None:
@@ -277,11 +279,39 @@ def _match_dtypes(module, state):
                         _move(t, None, saved.dtype)
 
 
+def _check_node(node, file_name, where):
+    """Every field of a module entry (and of its children's) has the shape save writes."""
+    from .serialization import CheckpointError
+
+    def bad(what):
+        return CheckpointError(f"load: {file_name!r} has a malformed module entry at {where}: {what}")
+
+    if not isinstance(node, dict) or not isinstance(node.get("class"), str):
+        raise bad("expected an object with a 'class' name")
+    if not isinstance(node.get("args", []), list):
+        raise bad("'args' must be a list")
+    for key in ("kwargs", "children"):
+        pairs = node.get(key, [])
+        if not isinstance(pairs, list) or not all(
+            isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) for p in pairs
+        ):
+            raise bad(f"{key!r} must be a list of [name, value] pairs")
+    if not isinstance(node.get("training", True), bool):
+        raise bad("'training' must be true or false")
+    frozen = node.get("frozen", [])
+    if not isinstance(frozen, list) or not all(isinstance(n, str) for n in frozen):
+        raise bad("'frozen' must be a list of parameter names")
+    for name, child in node.get("children", []):
+        if child is not None:
+            if not isinstance(child, dict) or "module" not in child:
+                raise bad(f"child {name!r} must be a module entry or null")
+            _check_node(child["module"], file_name, f"{where}/children/{name}")
+
+
 def _build(node, decode, file_name):
     from .serialization import CheckpointError
 
-    if not isinstance(node, dict) or not isinstance(node.get("class"), str):
-        raise CheckpointError(f"load: {file_name!r} has a malformed module entry")
+    _check_node(node, file_name, "module")
     cls = resolve(node["class"], file_name, want_module=True)
     args = [_decode_arg(a, decode, file_name) for a in node.get("args", [])]
     kwargs = {k: _decode_arg(v, decode, file_name) for k, v in node.get("kwargs", [])}

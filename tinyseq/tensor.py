@@ -60,6 +60,33 @@ def as_dtype(dtype):
     return np.dtype(dtype)
 
 
+def check_fill(value, dtype, name) -> None:
+    """Refuse a fill value that an integer dtype cannot hold (NaN, inf, out of range):
+    numpy would fill with an arbitrary integer (NaN becomes -2**63) without a word."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iu" or isinstance(value, (bool, np.bool_)):
+        return
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        info = np.iinfo(dtype)
+        v = float(value) if isinstance(value, (float, np.floating)) else int(value)
+        if v != v or not info.min <= v <= info.max:  # v != v: NaN
+            raise ValueError(f"{name}: value {value!r} cannot be converted to {dtype} (NaN, inf or out of range)")
+
+
+def check_cast(array, dtype, name, xp) -> None:
+    """Refuse casting float values an integer dtype cannot hold (NaN, inf, out of range):
+    numpy (and PyTorch) would make them an arbitrary integer without a word."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iu" or array.dtype.kind != "f" or not array.size:
+        return
+    info = np.iinfo(dtype)
+    # every NaN fails both comparisons
+    if not bool(((array >= info.min) & (array <= info.max)).all()):
+        raise ValueError(
+            f"{name}: cannot convert {array.dtype} values to {dtype}: some are NaN, inf or out of its range"
+        )
+
+
 def parse_to_args(args, device=None, dtype=None):
     """Split ``to(...)``'s positional arguments into (device, dtype)."""
     for a in args:
@@ -90,7 +117,7 @@ class Tensor:
     tensor cut from the graph, as in PyTorch; ``grad`` is a Tensor or None.
     """
 
-    __slots__ = ("_data", "requires_grad", "grad", "_ctx", "_idx", "_backend", "_hooks", "_version", "__weakref__")
+    __slots__ = ("_data", "requires_grad", "_grad", "_ctx", "_idx", "_backend", "_hooks", "_version", "__weakref__")
     __array_priority__ = 1000  # numpy scalars on the left defer to our operators
 
     def __init__(self, data, dtype=None, requires_grad=False, device=None):
@@ -101,8 +128,12 @@ class Tensor:
             data = np.stack([t.numpy() for t in data])  # a list of tensors, as PyTorch allows
         dtype = as_dtype(dtype)
         if be.owns(data):
+            if dtype is not None:
+                check_cast(data, dtype, "tensor", be.xp)
             array = data.astype(dtype) if dtype is not None else data.copy()
         else:
+            if dtype is not None and isinstance(data, np.ndarray):
+                check_cast(data, dtype, "tensor", np)
             host = np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
             if host.dtype == object:
                 raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data")
@@ -110,7 +141,7 @@ class Tensor:
             # np.array, not ascontiguousarray: the latter turns 0-d data into shape (1,)
             array = be.from_host(np.array(host, dtype=dtype, order="C"))
         self._data = array
-        self.grad = None
+        self._grad = None
         self._ctx = None
         self._idx = 0
         self._backend = be
@@ -126,7 +157,7 @@ class Tensor:
         t = _new(cls)
         # numpy hands back scalars for 0-d results; a tensor's data is always an array
         t._data = data if data.ndim else backend.xp.asarray(data)
-        t.grad = None
+        t._grad = None
         t._ctx = ctx
         t._idx = idx
         t._backend = backend
@@ -174,6 +205,32 @@ class Tensor:
     def xp(self):
         """The array module of this tensor's device."""
         return self._backend.xp
+
+    @property
+    def grad(self):
+        """The gradient accumulated by backward (a Tensor of this shape), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        # refused here, not at the optimizer step: a (1,) gradient for a (3,) parameter
+        # would broadcast there and update every element with it
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: expected a Tensor or None, got {type(value).__name__}")
+            if value.shape != self.shape:
+                raise RuntimeError(
+                    f"grad: a gradient of shape {value.shape} cannot be assigned to a tensor of shape {self.shape}"
+                )
+            if value._backend is not self._backend:
+                raise RuntimeError(
+                    f"grad: a gradient on {value.device} cannot be assigned to a tensor on {self.device}"
+                )
+            if value.dtype != self.dtype:
+                raise RuntimeError(
+                    f"grad: a gradient of dtype {value.dtype} cannot be assigned to a tensor of dtype {self.dtype}"
+                )
+        self._grad = value
 
     @property
     def is_leaf(self) -> bool:
@@ -229,6 +286,11 @@ class Tensor:
                 )
             g = self.xp.ones(self._data.shape, dtype=self._data.dtype)
         else:
+            if isinstance(gradient, Tensor) and gradient._backend is not self._backend:
+                raise RuntimeError(
+                    f"backward: gradient is on {gradient.device} but the tensor is on {self.device}; "
+                    f"move it with gradient.to({self.device!r})"
+                )
             g = gradient._data if isinstance(gradient, Tensor) else self._backend.asarray(gradient)
             if tuple(g.shape) != self.shape:
                 raise RuntimeError(f"backward: gradient has shape {tuple(g.shape)} but the tensor has {self.shape}")
@@ -516,6 +578,7 @@ class Tensor:
         return self
 
     def fill_(self, value) -> Tensor:
+        check_fill(value, self.dtype, "fill_")
         self._inplace_check("fill_")
         self._data[...] = self._other_data(value)
         return self
@@ -825,6 +888,7 @@ def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     if dtype is None:
         dtype = bool_ if isinstance(fill_value, bool) else int64 if isinstance(fill_value, int) else None
+    check_fill(fill_value, get_default_dtype() if dtype is None else as_dtype(dtype), "full")
     return _factory(
         lambda be, s, d: be.xp.full(s, fill_value, dtype=d), (size,) if isinstance(size, int) else size,
         dtype, device, requires_grad,
@@ -836,16 +900,28 @@ def _draw(be, generator, draw):
     return draw(be.rng) if generator is None else be.from_host(np.asarray(draw(generator.rng)))
 
 
+def _floats(method, name, generator):
+    """A factory's maker that draws floats with ``method`` of the generator; generators
+    draw float32 and float64 only, so float16 is drawn as float32 and cast."""
+
+    def make(be, shape, dtype):
+        if dtype.kind != "f":
+            raise TypeError(f"{name}: dtype must be a floating-point type, got {dtype}")
+        drawn = float32 if dtype == float16 else dtype
+        out = _draw(be, generator, lambda r: getattr(r, method)(shape, dtype=drawn))
+        return out.astype(float16) if dtype == float16 else out
+
+    return make
+
+
 def randn(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
     """Standard normal draws from the device's generator (seeded by manual_seed) or ``generator``."""
-    return _factory(lambda be, s, d: _draw(be, generator, lambda r: r.standard_normal(s, dtype=d)), size, dtype,
-                    device, requires_grad)  # fmt: skip
+    return _factory(_floats("standard_normal", "randn", generator), size, dtype, device, requires_grad)
 
 
 def rand(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
     """Uniform draws in [0, 1)."""
-    return _factory(lambda be, s, d: _draw(be, generator, lambda r: r.random(s, dtype=d)), size, dtype, device,
-                    requires_grad)  # fmt: skip
+    return _factory(_floats("random", "rand", generator), size, dtype, device, requires_grad)
 
 
 def randint(low, high=None, size=(), dtype=None, device=None, generator=None) -> Tensor:

@@ -54,9 +54,10 @@ from .. import ops
 from ..autograd import Function, OpError, scope
 from ..ops import fused
 from ..tensor import Tensor, zeros
+from . import empty_batch
 from . import functional as F
 from .module import Module
-from .rnn_cells import cell_ids, check_dtype, new_parameter
+from .rnn_cells import cell_ids, check_dtype, named, new_parameter
 
 __all__ = ["ConvRNNCell", "ConvLSTMCell", "ConvGRUCell", "ConvRNN", "ConvLSTM", "ConvGRU"]
 
@@ -133,6 +134,7 @@ class ConvLSTMCellOp(Function):
     absent (zero). -> (h' (B, h, H, W), c' (B, h, H, W))."""
 
     saves = (-1,)  # c, which the cell's backward reads
+    saves_outputs = True  # and h', which it reads too
 
     def uses_saved(self, i):
         return self.has[1]
@@ -193,7 +195,7 @@ def _channel_vector(p):
 
 
 def _rnn_update(pre, nonlinearity):
-    return ops.tanh(pre) if nonlinearity == "tanh" else ops.relu(pre)
+    return named(ops.tanh(pre), "h_tanh") if nonlinearity == "tanh" else named(ops.relu(pre), "h_relu")
 
 
 def _lstm_update(xg, hg, c, peep, fused):
@@ -206,12 +208,13 @@ def _lstm_update(xg, hg, c, peep, fused):
     if peep is not None and c is not None:
         i = i + peep[0] * c
         f = f + peep[1] * c
-    c_new = ops.sigmoid(i) * ops.tanh(g)
+    # the names are the drawer's (rnn_cells.GATE_LABELS); with c = 0, c' is i * g itself
+    c_new = named(named(ops.sigmoid(i), "i") * named(ops.tanh(g), "g"), "c" if c is None else "i*g")
     if c is not None:
-        c_new = ops.sigmoid(f) * c + c_new
+        c_new = named(named(named(ops.sigmoid(f), "f") * c, "f*c") + c_new, "c")
     if peep is not None:
         o = o + peep[2] * c_new
-    return ops.sigmoid(o) * ops.tanh(c_new), c_new
+    return named(named(ops.sigmoid(o), "o") * named(ops.tanh(c_new), "tanh c"), "h"), c_new
 
 
 def _gru_update(xg, hg, h, bias_hn):
@@ -219,15 +222,15 @@ def _gru_update(xg, hg, h, bias_hn):
     xr, xz, xn = ops.chunk(xg, 3, dim=1)
     if hg is None:
         # h = 0: the state convolution is zero; only b_hn survives inside the reset product
-        r, z = ops.sigmoid(xr), ops.sigmoid(xz)
-        n = ops.tanh(xn + r * bias_hn) if bias_hn is not None else ops.tanh(xn)
-        return n - z * n
+        r, z = named(ops.sigmoid(xr), "r"), named(ops.sigmoid(xz), "z")
+        n = named(ops.tanh(xn + r * bias_hn) if bias_hn is not None else ops.tanh(xn), "n")
+        return named(n - z * n, "h_gru")
     hr, hz, hn = ops.chunk(hg, 3, dim=1)
-    r, z = ops.sigmoid(xr + hr), ops.sigmoid(xz + hz)
+    r, z = named(ops.sigmoid(xr + hr), "r"), named(ops.sigmoid(xz + hz), "z")
     if bias_hn is not None:
         hn = hn + bias_hn
-    n = ops.tanh(xn + r * hn)
-    return n + z * (h - n)
+    n = named(ops.tanh(xn + named(r * hn, "r*hn")), "n")
+    return named(n + z * (h - n), "h_gru")  # = (1 - z) n + z h
 
 
 # -- parameters ----------------------------------------------------------------------
@@ -444,6 +447,8 @@ class _ConvRecurrent(Module):
         if T == 0:
             raise OpError(f"{name}: input of shape {x.shape} has no time steps")
         check_dtype(name, x, self.weight_l0)
+        if B == 0:  # an empty batch: empty outputs, as PyTorch's recurrent layers give
+            return empty_batch.conv_recurrent_layer(self, x, h0)
         states = self._initial_states(h0, B, H, W)
         dirs = self._dirs
         finals = []

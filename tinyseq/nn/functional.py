@@ -205,7 +205,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="m
     name = "binary_cross_entropy_with_logits"
     _check_reduction(name, reduction)
     target = _same_shape(name, input, target)
-    softplus_neg = ops.log(1 + ops.exp(-ops.abs(input))) + relu(-input)  # log(1 + exp(-x))
+    # log(1 + exp(-x)), whose gradient -sigmoid(-x) is right at x = 0 too (-1/2; a composition
+    # through |x| and relu would give 0 there, doubling the gradient of zero logits)
+    softplus_neg = _softplus(-input)
     if pos_weight is None:
         loss = (1 - target) * input + softplus_neg
     else:
@@ -370,10 +372,14 @@ def embedding(input, weight, padding_idx=None):
     if input.dtype.kind not in "iu":
         raise OpError(f"embedding: indices must be an integer tensor, got {input.dtype}")
     n = weight.shape[0]
-    if input.numel() and (int(input._data.min()) < -n or int(input._data.max()) >= n):
-        raise OpError(
-            f"embedding: index {int(input._data.max())} is out of range for {n} embeddings (weight {weight.shape})"
-        )
+    if input.numel():
+        lo, hi = int(input._data.min()), int(input._data.max())
+        if lo < 0 or hi >= n:  # negatives too: PyTorch refuses them rather than count from the end
+            bad = lo if lo < 0 else hi
+            raise OpError(
+                f"embedding: index {bad} is out of range for {n} embeddings (weight {weight.shape}); "
+                f"indices must be in [0, {n})"
+            )
     if padding_idx is not None and padding_idx < 0:
         padding_idx += n
     return _Embedding.apply(weight, ids=input._data, padding_idx=padding_idx)

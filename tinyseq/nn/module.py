@@ -19,7 +19,7 @@ IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_k
 class Parameter(Tensor):
     """A tensor that a Module registers as trainable (requires_grad=True by default)."""
 
-    __slots__ = ("_owner",)
+    __slots__ = ("_owner", "_called_as")
 
     def __init__(self, data=None, requires_grad=True):
         if data is None:
@@ -30,13 +30,14 @@ class Parameter(Tensor):
             t = Tensor(data)
             be, array = t._backend, t._data
         self._data = array
-        self.grad = None
+        self._grad = None
         self._ctx = None
         self._idx = 0
         self._backend = be
         self._hooks = None
         self._version = None
         self._owner = None
+        self._called_as = None  # (module path, attribute) at the last forward call, see Module.__call__
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -46,11 +47,29 @@ class Parameter(Tensor):
 
     @property
     def qualified_name(self):
-        """Dotted name from the outermost module that owns it (``lstm.weight_ih_l0``), or None."""
-        if self._owner is None:
+        """Dotted name from the outermost module that owns it (``lstm.weight_ih_l0``), or None.
+
+        When the owner is gone (a module built inline, ``ts.nn.LSTM(3, 4)(x)``),
+        the name recorded by its last forward call is used, so a drawing made
+        after the module was dropped still names its weights."""
+        if self._owner is not None:
+            module, name = self._owner[0](), self._owner[1]
+            if module is not None:
+                return module._qualify(name)
+        called = self._called_as
+        if called is None:
             return None
-        module, name = self._owner[0](), self._owner[1]
-        return None if module is None else module._qualify(name)
+        path, name = called
+        return f"{path}.{name}" if path else name
+
+
+def _check_name(who, kind, name) -> None:
+    """A parameter, buffer or submodule name: state_dict keys join names with '.', so a
+    dotted or empty name would load into the wrong place (PyTorch raises KeyError too)."""
+    if not isinstance(name, str):
+        raise TypeError(f"{who}: {kind} name must be a string, got {type(name).__name__}")
+    if not name or "." in name:
+        raise KeyError(f"{who}: {kind} name {name!r} must be non-empty and contain no '.'")
 
 
 class Module:
@@ -78,6 +97,7 @@ class Module:
         if isinstance(value, Parameter):
             self.register_parameter(name, value)
         elif isinstance(value, Module):
+            _check_name("add_module", "module", name)
             self._forget(name, keep=self._modules)
             self._modules[name] = value
             object.__setattr__(value, "_parent", (weakref.ref(self), name))
@@ -125,6 +145,7 @@ class Module:
     def register_parameter(self, name: str, param) -> None:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, got {type(param).__name__}")
+        _check_name("register_parameter", "parameter", name)
         self._forget(name, keep=self._parameters)
         self._parameters[name] = param
         if param is not None:
@@ -135,14 +156,14 @@ class Module:
         state dict unless ``persistent=False``) but is not trained."""
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: {name!r} must be a tensor or None, got {type(tensor).__name__}")
-        if "." in name or not name:
-            raise KeyError(f"register_buffer: buffer name {name!r} must be non-empty and contain no '.'")
+        _check_name("register_buffer", "buffer", name)
         self._forget(name, keep=self._buffers)
         self._buffers[name] = tensor
         if not persistent:
             object.__setattr__(self, "_non_persistent", getattr(self, "_non_persistent", set()) | {name})
 
     def add_module(self, name: str, module) -> None:
+        _check_name("add_module", "module", name)
         setattr(self, name, module)
 
     def _qualify(self, name: str) -> str:
@@ -319,7 +340,15 @@ class Module:
     def __call__(self, *args, **kwargs):
         # Nodes made inside are tagged with the module's name, so the graph
         # drawer can collapse a whole layer into one box (detail="module").
-        with scope(module=self._label()):
+        label = self._label()
+        if self._parameters:
+            # Names for the drawer, recorded now: the module may be a temporary.
+            # A top-level module's own parameters go by their attribute names.
+            path = label if self._parent is not None else ""
+            for name, p in self._parameters.items():
+                if p is not None:
+                    p._called_as = (path, name)
+        with scope(module=label):
             if self._forward_pre_hooks or self._forward_hooks:
                 return self._hooked_forward(args, kwargs)
             return self.forward(*args, **kwargs)

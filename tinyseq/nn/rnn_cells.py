@@ -29,16 +29,48 @@ from ..tensor import Tensor, empty, zeros
 from .init import uniform_
 from .module import Module, Parameter
 
-__all__ = ["RNNCell", "LSTMCell", "GRUCell", "rnn_cell", "lstm_cell", "gru_cell"]
+__all__ = ["RNNCell", "LSTMCell", "GRUCell", "rnn_cell", "lstm_cell", "gru_cell", "GATE_LABELS", "named"]
 
 # One id per cell invocation, so the graph drawer can box the nodes of one step.
 cell_ids = itertools.count()
+
+# What the drawer prints on the nodes of the equations (ts.viz.draw(detail="op")): the
+# lecture's names for the gates and states. Fused steps are drawn with the same labels.
+GATE_LABELS = {
+    "i": "i = σ(·)  input",
+    "f": "f = σ(·)  forget",
+    "g": "g = tanh(·)  c̃",
+    "o": "o = σ(·)  output",
+    "f*c": "f · c",
+    "i*g": "i · g",
+    "c": "c = f·c + i·g",
+    "tanh c": "tanh(c)",
+    "h": "h = o · tanh(c)",
+    "r": "r = σ(·)  reset",
+    "z": "z = σ(·)  update",
+    "r*hn": "r · (h W_hnᵀ + b_hn)",
+    "n": "n = tanh(·)  new",
+    "z*h": "z · h",
+    "h_gru": "h = (1 − z)·n + z·h",
+    "h_tanh": "h = tanh(·)",
+    "h_relu": "h = relu(·)",
+}
+
+
+def named(t, key):
+    """Give the node that made ``t`` its name in the equations (``GATE_LABELS[key]``); returns ``t``.
+
+    One attribute on the node: the drawer shows it, nothing else reads it."""
+    fn = t._ctx
+    if fn is not None:
+        fn.label = GATE_LABELS[key]
+    return t
 
 
 # -- the equations, composed from primitive ops ---------------------------------------
 def rnn_cell(pre, nonlinearity="tanh"):
     """pre (B, H) = x W_ih^T + b_ih + h W_hh^T + b_hh -> h' (B, H)."""
-    return pre.tanh() if nonlinearity == "tanh" else pre.relu()
+    return named(pre.tanh(), "h_tanh") if nonlinearity == "tanh" else named(pre.relu(), "h_relu")
 
 
 def lstm_cell(gates, c, w_hr=None):
@@ -46,9 +78,9 @@ def lstm_cell(gates, c, w_hr=None):
 
     h' is (B, H), or (B, P) through the projection ``w_hr`` (P, H)."""
     i, f, g, o = gates.chunk(4, dim=-1)
-    i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
-    c = f * c + i * g
-    h = o * c.tanh()
+    i, f, g, o = named(i.sigmoid(), "i"), named(f.sigmoid(), "f"), named(g.tanh(), "g"), named(o.sigmoid(), "o")
+    c = named(named(f * c, "f*c") + named(i * g, "i*g"), "c")
+    h = named(o * named(c.tanh(), "tanh c"), "h")
     if w_hr is not None:
         h = h @ w_hr.T
     return h, c
@@ -58,10 +90,10 @@ def gru_cell(gx, gh, h):
     """gx (B, 3H) = x W_ih^T + b_ih, gh (B, 3H) = h W_hh^T + b_hh, h (B, H) -> h' (B, H)."""
     x_r, x_z, x_n = gx.chunk(3, dim=-1)
     h_r, h_z, h_n = gh.chunk(3, dim=-1)
-    r = (x_r + h_r).sigmoid()
-    z = (x_z + h_z).sigmoid()
-    n = (x_n + r * h_n).tanh()
-    return (1 - z) * n + z * h
+    r = named((x_r + h_r).sigmoid(), "r")
+    z = named((x_z + h_z).sigmoid(), "z")
+    n = named((x_n + named(r * h_n, "r*hn")).tanh(), "n")
+    return named((1 - z) * n + named(z * h, "z*h"), "h_gru")
 
 
 # -- shared by cells and layers ---------------------------------------------------------

@@ -34,6 +34,7 @@ from ..autograd import OpError, scope
 from ..ops import fused as fused_ops
 from ..ops.shape import Stack
 from ..tensor import Tensor
+from . import empty_batch
 from . import functional as F
 from .module import Module
 from .rnn_cells import (
@@ -204,6 +205,8 @@ class _RecurrentLayer(Module):
             return rnn_utils.forward_packed(self, input, h0)
         x, unbatched = self._input(input)
         T, B, _ = x.shape
+        if T == 0 or B == 0:  # empty outputs for an empty batch (as PyTorch); no steps: an error
+            return empty_batch.recurrent_layer(self, input, x, h0)
         H, P = self.hidden_size, self.proj_size or self.hidden_size
         lstm = self.kind == "lstm"
         if lstm:

@@ -15,7 +15,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..autograd import Function, OpError, _share_version
-from ..tensor import Tensor, as_dtype, get_default_dtype
+from ..tensor import Tensor, as_dtype, check_cast, check_fill, get_default_dtype
 from . import elementwise as E
 from . import matmul as M
 from . import promotion as P
@@ -241,6 +241,7 @@ def where(condition, a, b):
 
 def masked_fill(x, mask, value):
     """``x`` with ``value`` where ``mask`` is true."""
+    check_fill(value, x.dtype, "masked_fill")
     return where(mask, _const(value, x.dtype, x._backend), x)
 
 
@@ -327,6 +328,7 @@ def cast(x, dtype):
     if x._data.dtype == dtype:
         return x
     if not (_is_float(dtype) and _is_float(x.dtype)):
+        check_cast(x._data, dtype, "cast", x.xp)
         return Tensor._make(x._data.astype(dtype), x._backend)
     return E.Cast.apply(x, dtype=dtype)
 
@@ -488,7 +490,14 @@ def var(x, dim=None, unbiased=None, keepdim=False, correction=None):
 
 
 def std(x, dim=None, unbiased=None, keepdim=False, correction=None):
-    return sqrt(var(x, dim, unbiased, keepdim, correction))
+    """Standard deviation (``correction=1`` by default); the gradient is 0 where every value
+    is the same (as PyTorch), not the nan of sqrt's derivative at 0."""
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    axes = _axes(x, dim, "std")
+    n = x.numel() if axes is None else math.prod(x.shape[a] for a in axes)
+    centered = x - mean(x, dim=dim, keepdim=True)
+    return R.Norm2.apply(centered, axis=axes, keepdims=keepdim) / math.sqrt(builtins.max(n - correction, 0))
 
 
 def norm(x, p="fro", dim=None, keepdim=False):
@@ -521,6 +530,8 @@ def log_softmax(x, dim=-1):
     no gradient is lost): a large logsumexp would otherwise round away the
     small differences that matter."""
     _axes(x, dim, "log_softmax")
+    if x._data.size == 0:  # nothing to normalise (amax of an empty dim would raise); PyTorch returns it empty
+        return clone(x)
     shifted = x - amax(x.detach(), dim=dim, keepdim=True)
     return shifted - logsumexp(shifted, dim=dim, keepdim=True)
 
@@ -546,7 +557,19 @@ def reshape(x, *shape):
     return S.Reshape.apply(x, shape=shape)
 
 
-view = reshape
+def view(x, *shape):
+    """Same data, new shape, always sharing memory with ``x`` (writes to one show in the
+    other). A tensor whose strides do not allow that (a transpose, say) raises, as in
+    PyTorch: ``reshape`` copies instead."""
+    out = reshape(x, *shape)
+    a = x._data
+    if out is not x and a.size and not a.flags.c_contiguous and not x.xp.may_share_memory(a, out._data):
+        raise RuntimeError(
+            f"view: a tensor of shape {x.shape} whose strides do not fit {_shape_arg(shape)} cannot be viewed "
+            "without a copy (it is not contiguous, e.g. a transpose); use .reshape(...) instead, or "
+            ".contiguous().view(...)"
+        )
+    return out
 
 
 def reshape_as(x, other):
@@ -554,7 +577,7 @@ def reshape_as(x, other):
 
 
 def view_as(x, other):
-    return reshape(x, other.shape)
+    return view(x, other.shape)
 
 
 def flatten(x, start_dim=0, end_dim=-1):
@@ -642,6 +665,13 @@ def broadcast_to(x, shape):
 _BASIC_INDEX = (int, slice, type(None), type(Ellipsis))
 
 
+def _index_array(p):
+    """A list or array index as an array; an empty list is an empty *integer* index
+    (numpy would make it float64, which no array accepts as an index)."""
+    a = np.asarray(p)
+    return a.astype(np.int64) if a.size == 0 and a.dtype.kind == "f" else a
+
+
 def normalize_index(x, index):
     """PyTorch indices (ints, slices, None, ..., lists, int/bool tensors) as array indices."""
     if index.__class__ in _BASIC_INDEX:
@@ -654,7 +684,7 @@ def normalize_index(x, index):
                 raise RuntimeError(f"getitem: index on {p.device} for a tensor on {x.device}")
             p = p._data
         elif isinstance(p, (list, np.ndarray)):
-            p = x._backend.from_host(np.asarray(p))
+            p = x._backend.from_host(_index_array(p))
         elif isinstance(p, np.integer):
             p = int(p)
         out.append(p)
@@ -726,8 +756,8 @@ def cat(tensors, dim=0):
         if t.ndim != nd or t.shape[:axis] + t.shape[axis + 1 :] != ref[:axis] + ref[axis + 1 :]:
             shapes = ", ".join(str(u.shape) for u in tensors)
             raise OpError(f"cat: shapes {shapes} differ outside dim {dim}")
-    if len(tensors) == 1:
-        return tensors[0]
+    if len(tensors) == 1:  # a new tensor, as PyTorch's: writing to it must not change the input
+        return clone(tensors[0])
     return S.Cat.apply(*tensors, axis=axis)
 
 
@@ -781,6 +811,7 @@ def pad(x, pad, mode="constant", value=0.0):
         raise OpError(f"pad: only mode='constant' is supported, got {mode!r}")
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise OpError(f"pad: padding {tuple(pad)} needs pairs for at most {x.ndim} dims (shape {x.shape})")
+    check_fill(value, x.dtype, "pad")
     widths = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
         widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))

@@ -88,6 +88,8 @@ class PowScalar(Function):
 class RPowScalar(Function):
     """c ** b for a Python number c > 0."""
 
+    saves_outputs = True
+
     def forward(self, b, c):
         out = c**b
         self.saved = (out,)
@@ -103,6 +105,7 @@ class Pow(Function):
     """a ** b, both tensors."""
 
     saves = (0, 1)
+    saves_outputs = True
 
     def forward(self, a, b):
         out = a**b
@@ -123,6 +126,8 @@ class Pow(Function):
 
 
 class Exp(Function):
+    saves_outputs = True
+
     def forward(self, a):
         out = self.xp.exp(a)
         self.saved = (out,)
@@ -157,6 +162,8 @@ class Log1p(Function):
 
 
 class Sqrt(Function):
+    saves_outputs = True
+
     def forward(self, a):
         out = self.xp.sqrt(a)
         self.saved = (out,)
@@ -200,6 +207,8 @@ class Cos(Function):
 
 
 class Tanh(Function):
+    saves_outputs = True
+
     def forward(self, a):
         out = self.xp.tanh(a)
         self.saved = (out,)
@@ -234,6 +243,8 @@ _LOG_TINY = {"e": 9.7, "f": 87.3, "d": 708.3}
 
 
 class Sigmoid(Function):
+    saves_outputs = True
+
     def forward(self, a):
         out = sigmoid_array(self.xp, a)
         self.saved = (out,)
@@ -245,6 +256,8 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
+    saves_outputs = True
+
     def forward(self, a):
         out = self.xp.maximum(a, 0)
         self.saved = (out,)

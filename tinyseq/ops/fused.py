@@ -336,6 +336,7 @@ class RNNCellOp(Function):
     x (B, I), h (B, H), W_ih (H, I), W_hh (H, H)[, b_ih (H,), b_hh (H,)] -> h' (B, H)."""
 
     saves = (0, 1, 2, 3)
+    saves_outputs = True  # the kernel's backward reads h'
 
     def uses_saved(self, i):  # x and h for the weights' gradients, the weights for theirs
         return self.needs((2, 3, 0, 1)[i])
@@ -362,6 +363,7 @@ class LSTMCellOp(Function):
     -> (h' (B, H), c' (B, H))."""
 
     saves = (0, 1, 2, 3, 4)
+    saves_outputs = True  # the kernel's backward reads h'
 
     def uses_saved(self, i):  # as RNNCellOp's, and c, which the cell's backward reads
         return i == 2 or self.needs((3, 4, None, 0, 1)[i])

@@ -46,6 +46,7 @@ class Amax(Function):
 
     sign = 1
     saves = (0,)
+    saves_outputs = True  # the max, which the returned tensor views
 
     def forward(self, a, axis, keepdims):
         out = a.max(axis=axis, keepdims=True) if self.sign > 0 else a.min(axis=axis, keepdims=True)
@@ -126,6 +127,7 @@ class Norm2(Function):
     (the subgradient PyTorch picks), not nan."""
 
     saves = (0,)
+    saves_outputs = True  # the norm, which the returned tensor views
 
     def forward(self, a, axis, keepdims):
         xp = self.xp

@@ -32,7 +32,8 @@ def _index(x, index, name):
             raise RuntimeError(f"{name}: index on {index.device} for a tensor on {x.device}")
         data = index._data
     else:
-        data = x._backend.from_host(np.asarray(index))
+        data = np.asarray(index)
+        data = x._backend.from_host(data.astype(np.int64) if data.size == 0 and data.dtype.kind == "f" else data)
     if data.dtype.kind not in "iu":
         raise OpError(f"{name}: index must hold integers, got {data.dtype}")
     return data.astype(np.int64, copy=False)
@@ -69,8 +70,12 @@ def index_select(x, dim, index):
     idx = _index(x, index, "index_select")
     if idx.ndim != 1:
         raise OpError(f"index_select: index must be 1-D, got shape {tuple(idx.shape)}")
-    if idx.size and (int(idx.min()) < -x.shape[d] or int(idx.max()) >= x.shape[d]):
-        raise OpError(f"index_select: index out of range for dim {d} of size {x.shape[d]}")
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= x.shape[d]):  # PyTorch refuses negatives
+        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+        raise OpError(
+            f"index_select: index {bad} out of range for dim {d} of size {x.shape[d]}; indices must be in "
+            f"[0, {x.shape[d]})"
+        )
     return x[(slice(None),) * d + (Tensor._make(idx, x._backend),)]
 
 
@@ -81,7 +86,8 @@ def gather(x, dim, index):
     if idx.ndim != x.ndim or any(i > n for k, (i, n) in enumerate(zip(idx.shape, x.shape)) if k != d):
         raise OpError(f"gather: index of shape {tuple(idx.shape)} does not fit input {x.shape} along dim {d}")
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= x.shape[d]):
-        raise OpError(f"gather: index out of range for dim {d} of size {x.shape[d]}")
+        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+        raise OpError(f"gather: index {bad} out of range for dim {d} of size {x.shape[d]}")
     if not x.requires_grad:
         crop = tuple(slice(0, n) if k != d else slice(None) for k, n in enumerate(idx.shape))
         return Tensor._make(x.xp.take_along_axis(x._data[crop], idx, axis=d), x._backend)

@@ -3,9 +3,12 @@
     python -m tinyseq.viz lstm --layers 2 --bidirectional --steps 4 -o lstm.svg
     python -m tinyseq.viz gru --detail op --steps 3 -o gru.png
     python -m tinyseq.viz convlstm --steps 4 --show-grad -o convlstm.svg
+    python -m tinyseq.viz lstm --layers 2 --bidirectional --steps 12 -o lstm.html
 
 The output format follows the extension of ``-o`` (svg, png, pdf with a
-system Graphviz, or dot/gv for the DOT text), or ``--format``.
+system Graphviz, dot/gv for the DOT text, or html for the interactive page
+of ``ts.viz.html``, with the cell, op and module layouts, ``--detail`` first),
+or ``--format``.
 """
 
 from __future__ import annotations
@@ -35,14 +38,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--hidden", type=int, default=4, help="hidden size (hidden channels for conv models)")
     p.add_argument("--kernel", type=int, default=3, help="kernel size of conv models")
     p.add_argument("--size", type=int, default=8, help="frame height and width of conv models")
-    p.add_argument("--detail", choices=("cell", "op", "module"), default="cell")
+    p.add_argument("--detail", choices=("cell", "op", "literal", "module"), default="cell")
+    p.add_argument("--composed", action="store_true", help="run the composed path (fused=False) of RNN/LSTM/GRU")
     p.add_argument("--max-steps", type=int, default=None, help="elide the middle of longer sequences")
     p.add_argument("--show-grad", action="store_true", help="colour steps by gradient norm")
     p.add_argument("--backward", action="store_true", help="draw the backward pass (gradient flow)")
-    p.add_argument("--rankdir", choices=("LR", "RL", "TB", "BT"), default="LR")
+    p.add_argument("--rankdir", choices=("BT", "TB", "LR", "RL"), default="BT")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", default=None, help="output file (default: MODEL.svg)")
-    p.add_argument("--format", default=None, help="svg, png, pdf, dot ... (default: from -o)")
+    p.add_argument("--format", default=None, help="svg, png, pdf, dot, html ... (default: from -o)")
     args = p.parse_args(argv)
     for name in ("layers", "steps", "batch", "input", "hidden", "kernel", "size"):
         if getattr(args, name) < 1:
@@ -63,21 +67,10 @@ def build(args):
         model = cls(args.input, args.hidden, args.kernel, num_layers=args.layers, bidirectional=args.bidirectional)
         x = ts.randn(args.steps, args.batch, args.input, args.size, args.size)
     else:
-        kwargs = {}
-        if args.detail == "op" and _has_fused_flag(cls):
-            kwargs["fused"] = False  # the composed path shows the gates, op by op
+        kwargs = {"fused": False} if args.composed else {}
         model = cls(args.input, args.hidden, num_layers=args.layers, bidirectional=args.bidirectional, **kwargs)
         x = ts.randn(args.steps, args.batch, args.input)
     return model, x
-
-
-def _has_fused_flag(cls) -> bool:
-    import inspect
-
-    try:
-        return "fused" in inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def main(argv=None) -> str:
@@ -89,6 +82,13 @@ def main(argv=None) -> str:
     fmt = (args.format or out.suffix.lstrip(".") or "svg").lower()
     model, x = build(args)
     output = model(x)[0]
+    if fmt == "html":
+        path = out if out.suffix.lower() == ".html" else out.with_name(out.name + ".html")
+        from .html import LEVELS
+
+        levels = (args.detail,) + tuple(d for d in LEVELS if d != args.detail)
+        page = ts.viz.html(output, details=levels, max_steps=args.max_steps, rankdir=args.rankdir)
+        return page.save(path)
     g = ts.viz.draw(
         output,
         detail=args.detail,

@@ -46,22 +46,26 @@ def as_roots(root, who: str) -> list:
 class ScopeInfo:
     """What the drawer needs from one scope tuple (shared by all nodes made in it)."""
 
-    __slots__ = ("step", "cell", "cell_step", "modules")
+    __slots__ = ("step", "cell", "cell_step", "modules", "pairs", "loop_module")
 
     def __init__(self, tags: tuple):
         steps = []  # the step pairs seen so far, to know what encloses a cell or module
         modules = []  # (module path, step pairs enclosing that module's call)
         self.cell = self.cell_step = None
+        self.loop_module = None  # the innermost module called outside the time step: it runs the loop
         for pair in tags:
             key = pair[0]
             if key in STEP_KEYS:
                 steps.append(pair)
             elif key == "module":
                 modules.append((pair[1], tuple(steps)))
+                if as_step(tuple(steps)) is None:
+                    self.loop_module = pair[1]
             elif key == "cell":
                 self.cell = pair[1]
                 self.cell_step = as_step(tuple(steps))
-        self.step = as_step(tuple(steps))
+        self.pairs = tuple(steps)
+        self.step = as_step(self.pairs)
         self.modules = tuple(modules)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from ... import ops
 from ...backend import get_backend
 from ...data import pad_sequences
-from ...tensor import Tensor
+from ...tensor import Tensor, check_fill
 
 
 class PackedSequence(NamedTuple):
@@ -116,6 +116,7 @@ def pack_sequence(sequences, enforce_sorted=True) -> PackedSequence:
 
 
 def _full(shape, value, like):
+    check_fill(value, like.dtype, "pad_packed_sequence")
     return Tensor._make(like.xp.full(shape, value, dtype=like.dtype), like._backend)
 
 

@@ -9,8 +9,9 @@ does one of eight things, its class:
     clockwise, anticlockwise     it turns about its centre
 
 Every class draws the same kind of bar, and the start is random enough that
-one frame says almost nothing about which way the bar is going: the class is
-in how the frames differ, not in any one of them.
+one frame says little about which way the bar is going: the class is in how
+the frames differ, not in any one of them. (A long bar sliding along its own
+length may pass partly out of the frame in the last frames.)
 
 Three classifiers, each trained with Adam on freshly drawn clips:
 

@@ -259,7 +259,7 @@ def plot_mistakes(pred, bow_pred, test: Encoded, kind, path, n: int = 12) -> str
     k = len(PACKAGES)
     confusion = np.zeros((k, k), dtype=int)
     np.add.at(confusion, (test.labels, pred), 1)
-    fig = plt.figure(figsize=(13.5, 6.2))
+    fig = plt.figure(figsize=(12, 6.2))
     ax = fig.add_axes([0.04, 0.12, 0.3, 0.72])
     rate = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
     ax.imshow(rate, cmap="Blues", vmin=0, vmax=1)

@@ -55,7 +55,7 @@ def test_adding_problem_forget_bias_one_keeps_the_lstm_gradient_alive(tmp_path):
 def test_bilstm_beats_the_unidirectional_lstm_by_twenty_points(tmp_path):
     r = run("bidirectional_tagging", tmp_path, "--steps", "700")
     acc = r["accuracy"]
-    assert acc["BiLSTM"] > 0.9 and acc["BiLSTM"] - acc["LSTM"] > 0.2
+    assert acc["BiLSTM"] > 0.85 and acc["BiLSTM"] - acc["LSTM"] > 0.2  # 700 steps, seed 0: 92.5% vs 60.6%
     assert acc["LSTM"] < 0.75 and acc["LSTM"] > r["majority_baseline"]
 
 

@@ -200,7 +200,7 @@ def save_results(out: Path, results: dict, args) -> dict:
         if isinstance(v, (list, tuple)):
             return [plain(x) for x in v]
         if isinstance(v, (np.floating, float)):
-            return None if not math.isfinite(v) else round(float(v), 6)
+            return None if not math.isfinite(v) else float(f"{v:.7g}")  # 7 significant digits, tiny values kept
         if isinstance(v, np.integer):
             return int(v)
         return v

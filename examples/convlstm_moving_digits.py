@@ -22,11 +22,16 @@ cross-entropy per pixel, over every predicted frame. Scored by the mean
 squared error of the future frames, against two baselines: copying the last
 input frame, and predicting an empty frame.
 
+--cell gru or --cell rnn puts a ConvGRU or a plain ConvRNN (tanh) in the
+ConvLSTM's place, with everything else the same (the GRU and the RNN carry
+one state map h, the LSTM two, h and c).
+
 Writes to --out: strip.png (input / truth / prediction for a few test videos),
 mse_by_step.png (test MSE at each future step, model vs baselines),
 training.png, results.json.
 
     python examples/convlstm_moving_digits.py          # 2000 steps, about 2 minutes of CPU
+    python examples/convlstm_moving_digits.py --cell gru --out runs/convgru_moving_digits
     python examples/convlstm_moving_digits.py --size 32 --scale 2 --speed 2 --hidden 32 --steps 10000 --device cuda
 """
 
@@ -51,6 +56,7 @@ FONT = {
     8: [" ### ", "#   #", "#   #", " ### ", "#   #", "#   #", " ### "],
     9: [" ### ", "#   #", "#   #", " ####", "    #", "   # ", " ##  "],
 }
+CELLS = {"lstm": "ConvLSTM", "gru": "ConvGRU", "rnn": "ConvRNN"}  # --cell -> the layer in ts.nn
 GLYPHS = np.array([[[c == "#" for c in row] for row in FONT[d]] for d in range(10)], dtype=np.float32)
 
 
@@ -63,6 +69,7 @@ def parse_args(argv=None):
     p.add_argument("--speed", type=int, default=1, help="largest step, in pixels per frame and axis (default 1)")
     p.add_argument("--in-frames", type=int, default=6, help="frames the model sees (default 6)")
     p.add_argument("--out-frames", type=int, default=6, help="frames it predicts (default 6)")
+    p.add_argument("--cell", choices=sorted(CELLS), default="lstm", help="the recurrent layer (default lstm)")
     p.add_argument("--hidden", type=int, default=16, help="ConvLSTM hidden channels (default 16)")
     p.add_argument("--kernel", type=int, default=3, help="ConvLSTM kernel size (default 3)")
     p.add_argument("--layers", type=int, default=1, help="stacked ConvLSTM layers (default 1)")
@@ -107,9 +114,9 @@ def _bounce(pos: int, velocity: int, top: int) -> tuple[int, int]:
 class EncoderForecaster(ts.nn.Module):
     """frames (T_in, B, 1, H, W) -> logits (T_in - 1 + future, B, 1, H, W) of frames 2 .. T_in + future."""
 
-    def __init__(self, hidden: int, kernel: int, layers: int):
+    def __init__(self, hidden: int, kernel: int, layers: int, cell: str = "lstm"):
         super().__init__()
-        self.convlstm = ts.nn.ConvLSTM(1, hidden, kernel, num_layers=layers)
+        self.convlstm = getattr(ts.nn, CELLS[cell])(1, hidden, kernel, num_layers=layers)
         self.readout = ts.nn.Conv2d(hidden, 1, 1)
 
     def frames(self, out):
@@ -118,7 +125,7 @@ class EncoderForecaster(ts.nn.Module):
         return self.readout(out.reshape(T * B, C, H, W)).reshape(T, B, 1, H, W)
 
     def forward(self, frames, future: int):
-        out, state = self.convlstm(frames)  # encode; state: (h, c), each (layers, B, hidden, H, W)
+        out, state = self.convlstm(frames)  # encode; state: (h, c), each (layers, B, hidden, H, W); GRU, RNN: h
         logits = [self.frames(out)]  # after each input frame, the next one
         for _ in range(future - 1):  # forecast: the last prediction is the next input
             out, state = self.convlstm(ts.sigmoid(logits[-1][-1:]), state)
@@ -143,7 +150,7 @@ def main(argv=None) -> dict:
     copy_last = ((truth - test_video[args.in_frames - 1][None]) ** 2).mean(axis=(1, 2, 3, 4))
     blank = (truth**2).mean(axis=(1, 2, 3, 4))
 
-    model = EncoderForecaster(args.hidden, args.kernel, args.layers).to(args.device)
+    model = EncoderForecaster(args.hidden, args.kernel, args.layers, args.cell).to(args.device)
     opt = ts.optim.Adam(model.parameters(), lr=args.lr)
     print(f"{args.size}x{args.size} frames, {args.in_frames} in -> {args.out_frames} out; "
           f"{sum(p.numel() for p in model.parameters()):,} parameters")  # fmt: skip
@@ -157,7 +164,7 @@ def main(argv=None) -> dict:
 
     curve, evals = [], []
     every = max(1, args.steps // 10)
-    bar = _common.Progress(args.steps, "convlstm")
+    bar = _common.Progress(args.steps, args.cell)
     for step in range(1, args.steps + 1):
         video = ts.tensor(videos(rng, args.batch), device=args.device)  # (T_in + T_out, B, 1, H, W)
         logits = model(video[: args.in_frames], args.out_frames)
@@ -174,15 +181,16 @@ def main(argv=None) -> dict:
     bar.close()
 
     pred, mse = test_mse()
-    print(f"test MSE over the {args.out_frames} predicted frames: ConvLSTM {mse.mean():.4f}, "
+    print(f"test MSE over the {args.out_frames} predicted frames: {CELLS[args.cell]} {mse.mean():.4f}, "
           f"copy the last frame {copy_last.mean():.4f}, blank frame {blank.mean():.4f}")  # fmt: skip
     pictures = [
         plot_strip(test_video, pred, args, out / "strip.png"),
-        plot_by_step(mse, copy_last, blank, out / "mse_by_step.png"),
-        plot_training(curve, evals, copy_last.mean(), out / "training.png"),
+        plot_by_step(mse, copy_last, blank, CELLS[args.cell], out / "mse_by_step.png"),
+        plot_training(curve, evals, copy_last.mean(), CELLS[args.cell], out / "training.png"),
     ]
     return _common.save_results(out, {
-        "test_mse": float(mse.mean()), "copy_last_mse": float(copy_last.mean()), "blank_mse": float(blank.mean()),
+        "cell": CELLS[args.cell], "test_mse": float(mse.mean()), "copy_last_mse": float(copy_last.mean()),
+        "blank_mse": float(blank.mean()),
         "test_mse_by_step": mse.tolist(), "copy_last_by_step": copy_last.tolist(),
         "final_loss": curve[-1], "pictures": pictures,
     }, args)  # fmt: skip
@@ -212,17 +220,17 @@ def plot_strip(video, pred, args, path, n: int = 3) -> str:
         for t in range(T_in, T_in + T_out):
             for spine in axes[row, t].spines.values():
                 spine.set_color("tab:red")
-    fig.suptitle(f"ConvLSTM encoder-forecaster: {T_in} input frames (left), then truth (top, red) "
+    fig.suptitle(f"{CELLS[args.cell]} encoder-forecaster: {T_in} input frames (left), then truth (top, red) "
                  f"and prediction (below) for {T_out} frames", fontsize=9)  # fmt: skip
     fig.tight_layout()
     return _common.save_figure(fig, path)
 
 
-def plot_by_step(mse, copy_last, blank, path) -> str:
+def plot_by_step(mse, copy_last, blank, name, path) -> str:
     plt = _common.pyplot()
     steps = np.arange(1, len(mse) + 1)
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    ax.plot(steps, mse, "o-", label=f"ConvLSTM (mean {mse.mean():.4f})")
+    ax.plot(steps, mse, "o-", label=f"{name} (mean {mse.mean():.4f})")
     ax.plot(steps, copy_last, "s--", color="tab:grey", label=f"copy the last input frame (mean {copy_last.mean():.4f})")
     ax.plot(steps, blank, "^:", color="k", label=f"blank frame (mean {blank.mean():.4f})")
     ax.set_xlabel("frames into the future")
@@ -235,7 +243,7 @@ def plot_by_step(mse, copy_last, blank, path) -> str:
     return _common.save_figure(fig, path)
 
 
-def plot_training(curve, evals, copy_last, path) -> str:
+def plot_training(curve, evals, copy_last, name, path) -> str:
     plt = _common.pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
     ax1.plot(np.arange(1, len(curve) + 1), curve, lw=0.8)
@@ -243,7 +251,7 @@ def plot_training(curve, evals, copy_last, path) -> str:
     ax1.set_ylabel("binary cross-entropy per pixel")
     ax1.set_title("training loss")
     steps, mse = zip(*evals)
-    ax2.plot(steps, mse, "o-", label="ConvLSTM")
+    ax2.plot(steps, mse, "o-", label=name)
     ax2.axhline(copy_last, color="tab:grey", ls="--", label="copy the last input frame")
     ax2.set_xlabel("training step")
     ax2.set_ylabel("test MSE per pixel")

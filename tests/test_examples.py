@@ -19,6 +19,10 @@ NAMES = [
     "bidirectional_tagging",
     "convlstm_moving_digits",
     "seq2seq_number_words",
+    "image_captioning",
+    "docstring_classifier",
+    "action_recognition",
+    "exploding_gradients",
 ]
 
 pytest.importorskip("matplotlib")
@@ -51,6 +55,12 @@ def test_example_runs_in_smoke_size(name, device, tmp_path):
         if path.suffix == ".png":
             assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "results.json").exists()
+
+
+@pytest.mark.parametrize("cell", ["gru", "rnn"])
+def test_moving_digits_run_with_a_convgru_or_a_convrnn(cell, tmp_path):
+    results = example("convlstm_moving_digits").main(["--smoke", "--out", str(tmp_path), "--cell", cell])
+    assert results["cell"] == {"gru": "ConvGRU", "rnn": "ConvRNN"}[cell] and math.isfinite(results["test_mse"])
 
 
 def test_char_lstm_resumes_from_its_checkpoint(tmp_path):
@@ -160,3 +170,90 @@ def test_resume_from_a_damaged_checkpoint_says_so(tmp_path):
     (tmp_path / "checkpoint.npz").write_bytes(b"not a checkpoint")
     with pytest.raises(SystemExit, match=r"--resume: cannot read the checkpoint"):
         example("char_lstm").main(["--smoke", "--out", str(tmp_path), "--steps", "3", "--resume"])
+
+
+def quarter(image, q, half=12):
+    """Quadrant q (0 top left, 1 top right, 2 bottom left, 3 bottom right) of a (3, 2*half, 2*half) image."""
+    return image[:, (q // 2) * half : (q // 2 + 1) * half, (q % 2) * half : (q % 2 + 1) * half]
+
+
+def test_scene_captions_name_each_shape_in_reading_order():
+    m = example("image_captioning")
+    images, captions = m.make_scenes(np.random.default_rng(0), 200, 24)
+    assert images.shape == (200, 3, 24, 24) and 0 <= images.min() and images.max() <= 1
+    for image, words in zip(images, captions):
+        objects = " ".join(words).split(" and ")
+        assert 1 <= len(objects) <= 2
+        places = [" ".join(o.split()[4:]) for o in objects]
+        assert places == sorted(places, key=m.PLACES.index) and len(set(places)) == len(places)
+        for o, place in zip(objects, places):
+            a, color, shape, at = o.split()[:4]
+            assert (a, at) == ("a", "at") and color in m.COLORS and shape in m.SHAPES
+            q = m.PLACES.index(place)  # that quadrant holds ink of exactly that colour
+            quadrant = quarter(image, q)
+            ink = quadrant.reshape(3, -1)[:, quadrant.max(0).ravel() > 0]
+            assert ink.shape[1] > 0 and np.allclose(ink, np.array(m.COLORS[color])[:, None])
+        empty = [q for q in range(4) if m.PLACES[q] not in places]
+        assert all(quarter(image, q).max() == 0 for q in empty)
+
+
+def test_caption_decoders_and_bleu():
+    m = example("image_captioning")
+    ref = "a red circle at top left".split()
+    assert m.bleu([ref], [ref]) == pytest.approx(1.0)
+    assert m.bleu([ref[:3]], [ref]) < m.bleu([ref[:5]], [ref]) < 1.0  # shorter is penalised
+    assert m.bleu([["a", "blue"]], [ref]) == 0.0
+    inputs, targets = m.encode_captions([ref, ref[:2]])
+    assert inputs[:, 1].tolist() == [m.WORD[w] for w in ["<start>", "a", "red"] + ["<pad>"] * 4]
+    assert targets[:, 1].tolist() == [m.WORD["a"], m.WORD["red"], m.WORD["<end>"]] + [m.IGNORE] * 4
+    import tinyseq as ts
+
+    ts.manual_seed(0)
+    model = m.Captioner(12, 8)
+    images = ts.tensor(m.make_scenes(np.random.default_rng(1), 3, 12)[0])
+    greedy = m.greedy(model, images, 6, "cpu")
+    assert len(greedy) == 3 and all(len(c) <= 7 for c in greedy)
+    assert m.beam_search(model, images, 1, 6, "cpu") == greedy  # a beam of one is greedy decoding
+
+
+def test_docstrings_are_read_with_their_package(tmp_path):
+    m = example("docstring_classifier")
+    (tmp_path / "pkg" / "tests").mkdir(parents=True)
+    (tmp_path / "pkg" / "mod.py").write_text(
+        '"""Module text here.\n\nMore."""\ndef f():\n    """Return the thing."""\nclass C:\n    """Too short"""\n'
+    )
+    (tmp_path / "pkg" / "tests" / "test_x.py").write_text('def g():\n    """A test helper docstring."""\n')
+    assert m.read_docstrings(["pkg"], tmp_path) == [("Module text here.", "pkg"), ("Return the thing.", "pkg")]
+    assert m.tokens("Return the list's items, sorted.", 5) == ["return", "the", "list", "'", "s"]
+    train, valid, test = m.split([("same", "a"), ("same", "b"), ("x", "a")] + [(str(i), "a") for i in range(20)],
+                                 np.random.default_rng(0))  # fmt: skip
+    texts = [t for t, _ in train + valid + test]
+    assert "same" not in texts and len(texts) == len(set(texts)) == 21
+
+
+def test_action_clips_move_the_way_their_class_says():
+    m = example("action_recognition")
+    labels = np.repeat(np.arange(len(m.ACTIONS)), 25)
+    clips, out = m.make_clips(np.random.default_rng(0), len(labels), 8, 16, labels)
+    assert clips.shape == (8, len(labels), 1, 16, 16) and np.all(out == labels)
+    ink = clips[:, :, 0]
+    yy, xx = np.mgrid[0:16, 0:16]
+    mass = ink.sum(axis=(2, 3))  # (frames, clips)
+    cy, cx = (ink * yy).sum(axis=(2, 3)) / mass, (ink * xx).sum(axis=(2, 3)) / mass
+    whole = np.abs(mass / mass[0] - 1).max(axis=0) < 0.02  # clips whose bar never reaches past an edge
+    for k, action in enumerate(m.ACTIONS):
+        sel = labels == k
+        dy, dx, grow = cy[-1, sel] - cy[0, sel], cx[-1, sel] - cx[0, sel], mass[-1, sel] - mass[0, sel]
+        step = {"right": (0, 1), "left": (0, -1), "up": (-1, 0), "down": (1, 0)}.get(action)
+        if step:  # seven pixels in seven frames; a bar that slides partly out of view moves its centroid less
+            assert np.all(dy * step[0] + dx * step[1] > 3) and np.all(np.abs(dy * step[1] + dx * step[0]) < 1.0)
+            np.testing.assert_allclose(np.hypot(dy, dx)[whole[sel]], 7, atol=0.1)
+            assert whole[sel].mean() > 0.5
+        elif action in ("grow", "shrink"):
+            assert np.all(np.sign(grow) == (1 if action == "grow" else -1))
+            np.testing.assert_allclose(np.hypot(dy, dx), 0, atol=0.3)
+        else:  # turning on the spot, inside the frame
+            sub = ink[:, sel]
+            edges = np.concatenate([sub[:, :, 0], sub[:, :, -1], sub[:, :, :, 0], sub[:, :, :, -1]], axis=-1)
+            assert edges.max() < 0.5
+            np.testing.assert_allclose(np.hypot(dy, dx), 0, atol=0.3)

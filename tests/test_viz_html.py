@@ -91,7 +91,7 @@ def test_hover_data_shapes_values_and_gradients():
     # the statistics are those of the values: last layer, forward direction, t=4 is out[4, :, :4]
     steps = data["steps"]
     last = next(m for m in cells if steps[m["s"]]["row"] == "layer 1 →" and steps[m["s"]]["t"] == 4)
-    h = out.data[4, :, :4].astype(np.float64)
+    h = out.numpy()[4, :, :4].astype(np.float64)
     assert last["o"][0][2] == pytest.approx([h.min(), h.max(), h.mean(), np.linalg.norm(h)], rel=1e-3)
     # the step norms (and colours) are the static drawing's
     norms = ts.viz.gradient_norms(loss)

@@ -163,7 +163,7 @@ class _Values:
     def of(self, key, fn):
         if key not in self.cache:
             t = self.tensors.get(key)
-            data = t.data if t is not None else _fused_state(fn, key[1])
+            data = t._data if t is not None else _fused_state(fn, key[1])
             self.cache[key] = None if data is None else _stats(data)
         return self.cache[key]
 
@@ -264,7 +264,7 @@ class _Panel:
         return [format_shape(shape), str(dtype), self.values.of(key, fn), self.values.grad(key)]
 
     def _leaf(self, leaf) -> list:
-        return [format_shape(leaf.shape), str(leaf.data.dtype), _stats(leaf.data), None]
+        return [format_shape(leaf.shape), str(leaf._data.dtype), _stats(leaf._data), None]
 
     def _nodes(self, graph, builder, source) -> dict:
         """{node name: metadata} for the page, and the cluster -> step map."""

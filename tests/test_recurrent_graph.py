@@ -8,20 +8,10 @@ weight's gradient; the batched GEMM that sums them is the SharedWeight node."""
 
 import numpy as np
 import pytest
+from test_fused_rnn import _graph_nodes
 
 import tinyseq as ts
 from tinyseq import autograd
-
-
-def _graph_nodes(*roots):
-    seen, stack, nodes = set(), [r._ctx for r in roots if r._ctx is not None], []
-    while stack:
-        fn = stack.pop()
-        if id(fn) not in seen:
-            seen.add(id(fn))
-            nodes.append(fn)
-            stack.extend(p for p, i in fn.parents if p is not None and i >= 0)
-    return nodes
 
 RNG = np.random.default_rng(3)
 STEPS = {"LSTM": "LSTMStep", "GRU": "GRUStep", "RNN": "RNNStep"}

@@ -327,6 +327,9 @@ class Function:
         self.saved = None
 
 
+_release = Function.release
+
+
 def stamp() -> int:
     """A mark of "now" on the clock that numbers graph nodes (``Function.seq``): a tensor's
     in-place change records one, so a change after a node was made has a larger mark."""
@@ -638,7 +641,10 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
         if anomaly:
             _check_finite(fn, in_grads, "backward")
         if not retain_graph:
-            fn.release()
+            if type(fn).release is _release:
+                fn.saved = None  # what Function.release does, without the call: this runs for every node
+            else:
+                fn.release()
         fresh = fn.fresh_grads
         for (parent, idx), g in zip(fn.parents, in_grads):
             if parent is None or g is None:

@@ -951,9 +951,10 @@ class LSTMStep(_Step):
         if seq.plain and seq.dg is not None:  # as below, without masks or projection
             xp = seq.xp
             d, dc_prev = seq.cell_backward(xp, ks, dh, dc, out=seq.dg[t])
-            dh_prev = xp.dot(d, seq.w_hh) if self.needs(1) else None
+            parents = self.parents
+            dh_prev = xp.dot(d, seq.w_hh) if parents[1][0] is not None else None
             gx, shared = seq.terms_at(t)
-            return (gx, dh_prev, dc_prev if self.needs(2) else None) + shared
+            return (gx, dh_prev, dc_prev if parents[2][0] is not None else None) + shared
         seq, t, ks, m, dh, carry = self._unpack(dh)
         xp = seq.xp
         c_carry = None

@@ -295,9 +295,44 @@ _CPU_KERNELS = {
 }
 
 
+_cpu_choice: list = []  # [(choice, kernels)] once chosen
+
+
+def select_cpu_kernels(choice=None):
+    """Choose the CPU's cell kernels: "numpy" (the array code above, the reference),
+    "fast" (compiled, from the ``fast`` extra: numba) or "auto" (fast when installed).
+    None reads TINYSEQ_KERNELS (default "auto"). Returns the choice made; the first
+    cell kernel call on the CPU makes it when nothing did before."""
+    import os
+
+    if choice is None:
+        choice = os.environ.get("TINYSEQ_KERNELS", "auto") or "auto"
+    if choice not in ("auto", "numpy", "fast"):
+        raise ValueError(f"TINYSEQ_KERNELS: expected 'auto', 'numpy' or 'fast', got {choice!r}")
+    kernels = _CPU_KERNELS
+    if choice != "numpy":
+        try:
+            from . import fast_kernels
+        except ImportError as e:
+            if choice == "fast":
+                raise ImportError(f"fast CPU kernels need the 'fast' extra (pip install tinyseq[fast]): {e}") from e
+        else:
+            kernels = fast_kernels.KERNELS
+    _cpu_choice[:] = [(choice, kernels)]
+    return "numpy" if kernels is _CPU_KERNELS else "fast"
+
+
 def cell_kernels(backend, name):
-    """The (forward, backward) pair for ``name`` on ``backend``: its own, or the array code above."""
-    return backend.fused.get(name) or _CPU_KERNELS[name]
+    """The (forward, backward) pair for ``name`` on ``backend``: its own; on the CPU, the
+    compiled ones when chosen (see select_cpu_kernels); else the array code above."""
+    own = backend.fused.get(name)
+    if own is not None:
+        return own
+    if backend.name != "cpu":
+        return _CPU_KERNELS[name]
+    if not _cpu_choice:
+        select_cpu_kernels()
+    return _cpu_choice[0][1][name]
 
 
 def _cell_gates(x, h, w_ih, w_hh, b_ih, b_hh):

@@ -15,21 +15,24 @@ def softmax_xent_forward(xp, logits, target, ignore_index):
     """logits: (M, C), target: (M,) ints -> (loss: (M,), 0 where target == ignore_index; saved)."""
     valid = target != ignore_index
     safe = xp.where(valid, target, 0)
-    m = logits.max(axis=1, keepdims=True)
-    shifted = logits - m
-    e = xp.exp(shifted)
-    s = e.sum(axis=1, keepdims=True)
     rows = xp.arange(logits.shape[0])
-    loss = (xp.log(s[:, 0]) - shifted[rows, safe]) * valid
-    return loss, (e / s, safe)
+    m = logits.max(axis=1, keepdims=True)
+    p = xp.subtract(logits, m)  # the one (M, C) array: shifted logits, then exp, then the softmax
+    picked = p[rows, safe]
+    xp.exp(p, out=p)
+    s = p.sum(axis=1, keepdims=True)
+    loss = (xp.log(s[:, 0]) - picked) * valid
+    p /= s
+    return loss, (p, safe)
 
 
 def softmax_xent_backward(xp, saved, scale):
     """scale: (M,) gradient of each row's loss (0 where ignored) -> dlogits: (M, C)."""
     p, safe = saved
-    grad = p.copy()
-    grad[xp.arange(p.shape[0]), safe] -= 1
-    return grad * scale.astype(p.dtype)[:, None]
+    scale = scale.astype(p.dtype)
+    grad = p * scale[:, None]  # (p - onehot) * scale, in one pass over (M, C)
+    grad[xp.arange(p.shape[0]), safe] -= scale
+    return grad
 
 
 class SoftmaxCrossEntropy(Function):

@@ -11,6 +11,15 @@ import tinyseq as ts  # noqa: E402
 from tinyseq.ops import fast_kernels as fk  # noqa: E402
 from tinyseq.ops import fused  # noqa: E402
 
+
+@pytest.fixture(autouse=True)
+def keep_kernel_choice():
+    """Tests switch the CPU kernels; each leaves the choice as it found it."""
+    saved = list(fused._cpu_choice)
+    yield
+    fused._cpu_choice[:] = saved
+
+
 SHAPES = [(1, 1), (1, 100), (5, 7), (32, 64), (2, 20000)]  # the last: a ConvLSTM's wide rows
 DTYPES = [np.float64, np.float32]
 
@@ -137,33 +146,27 @@ def test_rnn_kernels_equal_numpy(dtype, B, H, nonlinearity, with_rec):
 
 def test_kernel_choice(monkeypatch):
     cpu = ts.backend.get_backend("cpu")
-    try:
-        monkeypatch.setenv("TINYSEQ_KERNELS", "numpy")
-        assert fused.select_cpu_kernels() == "numpy"
-        assert fused.cell_kernels(cpu, "lstm_cell")[0] is fused.lstm_cell_forward
-        monkeypatch.setenv("TINYSEQ_KERNELS", "fast")
-        assert fused.select_cpu_kernels() == "fast"
-        assert fused.cell_kernels(cpu, "gru_cell")[1] is fk.gru_cell_backward
-        monkeypatch.setenv("TINYSEQ_KERNELS", "numba")
-        with pytest.raises(ValueError, match="TINYSEQ_KERNELS: expected 'auto', 'numpy' or 'fast', got 'numba'"):
-            fused.select_cpu_kernels()
-        monkeypatch.delenv("TINYSEQ_KERNELS")
-        assert fused.select_cpu_kernels() == "fast"  # auto: compiled when installed
-    finally:
-        fused.select_cpu_kernels("auto")
+    monkeypatch.setenv("TINYSEQ_KERNELS", "numpy")
+    assert fused.select_cpu_kernels() == "numpy"
+    assert fused.cell_kernels(cpu, "lstm_cell")[0] is fused.lstm_cell_forward
+    monkeypatch.setenv("TINYSEQ_KERNELS", "fast")
+    assert fused.select_cpu_kernels() == "fast"
+    assert fused.cell_kernels(cpu, "gru_cell")[1] is fk.gru_cell_backward
+    monkeypatch.setenv("TINYSEQ_KERNELS", "numba")
+    with pytest.raises(ValueError, match="TINYSEQ_KERNELS: expected 'auto', 'numpy' or 'fast', got 'numba'"):
+        fused.select_cpu_kernels()
+    monkeypatch.delenv("TINYSEQ_KERNELS")
+    assert fused.select_cpu_kernels() == "fast"  # auto: compiled when installed
 
 
 def _run_layer(kind, kw, kernels, dtype, x, state_dict):
     fused.select_cpu_kernels(kernels)
-    try:
-        layer = getattr(ts.nn, kind)(x.shape[2], 6, **kw).to(dtype=dtype)
-        layer.load_state_dict(state_dict)
-        xs = ts.tensor(x, requires_grad=True)
-        out, _ = layer(xs)
-        (out * out).sum().backward()
-        return [out.numpy(), xs.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()]
-    finally:
-        fused.select_cpu_kernels("auto")
+    layer = getattr(ts.nn, kind)(x.shape[2], 6, **kw).to(dtype=dtype)
+    layer.load_state_dict(state_dict)
+    xs = ts.tensor(x, requires_grad=True)
+    out, _ = layer(xs)
+    (out * out).sum().backward()
+    return [out.numpy(), xs.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()]
 
 
 LAYERS = [
@@ -215,14 +218,11 @@ def test_conv_lstm_with_fast_kernels_equals_numpy():
     results = []
     for kernels in ("fast", "numpy"):
         fused.select_cpu_kernels(kernels)
-        try:
-            ts.manual_seed(0)
-            layer = ts.nn.ConvLSTM(2, 3, 3).double()
-            xs = ts.tensor(x, requires_grad=True)
-            out, _ = layer(xs)
-            (out * out).sum().backward()
-            results.append([out.numpy(), xs.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()])
-        finally:
-            fused.select_cpu_kernels("auto")
+        ts.manual_seed(0)
+        layer = ts.nn.ConvLSTM(2, 3, 3).double()
+        xs = ts.tensor(x, requires_grad=True)
+        out, _ = layer(xs)
+        (out * out).sum().backward()
+        results.append([out.numpy(), xs.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

@@ -96,16 +96,26 @@ def time_case(case, torch, ts, np, runs):
     two rounds, so that one library's idle worker threads (both spin for a while
     after parallel work) do not slow the other's every step."""
     step_torch, step_ours, _ = build(case, torch, ts, np)
-    times = {step_torch: [], step_ours: []}
+    select = ts.ops.fused.select_cpu_kernels
+
+    def step_numpy():  # the same step with the NumPy reference kernels
+        select("numpy")
+        step_ours()
+        select("auto")
+
+    fast = select("auto") == "fast"
+    steps = (step_torch, step_ours) + ((step_numpy,) if fast else ())
+    times = {step: [] for step in steps}
     for _ in range(2):
-        for step in (step_torch, step_ours):
+        for step in steps:
             for _ in range(2):
                 step()
             for _ in range((runs + 1) // 2):
                 t0 = time.perf_counter()
                 step()
                 times[step].append(time.perf_counter() - t0)
-    return statistics.median(times[step_ours]), statistics.median(times[step_torch])
+    median = statistics.median
+    return median(times[step_ours]), median(times[step_torch]), (median(times[step_numpy]) if fast else None)
 
 
 def blas_floor(case, np, runs):
@@ -235,17 +245,24 @@ def main(argv=None):
           f"median of {args.runs}; load average {load:.1f} on {os.cpu_count()} cores")  # fmt: skip
     if load > os.cpu_count():
         print("(a busy machine: multi-threaded BLAS suffers most; --threads 1 gives steadier ratios)")
+    kernels = ts.ops.fused.select_cpu_kernels()
+    print(f"tinyseq: {kernels} cell kernels" + (" (the numpy column: the same steps with TINYSEQ_KERNELS=numpy)"
+                                                if kernels == "fast" else ""))  # fmt: skip
     header = f"{'case':<14} {'tinyseq ms':>11} {'torch ms':>10} {'ratio':>7}"
+    if kernels == "fast":
+        header += f"   {'numpy ms':>9} {'ratio':>7}"
     header += f"   {'BLAS floor ms':>13} {'floor/torch':>11}"
     print(header)
     print("-" * len(header))
     for case in CASES:
         if case[0] not in letters:
             continue
-        ours, ref = time_case(case, torch, ts, np, args.runs)
+        ours, ref, slow = time_case(case, torch, ts, np, args.runs)
         floor = blas_floor(case, np, args.runs)
-        print(f"{case:<14} {ours * 1e3:>11.2f} {ref * 1e3:>10.2f} {ours / ref:>6.2f}x   "
-              f"{floor * 1e3:>13.2f} {floor / ref:>10.2f}x")
+        line = f"{case:<14} {ours * 1e3:>11.2f} {ref * 1e3:>10.2f} {ours / ref:>6.2f}x   "
+        if kernels == "fast":
+            line += f"{slow * 1e3:>9.2f} {slow / ref:>6.2f}x   " if slow else ""
+        print(line + f"{floor * 1e3:>13.2f} {floor / ref:>10.2f}x")
     if not args.no_memory and "C" in letters:
         print()
         print("peak memory of one training step, case C (MiB)")

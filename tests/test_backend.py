@@ -135,3 +135,17 @@ def test_import_is_quiet_and_lazy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"TINYSEQ_DEVICE": "no-such-device", "PATH": ""})
     assert out.stdout.strip() == "[]" and out.stderr == ""
+
+
+@pytest.mark.parametrize("index_range", [(0, 7), (-7, 7)])
+def test_scatter_add_of_rows_equals_add_at(index_range):
+    """Many rows by one index each (an embedding's backward) take a sort-and-sum path; negative
+    indices, which may name a row twice, keep ufunc.at's."""
+    rng = np.random.default_rng(0)
+    index = rng.integers(*index_range, 200)
+    values = rng.standard_normal((200, 3))
+    want = rng.standard_normal((7, 3))
+    got = want.copy()
+    np.add.at(want, index, values)
+    backend.get_backend("cpu").scatter_add(got, index, values)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -416,3 +416,19 @@ def test_workspace_keeps_at_most_its_limit():
     assert w.nbytes == 48
     w.clear()
     assert w.nbytes == 0 and not w.spare
+
+
+def test_cpu_kernel_choice_without_the_fast_extra(monkeypatch):
+    """Without the compiled kernels, "auto" falls back to the NumPy kernels and "fast" says what to install."""
+    import sys
+
+    saved = list(fused._cpu_choice)
+    monkeypatch.setitem(sys.modules, "tinyseq.ops.fast_kernels", None)  # makes its import fail
+    monkeypatch.delattr(ts.ops, "fast_kernels", raising=False)
+    try:
+        assert fused.select_cpu_kernels("auto") == "numpy"
+        assert fused.cell_kernels(ts.backend.get_backend("cpu"), "lstm_cell")[0] is fused.lstm_cell_forward
+        with pytest.raises(ImportError, match=r"need the 'fast' extra \(pip install tinyseq\[fast\]\)"):
+            fused.select_cpu_kernels("fast")
+    finally:
+        fused._cpu_choice[:] = saved

@@ -15,21 +15,24 @@ def softmax_xent_forward(xp, logits, target, ignore_index):
     """logits: (M, C), target: (M,) ints -> (loss: (M,), 0 where target == ignore_index; saved)."""
     valid = target != ignore_index
     safe = xp.where(valid, target, 0)
-    m = logits.max(axis=1, keepdims=True)
-    shifted = logits - m
-    e = xp.exp(shifted)
-    s = e.sum(axis=1, keepdims=True)
     rows = xp.arange(logits.shape[0])
-    loss = (xp.log(s[:, 0]) - shifted[rows, safe]) * valid
-    return loss, (e / s, safe)
+    m = logits.max(axis=1, keepdims=True)
+    p = xp.subtract(logits, m)  # the one (M, C) array: shifted logits, then exp, then the softmax
+    picked = p[rows, safe]
+    xp.exp(p, out=p)
+    s = p.sum(axis=1, keepdims=True)
+    loss = (xp.log(s[:, 0]) - picked) * valid
+    p /= s
+    return loss, (p, safe)
 
 
 def softmax_xent_backward(xp, saved, scale):
     """scale: (M,) gradient of each row's loss (0 where ignored) -> dlogits: (M, C)."""
     p, safe = saved
-    grad = p.copy()
-    grad[xp.arange(p.shape[0]), safe] -= 1
-    return grad * scale.astype(p.dtype)[:, None]
+    scale = scale.astype(p.dtype)
+    grad = p * scale[:, None]  # (p - onehot) * scale, in one pass over (M, C)
+    grad[xp.arange(p.shape[0]), safe] -= scale
+    return grad
 
 
 class SoftmaxCrossEntropy(Function):
@@ -295,9 +298,44 @@ _CPU_KERNELS = {
 }
 
 
+_cpu_choice: list = []  # [(choice, kernels)] once chosen
+
+
+def select_cpu_kernels(choice=None):
+    """Choose the CPU's cell kernels: "numpy" (the array code above, the reference),
+    "fast" (compiled, from the ``fast`` extra: numba) or "auto" (fast when installed).
+    None reads TINYSEQ_KERNELS (default "auto"). Returns the choice made; the first
+    cell kernel call on the CPU makes it when nothing did before."""
+    import os
+
+    if choice is None:
+        choice = os.environ.get("TINYSEQ_KERNELS", "auto") or "auto"
+    if choice not in ("auto", "numpy", "fast"):
+        raise ValueError(f"TINYSEQ_KERNELS: expected 'auto', 'numpy' or 'fast', got {choice!r}")
+    kernels = _CPU_KERNELS
+    if choice != "numpy":
+        try:
+            from . import fast_kernels
+        except ImportError as e:
+            if choice == "fast":
+                raise ImportError(f"fast CPU kernels need the 'fast' extra (pip install tinyseq[fast]): {e}") from e
+        else:
+            kernels = fast_kernels.KERNELS
+    _cpu_choice[:] = [(choice, kernels)]
+    return "numpy" if kernels is _CPU_KERNELS else "fast"
+
+
 def cell_kernels(backend, name):
-    """The (forward, backward) pair for ``name`` on ``backend``: its own, or the array code above."""
-    return backend.fused.get(name) or _CPU_KERNELS[name]
+    """The (forward, backward) pair for ``name`` on ``backend``: its own; on the CPU, the
+    compiled ones when chosen (see select_cpu_kernels); else the array code above."""
+    own = backend.fused.get(name)
+    if own is not None:
+        return own
+    if backend.name != "cpu":
+        return _CPU_KERNELS[name]
+    if not _cpu_choice:
+        select_cpu_kernels()
+    return _cpu_choice[0][1][name]
 
 
 def _cell_gates(x, h, w_ih, w_hh, b_ih, b_hh):

@@ -545,7 +545,7 @@ class StepTerms(Terms):
 
     def __add__(self, other):
         if other.__class__ is self.__class__ and other.seq is self.seq:
-            return TERMS[self.what].of(self.seq, [*self, *other])
+            return self.__class__.of(self.seq, [*self, *other])
         return self.dense() + other
 
     __iadd__ = __add__  # never grow a list that someone else may hold
@@ -669,13 +669,14 @@ class RecurrentSequence:
         """Evaluate the sum of the steps ``ts``' terms of ``what`` (see StepTerms)."""
         xp, T = self.xp, self.T
         full = len(ts) == T  # every step sends one term per backward pass, so this means all of them
+        steps = None if full else sorted(ts)
         if what == "gx":
             if full:
                 return self.dg  # the steps wrote their slices into it: no copy, no sum
             out = xp.zeros_like(self.dg)
-            out[sorted(ts)] = self.dg[sorted(ts)]
+            out[steps] = self.dg[steps]
             return out
-        pick = (lambda a: a) if full else (lambda a, i=sorted(ts): a[i])
+        pick = (lambda a: a) if full else (lambda a: a[steps])
         if what == "w_hh":  # dW_hh = sum_t dgates_t^T h_{t-1} = DG^T H_prev: one GEMM
             dg = pick(self.dg if self.dgh is None else self.dgh)
             h = pick(self.h_prev_all())

@@ -1,10 +1,23 @@
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import settings
 
 import tinyseq as ts
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+
+# Test files import helpers by module name (`import device_cases`, `from test_fused_rnn import
+# _graph_nodes`) from whichever folder of tests/ holds them, so every folder is on the path
+# (packages such as pytorch_programs are imported by their own name instead). Not
+# support/fakegpu: its stand-in `cupy` belongs only to the subprocesses that ask for it.
+for folder in [TESTS, *sorted(p for p in TESTS.iterdir() if p.is_dir() and not (p / "__init__.py").exists())]:
+    if folder.name != "__pycache__" and str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 
 def pytest_addoption(parser):
@@ -24,6 +37,16 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _checkout_stays_clean():
+    """Tests write their drawings and pages under tmp_path, never into the repository root."""
+    patterns = ("*.gv", "*.dot", "*.svg", "*.png", "*.pdf", "*.html")
+    before = {p for pattern in patterns for p in ROOT.glob(pattern)}
+    yield
+    left = sorted(p.name for pattern in patterns for p in ROOT.glob(pattern) if p not in before)
+    assert not left, f"tests wrote {left} into {ROOT}; write to tmp_path instead"
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@
 Hand-written loops tag their steps with ``with ts.viz.step(t):``. From a
 shell: ``python -m tinyseq.viz lstm --layers 2 --bidirectional -o lstm.svg``.
 Rendering uses a system Graphviz ``dot`` when there is one and the
-pip-installed ``graphviz-pure`` otherwise (see ``tinyseq._render``).
+pip-installed ``graphviz-pure`` otherwise (see ``tinyseq.viz.render``).
 """
 
 from .draw import draw

@@ -17,10 +17,13 @@ import argparse
 import sys
 from pathlib import Path
 
-MODELS = {
-    "rnn": "RNN", "lstm": "LSTM", "gru": "GRU",
-    "convrnn": "ConvRNN", "convlstm": "ConvLSTM", "convgru": "ConvGRU",
-}  # fmt: skip
+from ..backend import manual_seed
+from ..nn import GRU, LSTM, RNN, ConvGRU, ConvLSTM, ConvRNN
+from ..tensor import randn
+from .draw import draw
+from .html import LEVELS, html
+
+MODELS = {"rnn": RNN, "lstm": LSTM, "gru": GRU, "convrnn": ConvRNN, "convlstm": ConvLSTM, "convgru": ConvGRU}
 SOURCE_FORMATS = ("dot", "gv")
 
 
@@ -56,27 +59,20 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def build(args):
     """(model, input) for the chosen layer; input is (T, B, input) or (T, B, C, H, W)."""
-    import tinyseq as ts
-
-    cls_name = MODELS[args.model]
-    cls = getattr(ts.nn, cls_name, None)
-    if cls is None:
-        raise SystemExit(f"python -m tinyseq.viz: this tinyseq has no ts.nn.{cls_name}")
-    ts.manual_seed(args.seed)
+    cls = MODELS[args.model]
+    manual_seed(args.seed)
     if args.model.startswith("conv"):
         model = cls(args.input, args.hidden, args.kernel, num_layers=args.layers, bidirectional=args.bidirectional)
-        x = ts.randn(args.steps, args.batch, args.input, args.size, args.size)
+        x = randn(args.steps, args.batch, args.input, args.size, args.size)
     else:
         kwargs = {"fused": False} if args.composed else {}
         model = cls(args.input, args.hidden, num_layers=args.layers, bidirectional=args.bidirectional, **kwargs)
-        x = ts.randn(args.steps, args.batch, args.input)
+        x = randn(args.steps, args.batch, args.input)
     return model, x
 
 
 def main(argv=None) -> str:
     """Run the command line; returns the path written."""
-    import tinyseq as ts
-
     args = parse_args(argv)
     out = Path(args.output or f"{args.model}.svg")
     fmt = (args.format or out.suffix.lstrip(".") or "svg").lower()
@@ -84,12 +80,10 @@ def main(argv=None) -> str:
     output = model(x)[0]
     if fmt == "html":
         path = out if out.suffix.lower() == ".html" else out.with_name(out.name + ".html")
-        from .html import LEVELS
-
         levels = (args.detail,) + tuple(d for d in LEVELS if d != args.detail)
-        page = ts.viz.html(output, details=levels, max_steps=args.max_steps, rankdir=args.rankdir)
+        page = html(output, details=levels, max_steps=args.max_steps, rankdir=args.rankdir)
         return page.save(path)
-    g = ts.viz.draw(
+    g = draw(
         output,
         detail=args.detail,
         max_steps=args.max_steps,
@@ -101,7 +95,7 @@ def main(argv=None) -> str:
     if fmt in SOURCE_FORMATS:
         out.write_text(g.source, encoding="utf-8")
         return str(out)
-    from .._render import render_source
+    from .render import render_source
 
     path = out if out.suffix.lstrip(".").lower() == fmt else out.with_name(out.name + "." + fmt)
     render_source(g.source, path.with_suffix("") if path.suffix else path, fmt)

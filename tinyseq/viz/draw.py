@@ -428,7 +428,7 @@ class _Builder:
 
     # -- 4. DOT -------------------------------------------------------------------------
     def build(self, rankdir, backward):
-        from .._render import Digraph
+        from .render import Digraph
 
         self.backward = backward
         g = Digraph(

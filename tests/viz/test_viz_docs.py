@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tinyseq._render import find_renderer
+from tinyseq.viz.render import find_renderer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def png_size(path):

@@ -223,7 +223,7 @@ def test_gradients_after_backward_with_retain_graph():
 def test_example_writes_the_page(tmp_path):
     import importlib.util
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     spec = importlib.util.spec_from_file_location("draw_unrolled", root / "examples" / "draw_unrolled.py")
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)

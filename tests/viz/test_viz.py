@@ -297,7 +297,7 @@ def test_dot_quoting_of_odd_names(tmp_path):
 
 
 def test_draw_returns_a_renderable_digraph(tmp_path):
-    from tinyseq._render import Digraph
+    from tinyseq.viz.render import Digraph
 
     _, loss = rnn_loss(T=3, num_layers=2, bidirectional=True)
     g = ts.viz.draw(loss, rankdir="TB")

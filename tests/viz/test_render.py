@@ -4,8 +4,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tinyseq import _render
-from tinyseq._render import Digraph, find_renderer, render_source
+from tinyseq.viz import render as _render
+from tinyseq.viz.render import Digraph, find_renderer, render_source
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SVG_ROOT = "{http://www.w3.org/2000/svg}svg"

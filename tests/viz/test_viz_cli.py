@@ -10,7 +10,7 @@ from test_viz_dot import clusters, labelled, weights
 import tinyseq as ts
 from tinyseq.viz.__main__ import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 needs_layers = pytest.mark.skipif(not hasattr(ts.nn, "LSTM"), reason="recurrent layers not available")
 
 

@@ -9,7 +9,7 @@ import pytest
 from test_viz_dot import clusters, edges, labelled, members, nodes, step_names
 
 import tinyseq as ts
-from tinyseq._render import find_renderer
+from tinyseq.viz.render import find_renderer
 from tinyseq.viz.draw import GRAD_DECADES, grad_colour, short_name
 
 needs_renderer = pytest.mark.skipif(find_renderer() is None, reason="no Graphviz renderer")
@@ -247,7 +247,7 @@ def test_seq2seq_example_tags_its_decoder_steps():
 
     import numpy as np
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     spec = importlib.util.spec_from_file_location("s2s", root / "examples" / "seq2seq_number_words.py")
     s2s = importlib.util.module_from_spec(spec)
     import sys

@@ -216,7 +216,7 @@ def test_example_page_rnn_against_lstm(browser, tmp_path):
 
     from selenium.webdriver.common.action_chains import ActionChains
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     spec = importlib.util.spec_from_file_location("draw_unrolled", root / "examples" / "draw_unrolled.py")
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)

@@ -99,7 +99,7 @@ def test_clip_grad_value_matches_torch(torch):
 
 
 def test_on_another_device():
-    pytest.importorskip("tinyseq.testing.strict_device")
+    pytest.importorskip("tinyseq.devices.strict")
     grads = _grads(2)
     host = _params(grads, ts.tensor, lambda s: ts.nn.Parameter(ts.zeros(s, dtype=ts.float64)))
     dev = _params(grads, lambda g: ts.tensor(g, device="strict"),

@@ -9,7 +9,7 @@ from tinyseq.data import DataLoader, TensorDataset, batchify, bptt_chunks, pad_s
 
 @pytest.fixture
 def strict():
-    pytest.importorskip("tinyseq.testing.strict_device")
+    pytest.importorskip("tinyseq.devices.strict")
     return "strict"
 
 

@@ -1,7 +1,7 @@
 """The CUDA kernels' arithmetic and plumbing, checked without a GPU.
 
 The elementwise kernels of ``tinyseq_gpu.kernels`` are short C bodies; the
-emulator of ``tinyseq.testing.kernel_emulator`` runs each body with numpy over
+emulator of ``kernel_emulator`` (tests/support) runs each body with numpy over
 all indices at once (same statements, same order, same index arithmetic),
 and the module's Python side (allocation, ``*_out`` views, saved values,
 fallbacks) runs as it would on a GPU, on the strict device. Every recurrent layer case and the cross-entropy
@@ -12,9 +12,9 @@ cases must then match the CPU. The real compilation and launch are checked by
 import numpy as np
 import pytest
 from device_cases import CASES, check
+from kernel_emulator import ElementwiseEmulator, xent_forward
 
 import tinyseq as ts
-from tinyseq.testing.kernel_emulator import ElementwiseEmulator, xent_forward
 from tinyseq_gpu import kernels
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import tinyseq as ts
-from tinyseq.testing.strict_device import StrictArray, StrictBackend
-from tinyseq.testing.strict_device import strict_numpy as xp
+from tinyseq.devices.strict import StrictArray, StrictBackend
+from tinyseq.devices.strict import strict_numpy as xp
 
 
 def _s(*shape):

@@ -13,7 +13,7 @@ import pytest
 
 import tinyseq as ts
 from tinyseq import backend
-from tinyseq.testing.strict_device import StrictArray
+from tinyseq.devices.strict import StrictArray
 
 ROOT = Path(__file__).resolve().parents[1]
 STRICT = "strict:0"
@@ -251,7 +251,7 @@ def test_gradient_clipping_and_drawing_work_on_device_tensors():
 
 
 # -- the examples ----------------------------------------------------------------------------
-FAKE_GPU = ROOT / "tinyseq" / "testing" / "fakegpu"
+FAKE_GPU = ROOT / "tests" / "support" / "fakegpu"
 
 
 def _examples():
@@ -279,4 +279,4 @@ def test_fake_gpu_gives_cuda_tensors_of_strict_arrays():
 
 
 def test_backend_registry_has_the_strict_kind_lazily():
-    assert backend._lazy_modules.get("strict") == "tinyseq.testing.strict_device" or "strict" in backend._factories
+    assert backend._lazy_modules.get("strict") == "tinyseq.devices.strict" or "strict" in backend._factories

@@ -37,7 +37,7 @@ def example(name):
 def devices():
     out = ["cpu"]
     try:
-        importlib.import_module("tinyseq.testing.strict_device")
+        importlib.import_module("tinyseq.devices.strict")
     except ImportError:
         return out
     return out + ["strict"]

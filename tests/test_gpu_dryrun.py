@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FAKE_GPU = ROOT / "tinyseq" / "testing" / "fakegpu"
+FAKE_GPU = ROOT / "tests" / "support" / "fakegpu"
 
 
 @pytest.mark.skipif(shutil.which("bash") is None or shutil.which("timeout") is None, reason="needs bash and timeout")

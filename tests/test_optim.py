@@ -227,7 +227,7 @@ def test_load_state_dict_accepts_numpy_arrays_and_casts_to_the_parameter_dtype()
 
 @pytest.fixture
 def strict():
-    pytest.importorskip("tinyseq.testing.strict_device")
+    pytest.importorskip("tinyseq.devices.strict")
     return "strict"
 
 

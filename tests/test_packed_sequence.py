@@ -97,7 +97,7 @@ def test_pack_sequence_pad_sequence_and_errors():
 def test_packed_sequences_stay_on_the_device():
     """On the strict test device (arrays that refuse to mix with host arrays): packing,
     a layer and unpacking, forward and backward, keep everything on the device."""
-    import tinyseq.testing  # noqa: F401  (registers "strict")
+    import tinyseq.devices.strict  # noqa: F401  (registers "strict")
 
     x = ts.randn(4, 3, 2, device="strict", requires_grad=True)
     layer = ts.nn.LSTM(2, 3).to("strict")

@@ -19,13 +19,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FAKE_GPU = ROOT / "tinyseq" / "testing" / "fakegpu"
+FAKE_GPU = ROOT / "tests" / "support" / "fakegpu"
 
 COUNTER = r"""
 import collections, json, sys
 import cupy  # the fake one: PYTHONPATH puts it first
 import tinyseq as ts
-from tinyseq.testing import kernel_emulator, strict_device as sd
+import kernel_emulator  # beside the fake cupy, which put it on the path
+from tinyseq.devices import strict as sd
 
 calls = collections.Counter()
 on = [False]

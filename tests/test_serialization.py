@@ -131,7 +131,7 @@ def test_parameters_tensors_with_grad_and_device(tmp_path):
     back = ts.load(path, device="cpu")
     assert isinstance(back["p"], ts.nn.Parameter) and back["p"].requires_grad
     assert type(back["t"]) is ts.Tensor and back["t"].requires_grad and not back["c"].requires_grad
-    pytest.importorskip("tinyseq.testing.strict_device")
+    pytest.importorskip("tinyseq.devices.strict")
     on_dev = ts.load(path, device="strict")
     assert on_dev["c"].device == "strict:0" and on_dev["p"].device == "strict:0"
     ts.save({"x": ts.tensor([1.5, 2.5], device="strict")}, path)  # saving copies device -> host

@@ -102,7 +102,7 @@ class Backend:
 
 # kind -> (module to import lazily, or None once registered) and factory(index) -> Backend
 _factories: dict = {"cpu": lambda index: Backend("cpu", np)}
-_lazy_modules: dict = {"cuda": "tinyseq_gpu", "strict": "tinyseq.testing.strict_device"}
+_lazy_modules: dict = {"cuda": "tinyseq_gpu", "strict": "tinyseq.devices.strict"}
 _backends: dict = {}
 _seed = [None]  # the last manual_seed, None until one is given
 _default = [None]  # the process's default device (TINYSEQ_DEVICE), resolved on first use

@@ -8,7 +8,7 @@ on a GPU. This device makes it break on the CPU too, so device bugs are caught
 by every test run:
 
     import tinyseq as ts
-    import tinyseq.testing.strict_device   # registers "strict" (also loaded lazily)
+    import tinyseq.devices.strict   # registers "strict" (also loaded lazily)
     model.to("strict"); x = ts.randn(3, 4, device="strict")
 
 Its arrays (``StrictArray``) wrap an ``np.ndarray`` and behave like CuPy's:

@@ -3,7 +3,7 @@
 Put this folder first on the path and the "cuda" device, tinyseq_gpu's
 kernels, ``tests/test_gpu.py`` and ``benchmarks/gpu.py`` run on the CPU:
 
-    PYTHONPATH=tinyseq/testing/fakegpu:. python tests/test_gpu.py
+    PYTHONPATH=tests/support/fakegpu:. python tests/test_gpu.py
 
 Arrays are the strict device's (numpy underneath, refusing host arrays the way
 CuPy's do); ``ElementwiseKernel`` bodies run through the kernel emulator;
@@ -14,11 +14,18 @@ speed: timings taken through it mean nothing.
 import ctypes
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 
-from tinyseq.testing import strict_device as _strict
-from tinyseq.testing.kernel_emulator import ElementwiseEmulator, xent_forward
+from tinyseq.devices import strict as _strict
+
+# The kernel emulator sits two folders up, in tests/support, beside the tests that use it
+# directly; this folder alone on PYTHONPATH is enough to make the fake importable.
+_SUPPORT = str(Path(__file__).resolve().parents[2])
+if _SUPPORT not in sys.path:
+    sys.path.append(_SUPPORT)
+from kernel_emulator import ElementwiseEmulator, xent_forward  # noqa: E402
 
 __version__ = "0.0-fake"
 

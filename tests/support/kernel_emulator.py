@@ -19,7 +19,7 @@ import re
 
 import numpy as np
 
-from .strict_device import StrictArray
+from tinyseq.devices.strict import StrictArray
 
 _FUNCS = {
     "tanh": np.tanh, "exp": np.exp, "log": np.log, "fmax": np.fmax,

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tinyseq.testing import strict_device as _strict
+from tinyseq.devices import strict as _strict
 
 
 def scatter_add(a, slices, value):

@@ -21,13 +21,17 @@ buffers or children are not saved.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import sys
 import threading
 from contextlib import contextmanager
 
 import numpy as np
+
+
+class CheckpointError(ValueError):
+    """A file that is not a readable tinyseq checkpoint (truncated, corrupt, or foreign)."""
+
 
 _ALLOWED: dict = {}  # "module.qualname" -> object, from add_safe_globals
 _local = threading.local()  # .stack: [{path: object}], from the safe_globals context manager
@@ -93,25 +97,6 @@ def _allowed(path):
         if path in entries:
             return entries[path]
     return _ALLOWED.get(path)
-
-
-# -- recording constructor arguments (Module.__init_subclass__ calls this) ---------------------
-def record_init_args(cls) -> None:
-    """Wrap ``cls.__init__`` so that the outermost constructor call of an instance records
-    (args, kwargs) on it as ``_init_args``; a subclass's ``super().__init__(...)`` does not
-    overwrite what its own caller passed."""
-    init = cls.__dict__.get("__init__")
-    if init is None or getattr(init, "_records_init_args", False):
-        return
-
-    @functools.wraps(init)
-    def __init__(self, *args, **kwargs):
-        if "_init_args" not in self.__dict__:
-            object.__setattr__(self, "_init_args", (args, kwargs))
-        init(self, *args, **kwargs)
-
-    __init__._records_init_args = True
-    cls.__init__ = __init__
 
 
 # -- saving ---------------------------------------------------------------------------------
@@ -208,8 +193,6 @@ def resolve(path, file_name, want_module=False):
     if obj is None and (path.startswith("tinyseq.") or path.startswith("tinyseq_gpu.")):
         obj = _import_tinyseq(path)
     if obj is None:
-        from .serialization import CheckpointError
-
         short = path.rsplit(".", 1)[-1]
         raise CheckpointError(
             f"load: {file_name!r} needs {path}, which is not allowed: load rebuilds only tinyseq's classes and "
@@ -220,8 +203,6 @@ def resolve(path, file_name, want_module=False):
         from .nn.module import Module
 
         if not (isinstance(obj, type) and issubclass(obj, Module)):
-            from .serialization import CheckpointError
-
             raise CheckpointError(f"load: {file_name!r} names {path} as a module class, but it is not a Module")
     return obj
 
@@ -281,7 +262,6 @@ def _match_dtypes(module, state):
 
 def _check_node(node, file_name, where):
     """Every field of a module entry (and of its children's) has the shape save writes."""
-    from .serialization import CheckpointError
 
     def bad(what):
         return CheckpointError(f"load: {file_name!r} has a malformed module entry at {where}: {what}")
@@ -309,8 +289,6 @@ def _check_node(node, file_name, where):
 
 
 def _build(node, decode, file_name):
-    from .serialization import CheckpointError
-
     _check_node(node, file_name, "module")
     cls = resolve(node["class"], file_name, want_module=True)
     args = [_decode_arg(a, decode, file_name) for a in node.get("args", [])]
@@ -345,15 +323,21 @@ def _fix_children(module, node, decode, file_name):
 def _same_construction(module, spec) -> bool:
     """Whether ``module`` was built with the class and arguments that ``spec`` records
     (array arguments compare by position only: their values come from the state dict)."""
-    from .serialization import _encode
-
     if _path_of(type(module)) != spec.get("class"):
         return False
     try:
-        mine = encode_module(module, "", {}, _encode, with_state=False)["module"]
+        mine = encode_module(module, "", {}, _plain_or_array, with_state=False)["module"]
     except TypeError:
         return False
     return all(_without_arrays(mine.get(k)) == _without_arrays(spec.get(k)) for k in ("args", "kwargs"))
+
+
+def _plain_or_array(value, path, arrays):
+    """``encode`` for comparing constructions: plain data as is; a tensor, array or numpy scalar
+    by its place only (its values come from the state dict)."""
+    if value is None or (isinstance(value, (bool, int, float, str)) and not isinstance(value, np.generic)):
+        return value
+    return {"ndarray": path}
 
 
 def _without_arrays(node):

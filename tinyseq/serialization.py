@@ -29,6 +29,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .module_checkpoint import (  # noqa: F401  (ts.serialization.safe_globals, as PyTorch)
+    CheckpointError,
     add_safe_globals,
     clear_safe_globals,
     decode_module,
@@ -42,10 +43,6 @@ _STRUCTURE = "structure.json"
 _FORMAT = "tinyseq-checkpoint"
 _VERSION = 1
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+=@,-]")
-
-
-class CheckpointError(ValueError):
-    """A file that is not a readable tinyseq checkpoint (truncated, corrupt, or foreign)."""
 
 
 # -- save ---------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import weakref
 from collections import OrderedDict, namedtuple
 
@@ -10,7 +11,6 @@ import numpy as np
 
 from ..autograd import scope
 from ..backend import get_backend
-from ..module_checkpoint import record_init_args
 from ..tensor import Tensor, _HookHandle, as_dtype, parse_to_args
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -72,6 +72,24 @@ def _check_name(who, kind, name) -> None:
         raise KeyError(f"{who}: {kind} name {name!r} must be non-empty and contain no '.'")
 
 
+def _record_init_args(cls) -> None:
+    """Wrap ``cls.__init__`` so that the outermost constructor call of an instance records
+    (args, kwargs) on it as ``_init_args``; a subclass's ``super().__init__(...)`` does not
+    overwrite what its own caller passed."""
+    init = cls.__dict__.get("__init__")
+    if init is None or getattr(init, "_records_init_args", False):
+        return
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        if "_init_args" not in self.__dict__:
+            object.__setattr__(self, "_init_args", (args, kwargs))
+        init(self, *args, **kwargs)
+
+    __init__._records_init_args = True
+    cls.__init__ = __init__
+
+
 class Module:
     """Base class of layers. Assigning a Parameter or Module attribute registers it."""
 
@@ -79,7 +97,7 @@ class Module:
         # Every layer records the arguments it was built with, so ts.save(model) can store a
         # whole model as data (class, arguments, state dict) and ts.load can rebuild it.
         super().__init_subclass__(**kwargs)
-        record_init_args(cls)
+        _record_init_args(cls)
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())

@@ -9,8 +9,8 @@ import pytest
 from test_viz_dot import clusters, edges, labelled, members, nodes, step_names
 
 import tinyseq as ts
-from tinyseq.viz.render import find_renderer
 from tinyseq.viz.draw import GRAD_DECADES, grad_colour, short_name
+from tinyseq.viz.render import find_renderer
 
 needs_renderer = pytest.mark.skipif(find_renderer() is None, reason="no Graphviz renderer")
 

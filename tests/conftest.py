@@ -15,8 +15,9 @@ ROOT = TESTS.parent
 # _graph_nodes`) from whichever folder of tests/ holds them, so every folder is on the path
 # (packages such as pytorch_programs are imported by their own name instead). Not
 # support/fakegpu: its stand-in `cupy` belongs only to the subprocesses that ask for it.
-for folder in [TESTS, *sorted(p for p in TESTS.iterdir() if p.is_dir() and not (p / "__init__.py").exists())]:
-    if folder.name != "__pycache__" and str(folder) not in sys.path:
+for folder in [TESTS, *sorted(TESTS.iterdir())]:
+    helpers = folder.is_dir() and folder.name[0] not in "._" and not (folder / "__init__.py").exists()
+    if helpers and str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
 

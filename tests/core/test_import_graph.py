@@ -4,13 +4,16 @@ Every module under ``tinyseq/`` is parsed (nothing is imported) and every import
 of a tinyseq module is an edge, wherever it sits: at module level or inside a
 function. A function-level import only defers the cycle to the first call, so it
 counts as much as one at the top of the file. Imports under ``if TYPE_CHECKING:``
-never run and are left out.
+never run and are left out. A module that stores into another one's namespace or
+objects (``autograd.Tensor = Tensor``) makes that module depend on it, as an
+import back would.
 """
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "tinyseq"
@@ -82,27 +85,72 @@ def _resolve(name: str) -> str | None:
     return name or None
 
 
-def edges() -> list[tuple[str, str, int]]:
-    """(importer, imported, line) for every import of a tinyseq module by a tinyseq module."""
+class Edge(NamedTuple):
+    src: str  # the module that depends ...
+    dst: str  # ... on this one
+    file: Path  # where the dependency is written
+    line: int
+    how: str
+
+    def __str__(self):
+        return f"{self.file.relative_to(ROOT)}:{self.line} {self.how}"
+
+
+def _path(name: str) -> str:
+    return str(MODULES[name].relative_to(ROOT))
+
+
+def _imported(src: str, node: ast.Import | ast.ImportFrom):
+    """(module run, name bound, module owning what the name holds) for each name the statement binds."""
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            bound = alias.asname or alias.name.partition(".")[0]
+            yield _resolve(alias.name), bound, _resolve(alias.name if alias.asname else bound)
+        return
+    base = node.module
+    if node.level:
+        base = src if is_package(src) else src.rpartition(".")[0]
+        for _ in range(node.level - 1):
+            base = base.rpartition(".")[0]
+        base = f"{base}.{node.module}" if node.module else base
+    for alias in node.names:
+        # `from pkg import name`: the submodule pkg.name when there is one, else pkg itself
+        target = _resolve(f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base)
+        yield target, alias.asname or alias.name, target
+
+
+def _set_root(target: ast.AST) -> ast.Name | None:
+    """The name at the root of an attribute store (``a`` of ``a.b.c = ...``), or None for a plain store."""
+    if not isinstance(target, ast.Attribute):
+        return None
+    while isinstance(target, ast.Attribute):
+        target = target.value
+    return target if isinstance(target, ast.Name) else None
+
+
+def edges() -> list[Edge]:
+    """Every dependency of a tinyseq module on another: each import, and each store into another
+    module's namespace or objects (``autograd.Tensor = Tensor`` makes autograd depend on the setter)."""
     out = []
     for src, path in MODULES.items():
-        for node in _imports(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-            targets = []
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            else:
-                if node.level:
-                    base = src if is_package(src) else src.rpartition(".")[0]
-                    for _ in range(node.level - 1):
-                        base = base.rpartition(".")[0]
-                    base = f"{base}.{node.module}" if node.module else base
-                else:
-                    base = node.module
-                # `from pkg import name`: the submodule pkg.name when there is one, else pkg itself
-                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names]
-            for target in dict.fromkeys(_resolve(t) for t in targets):
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        owners = {}
+        for node in _imports(tree):
+            for target, bound, owner in _imported(src, node):
+                if owner is not None:
+                    owners[bound] = owner
                 if target is not None and target != src:
-                    out.append((src, target, node.lineno))
+                    out.append(Edge(src, target, path, node.lineno, f"imports {_path(target)}"))
+        for node in ast.walk(tree):
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            if not isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+                continue
+            for target in targets:
+                root = _set_root(target)
+                owner = owners.get(root.id) if root is not None else None
+                if owner is not None and owner != src:
+                    how = f"sets {ast.unparse(target)}, so {_path(owner)} depends on {_path(src)}"
+                    out.append(Edge(owner, src, path, node.lineno, how))
     return out
 
 
@@ -114,10 +162,6 @@ def _layer_key(name: str) -> str:
 
 def layer(name: str) -> int:
     return LAYERS[_layer_key(name)]
-
-
-def where(src: str, dst: str, line: int) -> str:
-    return f"{MODULES[src].relative_to(ROOT)}:{line} imports {MODULES[dst].relative_to(ROOT)}"
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -163,26 +207,48 @@ def test_every_module_has_a_layer():
     assert not unlisted, f"give these modules a layer in LAYERS: {unlisted}"
 
 
+def shortest_cycle(graph: dict[str, set[str]], start: str) -> list[str]:
+    """The shortest path start -> ... -> start (breadth first), as its modules; [] when none."""
+    parent, todo = {}, [start]
+    while todo:
+        nxt = []
+        for node in todo:
+            for child in sorted(graph[node]):
+                if child == start:
+                    path = [node]
+                    while path[-1] != start:
+                        path.append(parent[path[-1]])
+                    return path[::-1]
+                if child not in parent:
+                    parent[child] = node
+                    nxt.append(child)
+        todo = nxt
+    return []
+
+
 def test_no_import_cycles():
     graph = {m: set() for m in MODULES}
-    lines = {}
-    for src, dst, line in edges():
-        graph[src].add(dst)
-        lines.setdefault((src, dst), line)
-    report = []
+    first = {}
+    for edge in edges():
+        graph[edge.src].add(edge.dst)
+        first.setdefault((edge.src, edge.dst), edge)
+    report = {}
     for component in cycles(graph):
-        inside = sorted((s, d) for s in component for d in graph[s] if d in component)
-        report.append("cycle among " + ", ".join(component) + ":\n" + "\n".join(
-            "    " + where(s, d, lines[s, d]) for s, d in inside))  # fmt: skip
-    assert not report, "\n".join(report)
+        for start in component:  # the shortest cycle through each module of the tangle
+            ring = shortest_cycle(graph, start)
+            i = ring.index(min(ring))
+            ring = ring[i:] + ring[:i]
+            steps = [first[a, b] for a, b in zip(ring, ring[1:] + ring[:1])]
+            report[tuple(ring)] = " -> ".join(ring + ring[:1]) + ":\n" + "\n".join(f"    {e}" for e in steps)
+    assert not report, "import cycles:\n" + "\n".join(report[k] for k in sorted(report))
 
 
 def test_no_module_imports_above_its_layer():
     bad = []
-    for src, dst, line in edges():
-        if src == "tinyseq" or layer(dst) <= layer(src):
+    for edge in edges():
+        if edge.src == "tinyseq" or layer(edge.dst) <= layer(edge.src):
             continue
-        if is_package(src) and dst.startswith(src + "."):
+        if is_package(edge.src) and edge.dst.startswith(edge.src + "."):
             continue  # a package's __init__ gathers its own subpackages
-        bad.append(f"{where(src, dst, line)} (layer {layer(src)} -> {layer(dst)})")
-    assert not bad, "imports above the importer's layer:\n" + "\n".join(bad)
+        bad.append(f"{edge} (layer {layer(edge.src)} -> {layer(edge.dst)})")
+    assert not bad, "dependencies above the dependent module's layer:\n" + "\n".join(bad)

@@ -321,7 +321,7 @@ def summary(folder: Path) -> str:
         lines = log.read_text().splitlines()
         verdicts = [ln for ln in lines if re.search(r"(passed|failed|error|skipped|no tests ran|GPU tests:)", ln)]
         failed = [ln for ln in lines if ln.startswith(("FAILED", "ERROR", "SKIPPED")) or " FAIL " in ln]
-        out += ["tests/test_gpu.py:"] + ["  " + ln for ln in failed[:20] + verdicts[-2:]]
+        out += ["tests/devices/test_gpu.py:"] + ["  " + ln for ln in failed[:20] + verdicts[-2:]]
     dist_log, dist_bench = folder / "distributed_tests.log", folder / "distributed_bench.log"
     if dist_log.exists():
         lines = dist_log.read_text().strip().splitlines()

@@ -4,7 +4,7 @@
 #     bash benchmarks/gpu_check.sh
 #
 # 1. records the card, driver and library versions;
-# 2. runs tests/test_gpu.py: every op and layer on the GPU against the CPU
+# 2. runs tests/devices/test_gpu.py: every op and layer on the GPU against the CPU
 #    (float64 tight, float32 ~1e-5), the fused CUDA kernels against the array
 #    code, a training run on both devices (pytest when installed, else the
 #    file runs itself);
@@ -12,7 +12,7 @@
 #    CUDA, tinyseq's GPU against its CPU on C, and a host-time profile of the
 #    fixed cost per time step (gpu_profile.txt);
 # 4. checks the nccl backend of ts.distributed (when mpi4py is installed:
-#    pip install "tinyseq[distributed]"): tests/test_distributed_gpu.py on 1
+#    pip install "tinyseq[distributed]"): tests/distributed/test_distributed_gpu.py on 1
 #    rank (and 2 with 2 GPUs), the NCCL adapter's CPU tests, and
 #    benchmarks/distributed.py --device cuda;
 # 5. runs each example's `--device cuda --smoke` while time is left;
@@ -55,11 +55,11 @@ EOF
 } >"$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
 
-echo "== tests/test_gpu.py"
+echo "== tests/devices/test_gpu.py"
 if "$PY" -c "import pytest" >/dev/null 2>&1; then
-    timeout 240 "$PY" -m pytest -rs -p no:cacheprovider tests/test_gpu.py 2>&1 | tee "$OUT/gpu_tests.log"
+    timeout 240 "$PY" -m pytest -rs -p no:cacheprovider tests/devices/test_gpu.py 2>&1 | tee "$OUT/gpu_tests.log"
 else
-    timeout 240 "$PY" tests/test_gpu.py 2>&1 | tee "$OUT/gpu_tests.log"
+    timeout 240 "$PY" tests/devices/test_gpu.py 2>&1 | tee "$OUT/gpu_tests.log"
 fi
 tests_rc=${PIPESTATUS[0]}
 echo "tests exit code: $tests_rc" | tee -a "$OUT/gpu_tests.log"
@@ -80,13 +80,13 @@ else
     sizes=1
     [ "${gpus:-0}" -ge 2 ] && sizes=1,2
     if "$PY" -c "import pytest" >/dev/null 2>&1; then
-        timeout 120 "$PY" -m pytest -rs -p no:cacheprovider tests/test_distributed_gpu.py tests/test_distributed.py \
+        timeout 120 "$PY" -m pytest -rs -p no:cacheprovider tests/distributed/test_distributed_gpu.py tests/distributed/test_distributed.py \
             2>&1 | tee "$OUT/distributed_tests.log"
         dist_rc=${PIPESTATUS[0]}
     else
         mpiexec="$(dirname "$PY")/mpiexec"
         [ -x "$mpiexec" ] || mpiexec=mpiexec
-        timeout 120 "$mpiexec" -n 1 "$PY" tests/distributed_worker.py nccl "$OUT/nccl.json" 2>&1 \
+        timeout 120 "$mpiexec" -n 1 "$PY" tests/distributed/distributed_worker.py nccl "$OUT/nccl.json" 2>&1 \
             | tee "$OUT/distributed_tests.log"
         dist_rc=${PIPESTATUS[0]}
         cat "$OUT/nccl.json" 2>/dev/null

@@ -1,9 +1,9 @@
 """A stand-in for CuPy on the CPU, to dry-run GPU code paths without a GPU.
 
 Put this folder first on the path and the "cuda" device, tinyseq_gpu's
-kernels, ``tests/test_gpu.py`` and ``benchmarks/gpu.py`` run on the CPU:
+kernels, ``tests/devices/test_gpu.py`` and ``benchmarks/gpu.py`` run on the CPU:
 
-    PYTHONPATH=tests/support/fakegpu:. python tests/test_gpu.py
+    PYTHONPATH=tests/support/fakegpu:. python tests/devices/test_gpu.py
 
 Arrays are the strict device's (numpy underneath, refusing host arrays the way
 CuPy's do); ``ElementwiseKernel`` bodies run through the kernel emulator;

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAKE_GPU = ROOT / "tests" / "support" / "fakegpu"
 
 
@@ -47,7 +47,7 @@ def test_gpu_tests_run_as_a_script_without_pytest_on_the_fake_gpu():
     # gpu_check.sh falls back to this where pytest is missing (simulated: `import pytest` fails)
     code = (
         "import sys, runpy; sys.modules['pytest'] = None; sys.argv = ['test_gpu.py']\n"
-        "runpy.run_path('tests/test_gpu.py', run_name='__main__')\n"
+        "runpy.run_path('tests/devices/test_gpu.py', run_name='__main__')\n"
     )
     env = dict(os.environ, PYTHONPATH=f"{FAKE_GPU}{os.pathsep}{ROOT}")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)

@@ -15,7 +15,7 @@ import tinyseq as ts
 from tinyseq import backend
 from tinyseq.devices.strict import StrictArray
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STRICT = "strict:0"
 
 

@@ -5,7 +5,7 @@ The test files parametrize over ``CASES`` (``test_device_ops.py`` on the
 CPU-only "strict" device, ``test_gpu.py`` on "cuda"). Without pytest this file
 runs the same checks itself, for machines that have a GPU but no test tools:
 
-    python tests/device_cases.py cuda          # prints one line per case, exits 1 on a failure
+    python tests/devices/device_cases.py cuda          # prints one line per case, exits 1 on a failure
 
 Each case is (name, inputs, fn): ``inputs`` make host arrays from a seeded
 generator; floating inputs require grad; ``fn`` maps tensors to a tensor or a
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 if __package__ in (None, ""):  # run as a script from anywhere
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import tinyseq as ts  # noqa: E402
 

@@ -1,5 +1,5 @@
 """The nccl backend on real GPUs: ``mpiexec -n G`` (G = the GPUs here) runs
-tests/distributed_worker.py's GPU scenarios. Skipped without CuPy, a GPU, CuPy's NCCL, mpi4py
+tests/distributed/distributed_worker.py's GPU scenarios. Skipped without CuPy, a GPU, CuPy's NCCL, mpi4py
 or mpiexec."""
 
 import importlib.util

@@ -1,9 +1,9 @@
-"""What tests/test_distributed_mpi.py runs under ``mpiexec``: one process per rank.
+"""What tests/distributed/test_distributed_mpi.py runs under ``mpiexec``: one process per rank.
 
-    mpiexec -n 2 python tests/distributed_worker.py checks RESULT.json
-    mpiexec -n 2 python tests/distributed_worker.py crash
-    python tests/distributed_worker.py single RESULT.json      (no launcher: a world of 1)
-    mpiexec -n G python tests/distributed_worker.py nccl RESULT.json   (G GPUs: the nccl backend)
+    mpiexec -n 2 python tests/distributed/distributed_worker.py checks RESULT.json
+    mpiexec -n 2 python tests/distributed/distributed_worker.py crash
+    python tests/distributed/distributed_worker.py single RESULT.json      (no launcher: a world of 1)
+    mpiexec -n G python tests/distributed/distributed_worker.py nccl RESULT.json   (G GPUs: the nccl backend)
 
 "checks" runs every scenario and rank 0 writes what each measured (numbers and
 booleans the test then judges); "crash" makes rank 1 raise while rank 0 waits

@@ -2,7 +2,7 @@
 CUDA kernels against the array code, a training run on both devices.
 
 Skipped (never failed) without CuPy or a GPU. Runs under pytest, or, on a GPU
-machine without pytest, as a script (``python tests/test_gpu.py``), which is
+machine without pytest, as a script (``python tests/devices/test_gpu.py``), which is
 what ``benchmarks/gpu_check.sh`` falls back to.
 """
 
@@ -23,7 +23,7 @@ except ImportError:  # run as a script by benchmarks/gpu_check.sh
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import device_cases  # noqa: E402
 

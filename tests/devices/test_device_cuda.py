@@ -1,6 +1,6 @@
 """The "cuda" device where there is no GPU: one clear error, never a crash at import.
 
-(With a GPU, tests/test_gpu.py checks the device itself.)"""
+(With a GPU, tests/devices/test_gpu.py checks the device itself.)"""
 
 import sys
 import types

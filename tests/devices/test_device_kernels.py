@@ -6,7 +6,7 @@ all indices at once (same statements, same order, same index arithmetic),
 and the module's Python side (allocation, ``*_out`` views, saved values,
 fallbacks) runs as it would on a GPU, on the strict device. Every recurrent layer case and the cross-entropy
 cases must then match the CPU. The real compilation and launch are checked by
-``tests/test_gpu.py`` on a GPU.
+``tests/devices/test_gpu.py`` on a GPU.
 """
 
 import numpy as np

@@ -1,6 +1,6 @@
 """PyTorch programs run unchanged with ``import tinyseq as torch``.
 
-Each program in tests/pytorch_programs/ is written against ``torch`` in the style of PyTorch's
+Each program in tests/examples/pytorch_programs/ is written against ``torch`` in the style of PyTorch's
 public examples (a word-level language model with TBPTT, tied weights and checkpoints; an
 LSTMCell sine-wave predictor trained with L-BFGS; a row-by-row LSTM image classifier with a
 DataLoader). The test runs it twice: as written, and with its imports renamed from ``torch``

@@ -1,5 +1,5 @@
 """ts.distributed and DistributedDataParallel across real processes: ``mpiexec -n 2`` runs
-tests/distributed_worker.py, which reports what each scenario measured; the checks are here."""
+tests/distributed/distributed_worker.py, which reports what each scenario measured; the checks are here."""
 
 import importlib.util
 import json
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-WORKER = ROOT / "tests" / "distributed_worker.py"
+ROOT = Path(__file__).resolve().parents[2]
+WORKER = ROOT / "tests" / "distributed" / "distributed_worker.py"
 
 
 def _mpiexec():

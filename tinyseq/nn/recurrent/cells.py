@@ -248,6 +248,8 @@ def conv_params(module, kind, cin, hidden, kernel, bias, peephole, suffix, devic
 
 
 class _ConvCell(Module):
+    """Parameters and argument checks shared by the three convolutional cells."""
+
     kind = "rnn"
 
     def __init__(self, in_channels, hidden_channels, kernel_size, bias=True, padding="same", peephole=False,

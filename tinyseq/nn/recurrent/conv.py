@@ -38,8 +38,6 @@ __all__ = ["ConvRNN", "ConvLSTM", "ConvGRU"]
 HOIST_MIN_COLUMNS = 128
 
 
-
-
 class _ConvRecurrent(_Stack):
     """Parameters, argument checks and the run of one direction, shared by the three layers."""
 

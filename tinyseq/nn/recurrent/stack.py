@@ -48,6 +48,7 @@ __all__ = ["RNN", "LSTM", "GRU"]
 _CELL = {"rnn": "RNNCell", "lstm": "LSTMCell", "gru": "GRUCell"}
 _STEP = {"rnn": RNNStep, "lstm": LSTMStep, "gru": GRUStep}
 
+
 class _Stack(Module):
     """The driver shared by the six layers: ``num_layers`` x directions x time steps.
 

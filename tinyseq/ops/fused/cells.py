@@ -126,7 +126,6 @@ class GRUCellOp(Function):
         return (dx, dh_prev, *rest)
 
 
-
 # -- the fused ConvLSTM step -------------------------------------------------------------
 #
 # Gates (B, 4h, H, W) read as (B, 4 * h*H*W) are the (B, 4H) gate blocks i|f|g|o of

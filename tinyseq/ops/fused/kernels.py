@@ -304,4 +304,3 @@ def cell_kernels(backend, name):
     if not _cpu_choice:
         select_cpu_kernels()
     return _cpu_choice[0][1][name]
-

@@ -34,4 +34,3 @@ class SoftmaxCrossEntropy(Function):
         if self.reduction == "mean":
             g = g / self.count
         return self.kernel_backward(self.xp, saved, g * valid)
-

@@ -31,7 +31,7 @@ from _timing import interleaved_medians, set_threads  # benchmarks/ is the scrip
 def _tinyseq_step(ts, x_np, weight, bias, hidden, kernel, fused=True, hoist=None):
     """(forward, forward+backward, model); ``hoist`` True/False forces how the
     frames are convolved (all steps at once / per step over cat([x_t, h]))."""
-    from tinyseq.nn import conv_recurrent
+    from tinyseq.nn.recurrent import conv as conv_recurrent
 
     model = ts.nn.ConvLSTM(x_np.shape[2], hidden, kernel, fused=fused)
     model.load_state_dict({"weight_l0": weight, "bias_l0": bias})
@@ -136,7 +136,7 @@ def main(argv=None) -> None:
         theirs_step()
         # same model, same numbers: a benchmark of two different computations would mean nothing
         np.testing.assert_allclose(model.weight_l0.grad.numpy(), tw.grad.numpy(), rtol=1e-3, atol=1e-5)
-    from tinyseq.nn import conv_recurrent
+    from tinyseq.nn.recurrent import conv as conv_recurrent
 
     hoisted = C * k * k >= conv_recurrent.HOIST_MIN_COLUMNS
     other = "per step over cat([x_t, h])" if hoisted else "all steps at once"

@@ -19,7 +19,7 @@ Problems:
   ConvLSTM  batch 8, 1 -> 16 channels, 64x64 frames, T = 10, 3x3 kernel
             (PyTorch has no ConvLSTM: its side is the textbook loop of conv2d + gates)
 Also timed: tinyseq on the GPU with its fused CUDA kernels switched off
-(``backend.fused = {}``: the same graph, CuPy array code) on A and C; tinyseq
+(``backend.kernels = {}``: the same graph, CuPy array code) on A and C; tinyseq
 on the CPU on C (2 steps), for the speed-up the GPU buys (target >= 10x); and
 the fixed cost of a step (E's 200 steps at batch 1, width 8), where Python
 and kernel launches are all there is.
@@ -150,12 +150,12 @@ def _lstm_problem(name, dims, ref_lib, runs, cpu_runs):
             row["torch_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
     row["cupy_pool_mb"] = gpu.cupy.get_default_memory_pool().total_bytes() / 2**20
     if name in ("A", "C"):
-        kept = gpu.fused
-        gpu.fused = {}
+        kept = gpu.kernels
+        gpu.kernels = {}
         try:
             row["tinyseq_unfused_ms"] = _time([step_ts], [gpu.synchronize], max(3, runs // 2))[0]
         finally:
-            gpu.fused = kept
+            gpu.kernels = kept
     if name == "C" and cpu_runs:
         xc = ts.tensor(x)
 

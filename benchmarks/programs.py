@@ -281,7 +281,7 @@ def child(args):
     import torch
 
     import tinyseq as ts
-    from tinyseq.ops import fused
+    from tinyseq.ops.fused import kernels as fused
 
     torch.set_num_threads(args.child)
     kernels = fused.select_cpu_kernels(args.kernels)

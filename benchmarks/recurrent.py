@@ -96,7 +96,7 @@ def time_case(case, torch, ts, np, runs):
     two rounds, so that one library's idle worker threads (both spin for a while
     after parallel work) do not slow the other's every step."""
     step_torch, step_ours, _ = build(case, torch, ts, np)
-    select = ts.ops.fused.select_cpu_kernels
+    select = ts.ops.fused.kernels.select_cpu_kernels
 
     def step_numpy():  # the same step with the NumPy reference kernels
         select("numpy")
@@ -169,7 +169,7 @@ def traced_peak(case, torch, ts, np):
     step_ours()
     # The first step left its internal buffers in the layers' workspace for the next
     # one; drop them, so that the traced step allocates (and counts) all it uses.
-    ts.ops.fused.workspace.clear()
+    ts.nn.recurrent.sequence.workspace.clear()
     gc.collect()
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
@@ -245,7 +245,7 @@ def main(argv=None):
           f"median of {args.runs}; load average {load:.1f} on {os.cpu_count()} cores")  # fmt: skip
     if load > os.cpu_count():
         print("(a busy machine: multi-threaded BLAS suffers most; --threads 1 gives steadier ratios)")
-    kernels = ts.ops.fused.select_cpu_kernels()
+    kernels = ts.ops.fused.kernels.select_cpu_kernels()
     print(f"tinyseq: {kernels} cell kernels" + (" (the numpy column: the same steps with TINYSEQ_KERNELS=numpy)"
                                                 if kernels == "fast" else ""))  # fmt: skip
     header = f"{'case':<14} {'tinyseq ms':>11} {'torch ms':>10} {'ratio':>7}"

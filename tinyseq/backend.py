@@ -35,7 +35,7 @@ class Backend:
         self.device_name = str.__new__(device, name)  # what a tensor's .device says
         self.rng = self.make_rng(_seed_for(name))
         # name -> device kernels that fused ops use instead of their array code
-        self.fused = {}
+        self.kernels = {}
 
     def make_rng(self, seed: int):
         return np.random.default_rng(seed)

@@ -1,6 +1,6 @@
 """Whole modules in checkpoints, as data: ``ts.save(model, f)`` / ``ts.load(f)``.
 
-A module is stored as its class path (``tinyseq.nn.rnn_layers.LSTM``), the
+A module is stored as its class path (``tinyseq.nn.recurrent.stack.LSTM``), the
 arguments its constructor was called with (``Module`` records them when the
 module is built), its children (the same, recursively) and its
 ``state_dict``. Loading calls the constructor again with those arguments,

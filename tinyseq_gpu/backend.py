@@ -104,7 +104,7 @@ class _DeviceGenerator:
 class CudaBackend(Backend):
     """One GPU: ``xp`` is cupy, ``rng`` a CuPy Generator seeded by ``ts.manual_seed``.
 
-    ``fused`` holds the CUDA kernels of ``tinyseq_gpu.kernels`` (LSTM/GRU/RNN
+    ``kernels`` holds the CUDA kernels of ``tinyseq_gpu.kernels`` (LSTM/GRU/RNN
     cells, softmax cross-entropy); clear it to run the composed array code
     instead (for comparisons).
 
@@ -123,11 +123,11 @@ class CudaBackend(Backend):
         # GPU 0 is the current GPU unless the user changed it; any other index needs the guard
         xp = cupy if index == 0 else _OnDevice(cupy, self.device)
         super().__init__(f"cuda:{index}", xp)
-        from .kernels import fused_table
+        from .kernels import kernel_table
 
-        self.fused = fused_table()
+        self.kernels = kernel_table()
         if index != 0:
-            self.fused = {k: tuple(_Guarded(f, self.device) for f in pair) for k, pair in self.fused.items()}
+            self.kernels = {k: tuple(_Guarded(f, self.device) for f in pair) for k, pair in self.kernels.items()}
 
     def make_rng(self, seed: int):
         with self.device:

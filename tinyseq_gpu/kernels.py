@@ -1,8 +1,9 @@
 """Fused CUDA kernels: one launch per cell step each way, one each for softmax-xent.
 
-``fused_table()`` is the ``backend.fused`` of a GPU: name -> (forward,
+``kernel_table()`` is the ``backend.kernels`` of a GPU: name -> (forward,
 backward) with exactly the signatures and rules of the array code in
-``tinyseq.ops.fused`` (which documents them: gate layout, which arguments
+``tinyseq.ops.fused.kernels``, which this module mirrors name for name (and
+which documents them: gate layout, which arguments
 may be overwritten, optional ``*_out`` arrays, opaque ``saved``). The fused
 ops there call whichever pair their device has, so the autograd graph is the
 same on every device and only these kernels differ.
@@ -192,9 +193,9 @@ def _fast(*arrays) -> bool:
 
 
 def _reference(name):
-    from tinyseq.ops import fused
+    from tinyseq.ops.fused import kernels
 
-    return getattr(fused, name)
+    return getattr(kernels, name)
 
 
 # -- LSTM cell -------------------------------------------------------------------------
@@ -297,8 +298,8 @@ def softmax_xent_backward(xp, saved, scale):
     return dx
 
 
-def fused_table() -> dict:
-    """name -> (forward, backward): the ``fused`` entries of a CUDA backend."""
+def kernel_table() -> dict:
+    """name -> (forward, backward): the ``kernels`` of a CUDA backend."""
     return {
         "lstm_cell": (lstm_cell_forward, lstm_cell_backward),
         "gru_cell": (gru_cell_forward, gru_cell_backward),

@@ -28,7 +28,7 @@ if __package__ in (None, ""):
 import device_cases  # noqa: E402
 
 import tinyseq as ts  # noqa: E402
-from tinyseq.ops import fused  # noqa: E402
+from tinyseq.ops.fused import kernels as fused  # noqa: E402
 
 if pytest is not None:
     cupy = pytest.importorskip("cupy")
@@ -173,8 +173,8 @@ def test_layers_same_with_and_without_kernels():
     be = ts.get_backend("cuda")
     for cls in (ts.nn.LSTM, ts.nn.GRU, ts.nn.RNN, ts.nn.ConvLSTM):
         results = []
-        for table in (kernels.fused_table(), {}):
-            be.fused = table
+        for table in (kernels.kernel_table(), {}):
+            be.kernels = table
             try:
                 ts.manual_seed(0)
                 rng = np.random.default_rng(5)
@@ -189,7 +189,7 @@ def test_layers_same_with_and_without_kernels():
                 (out * out).sum().backward()
                 results.append([out.numpy(), x.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()])
             finally:
-                be.fused = kernels.fused_table()
+                be.kernels = kernels.kernel_table()
         for k, (a, b) in enumerate(zip(*results)):
             _close(a, b, "float64", f"{cls.__name__} kernels vs array code, array {k}")
 

@@ -9,9 +9,10 @@ import pytest
 
 import tinyseq as ts
 from tinyseq import nn
-from tinyseq.nn import conv_recurrent
-from tinyseq.nn.conv_recurrent import ConvLSTMCellOp
-from tinyseq.ops import fused as fused_ops
+from tinyseq.nn.recurrent import conv as conv_recurrent
+from tinyseq.ops.fused import cells as fused_cells
+from tinyseq.ops.fused import kernels as fused_ops
+from tinyseq.ops.fused.cells import ConvLSTMCellOp
 
 torch = pytest.importorskip("torch")
 tF = torch.nn.functional
@@ -375,7 +376,7 @@ def _grads(module, *xs):
 @pytest.mark.parametrize("with_state", [False, True])
 @pytest.mark.parametrize("chunk_bytes", [1, 1 << 20])  # one image per kernel call, or the whole batch
 def test_fused_convlstm_equals_composed(with_state, chunk_bytes, path, monkeypatch):
-    monkeypatch.setattr(conv_recurrent, "_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(fused_cells, "_CHUNK_BYTES", chunk_bytes)
     x = randn(3, 2, 2, 4, 5)
     h0, c0 = randn(2, 2, 3, 4, 5), randn(2, 2, 3, 4, 5)
     results = []

@@ -8,8 +8,8 @@ import pytest
 pytest.importorskip("numba")
 
 import tinyseq as ts  # noqa: E402
-from tinyseq.ops import fast_kernels as fk  # noqa: E402
-from tinyseq.ops import fused  # noqa: E402
+from tinyseq.ops.fused import fast as fk  # noqa: E402
+from tinyseq.ops.fused import kernels as fused  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

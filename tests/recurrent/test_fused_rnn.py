@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import tinyseq as ts
-from tinyseq.ops import fused
+from tinyseq.nn.recurrent import sequence
+from tinyseq.ops.fused import kernels as fused
 
 RNG = np.random.default_rng(0)
 
@@ -102,7 +103,7 @@ def test_float32_kernels_stay_float32():
 
 
 def test_device_kernels_replace_the_array_code():
-    """A device registers (forward, backward) pairs in backend.fused; every fused op uses them."""
+    """A device registers (forward, backward) pairs in backend.kernels; every fused op uses them."""
     be = ts.get_backend("cpu")
     calls = {}
 
@@ -119,10 +120,10 @@ def test_device_kernels_replace_the_array_code():
 
         return f, b
 
-    saved = dict(be.fused)
+    saved = dict(be.kernels)
     try:
         for name, pair in fused._CPU_KERNELS.items():
-            be.fused[name] = counting(name, pair)
+            be.kernels[name] = counting(name, pair)
         x = ts.randn(4, 2, 3)
         for layer in (ts.nn.LSTM(3, 5), ts.nn.GRU(3, 5), ts.nn.RNN(3, 5)):
             out, _ = layer(x)
@@ -131,8 +132,8 @@ def test_device_kernels_replace_the_array_code():
             out = cell(x[0])
             (out[0] if isinstance(out, tuple) else out).sum().backward()
     finally:
-        be.fused.clear()
-        be.fused.update(saved)
+        be.kernels.clear()
+        be.kernels.update(saved)
     for name in ("lstm_cell", "gru_cell", "rnn_cell"):
         assert calls[name, "forward"] == 4 + 1 and calls[name, "backward"] == 4 + 1
 
@@ -284,7 +285,7 @@ def test_unrolled_steps_record_the_nodes_apply_would(monkeypatch, kind, kw, h0_g
     state = (h0, ts.zeros(L * D, 2, 4)) if kind == "LSTM" else h0
     graphs, grads = [], []
     for by_apply in (False, True):
-        monkeypatch.setattr(fused, "is_anomaly_enabled", lambda by_apply=by_apply: by_apply)
+        monkeypatch.setattr(sequence, "is_anomaly_enabled", lambda by_apply=by_apply: by_apply)
         m.zero_grad()
         h0.grad = None
         out, h_n = m(x, state)
@@ -349,10 +350,10 @@ def test_recycled_buffers_never_reach_results_still_in_use(kind, kw, layers):
         (out * out).sum().backward()
         return out, h, [p.grad.numpy().copy() for p in m.parameters()]
 
-    fused.workspace.clear()
+    sequence.workspace.clear()
     first = run(xs[0])
     kept = [first[0].numpy().copy()] + [t.numpy().copy() for t in (first[1] if kind == "LSTM" else (first[1],))]
-    assert fused.workspace.nbytes > 0  # backward handed the internal buffers back
+    assert sequence.workspace.nbytes > 0  # backward handed the internal buffers back
     again = [run(x) for x in xs[1:]] + [run(xs[0])]
     # what the first call returned is untouched by the calls that reused its buffers ...
     states = first[1] if kind == "LSTM" else (first[1],)
@@ -390,10 +391,10 @@ def test_retained_graph_keeps_its_buffers():
     x = ts.tensor(RNG.standard_normal((5, 2, 3)))
     out, _ = m(x)
     loss = (out * out).sum()
-    fused.workspace.clear()
+    sequence.workspace.clear()
     loss.backward(retain_graph=True)
-    assert fused.workspace.nbytes > 0  # the gate gradients only: activations stay with the graph
-    held = fused.workspace.nbytes
+    assert sequence.workspace.nbytes > 0  # the gate gradients only: activations stay with the graph
+    held = sequence.workspace.nbytes
     m2 = ts.nn.GRU(3, 4).double()
     m2.load_state_dict(m.state_dict())
     m2(x)[0].sum().backward()  # another call takes the spare gradient buffer, and gives all back
@@ -401,11 +402,11 @@ def test_retained_graph_keeps_its_buffers():
     loss.backward()
     for g, p in zip(once, m.parameters()):
         np.testing.assert_allclose(p.grad.numpy(), 2 * g, rtol=1e-12)
-    assert fused.workspace.nbytes >= held
+    assert sequence.workspace.nbytes >= held
 
 
 def test_workspace_keeps_at_most_its_limit():
-    w = fused.Workspace(limit=1000)
+    w = sequence.Workspace(limit=1000)
     w.give(np, np.empty(100), np.empty(100))  # 800 bytes each: only one fits
     assert w.nbytes == 800
     a = w.take(np, (100,), np.dtype("float64"))
@@ -423,8 +424,8 @@ def test_cpu_kernel_choice_without_the_fast_extra(monkeypatch):
     import sys
 
     saved = list(fused._cpu_choice)
-    monkeypatch.setitem(sys.modules, "tinyseq.ops.fast_kernels", None)  # makes its import fail
-    monkeypatch.delattr(ts.ops, "fast_kernels", raising=False)
+    monkeypatch.setitem(sys.modules, "tinyseq.ops.fused.fast", None)  # makes its import fail
+    monkeypatch.delattr(ts.ops.fused, "fast", raising=False)
     try:
         assert fused.select_cpu_kernels("auto") == "numpy"
         assert fused.cell_kernels(ts.backend.get_backend("cpu"), "lstm_cell")[0] is fused.lstm_cell_forward

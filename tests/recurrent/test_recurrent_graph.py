@@ -115,7 +115,7 @@ def test_step_terms_add_by_joining_and_evaluate_on_demand():
     seq = step.saved[0]
     seq.start_backward(step)
     seq.dg[...] = RNG.standard_normal(seq.dg.shape)
-    from tinyseq.ops.fused import TERMS, StepTerms
+    from tinyseq.nn.recurrent.sequence import TERMS, StepTerms
 
     a, b = TERMS["w_hh"].of(seq, [0, 1]), TERMS["w_hh"].of(seq, [2, 3, 4, 5])
     whole = seq.dg.reshape(-1, 16).T @ seq.h_prev_all().reshape(-1, 4)

@@ -130,7 +130,7 @@ def test_backward_view_of_a_fused_lstm():
 def test_conv_lstm(monkeypatch):
     # hoist the frame convolution of every layer, so each step's weight use is only
     # the state-to-state part (with few channels the layer convolves cat([x, h]) per step)
-    monkeypatch.setattr("tinyseq.nn.conv_recurrent.HOIST_MIN_COLUMNS", 0)
+    monkeypatch.setattr("tinyseq.nn.recurrent.conv.HOIST_MIN_COLUMNS", 0)
     model = ts.nn.ConvLSTM(2, 3, 3, num_layers=2)
     out, _ = model(ts.randn(4, 1, 2, 5, 5))
     src = ts.viz.draw(out).source

@@ -6,7 +6,6 @@ from .attention import MultiheadAttention
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .containers import ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d
-from .conv_recurrent import ConvGRU, ConvGRUCell, ConvLSTM, ConvLSTMCell, ConvRNN, ConvRNNCell
 from .dropout import Dropout, Dropout1d, Dropout2d
 from .embedding import Embedding
 from .flatten import Flatten, Unflatten
@@ -15,7 +14,20 @@ from .loss import BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELos
 from .module import Module, Parameter
 from .normalization import LayerNorm
 from .pooling import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
-from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .recurrent import (
+    GRU,
+    LSTM,
+    RNN,
+    ConvGRU,
+    ConvGRUCell,
+    ConvLSTM,
+    ConvLSTMCell,
+    ConvRNN,
+    ConvRNNCell,
+    GRUCell,
+    LSTMCell,
+    RNNCell,
+)
 from .transformer import (
     Transformer,
     TransformerDecoder,

@@ -59,17 +59,17 @@ def recurrent_layer(layer, input, x, h0):
 def conv_recurrent_layer(layer, x, h0):
     """ConvRNN/ConvLSTM/ConvGRU on ``x`` (T, B, C, H, W) with B == 0 -> the empty
     (output, h_n) / (output, (h_n, c_n))."""
-    from .conv_recurrent import _gather
+    from .recurrent.conv import _gather
 
     T, B, _, H, W = x.shape
     layer._initial_states(h0, B, H, W)  # checks h0's shapes
-    dirs = layer._dirs
+    dirs = layer.num_directions
     maps = [(B, layer.hidden_channels[i // dirs], H, W) for i in range(layer.num_layers * dirs)]
     out = (T, B, dirs * layer.hidden_channels[-1], H, W)
     if layer.batch_first:
         out = (B, T) + out[2:]
     states = [s for pair in _states(h0) for s in (_states(pair) if isinstance(pair, (tuple, list)) else [pair])]
-    lstm = layer._mode == "lstm"
+    lstm = layer.kind == "lstm"
     zeros = _zeros_like_graph([out] + maps * (2 if lstm else 1), x, [x, *layer.parameters(), *states])
     h_n = _gather(zeros[1 : 1 + len(maps)])
     if lstm:

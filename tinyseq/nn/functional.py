@@ -11,7 +11,7 @@ from ..autograd import Function, OpError
 from ..ops import log_softmax, pad, relu, sigmoid, softmax, tanh  # noqa: F401  (re-exported)
 from ..ops.conv import Conv2d as _Conv2d
 from ..ops.conv import _check as _check_conv
-from ..ops.fused import SoftmaxCrossEntropy
+from ..ops.fused.xent import SoftmaxCrossEntropy
 from ..tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")

@@ -626,7 +626,7 @@ class _Builder:
         """"c" for an LSTM's cell state, else "h" (the output of a step)."""
         if fn.name in C_STATE_OPS and idx == 1:
             return "c"
-        from ..nn.rnn_cells import GATE_LABELS
+        from ..nn.recurrent.equations import GATE_LABELS
 
         return "c" if getattr(fn, "label", None) == GATE_LABELS["c"] else "h"
 
@@ -635,7 +635,7 @@ class _Builder:
 
         by_shape: in a hand-written loop, also take an input shaped like a state the
         step hands on for that state (used for the constants that start a row)."""
-        from ..nn.rnn_cells import GATE_LABELS
+        from ..nn.recurrent.equations import GATE_LABELS
 
         if fn.name in H_INPUT_OPS:
             return {1: "h", 2: "c" if fn.name in C_STATE_OPS else "x"}.get(pos, "x")

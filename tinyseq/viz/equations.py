@@ -2,7 +2,7 @@
 
 A fused step is one graph node whose backward is written by hand. Drawn at
 detail="op", it expands into the nodes that the composed cell
-(``tinyseq.nn.rnn_cells``, ``fused=False``) records for the same step, with
+(``tinyseq.nn.recurrent.equations``, ``fused=False``) records for the same step, with
 the same labels, so both paths give the same picture. Nothing is re-run:
 the expansion is a drawing of the equations, wired to the step's inputs.
 
@@ -14,7 +14,7 @@ names the node behind each output of the fused node.
 
 from __future__ import annotations
 
-from ..nn.rnn_cells import GATE_LABELS
+from ..nn.recurrent.equations import GATE_LABELS
 
 # How detail="op" labels the primitive ops that carry no gate name.
 OP_LABELS = {"MatMul": "matmul", "Add": "+", "Sub": "−", "Mul": "×", "Sigmoid": "σ", "Tanh": "tanh", "Relu": "relu"}
@@ -83,7 +83,7 @@ def template(fn, n_inputs: int):
         nodes, pre = _pre_cell(n_inputs, 2, 3, 4, 5)
         act = "h_relu" if getattr(fn, "nonlinearity", "tanh") == "relu" else "h_tanh"
         return nodes + [("h", act, [pre])], ("h",)
-    if name == "ConvLSTMCellOp":  # (xg[, hg][, c]) -> (h, c), as conv_recurrent._lstm_update composes it
+    if name == "ConvLSTMCellOp":  # (xg[, hg][, c]) -> (h, c), as equations.conv_lstm_cell composes it
         has_h, has_c = getattr(fn, "has", (n_inputs > 1, n_inputs > 2))
         nodes, pre = [], 0
         if has_h:

@@ -1,6 +1,6 @@
 """PyTorch's path torch.nn.modules.rnn: recurrent layers and cells."""
 
-from ..rnn_cells import GRUCell, LSTMCell, RNNCell
-from ..rnn_layers import GRU, LSTM, RNN
+from ..recurrent.cells import GRUCell, LSTMCell, RNNCell
+from ..recurrent.stack import GRU, LSTM, RNN
 
 __all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]

@@ -1,6 +1,6 @@
 """Compiled CPU cell kernels (the ``fast`` extra: numba).
 
-The same (forward, backward) pairs as the NumPy kernels in ``fused.py``, with
+The same (forward, backward) pairs as the NumPy kernels in ``kernels``, with
 the same signatures and contract, computing the same values with the same
 rounding: each loop does the operations of the NumPy kernel, in its order,
 element by element (no fast-math, so no reassociation and no fused

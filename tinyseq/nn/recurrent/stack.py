@@ -1,5 +1,9 @@
 """Recurrent layers: RNN, LSTM, GRU — stacked, bidirectional, variable length.
 
+One driver (``_Stack``) runs every layer and direction of these and of the
+convolutional layers (``conv``), in ``scope(layer=k, direction=d)``, with dropout
+between layers; each layer supplies the run of one direction over the sequence.
+
 A layer unrolls its cell over time, layer after layer. For each layer and
 direction the input projection x W_ih^T + b of *all* steps is one matrix
 product over (T * B, input); each step then adds h W_hh^T and applies the cell.
@@ -25,40 +29,73 @@ PyTorch, so a PyTorch state dict converted to numpy loads with
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from .. import ops
-from ..autograd import OpError, scope
-from ..ops import fused as fused_ops
-from ..ops.shape import Stack
-from ..tensor import Tensor
-from . import empty_batch
-from . import functional as F
-from .module import Module
-from .rnn_cells import (
-    cell_ids,
-    check_dtype,
-    check_features,
-    check_nonlinearity,
-    check_size,
-    gru_cell,
-    lstm_cell,
-    new_parameter,
-    rnn_cell,
-    uniform_init,
-)
-from .utils import rnn as rnn_utils
+from ... import ops
+from ...autograd import OpError, scope
+from ...ops.shape import Stack
+from ...tensor import Tensor
+from .. import empty_batch
+from .. import functional as F
+from ..module import Module
+from . import checks, packed
+from .cells import GATES, cell_ids, new_parameter, uniform_init
+from .equations import gru_cell, lstm_cell, rnn_cell
+from .sequence import GRUStep, InputProjection, LSTMStep, RecurrentOutput, RecurrentSequence, RNNStep, SharedWeight
 
 __all__ = ["RNN", "LSTM", "GRU"]
 
-_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 _CELL = {"rnn": "RNNCell", "lstm": "LSTMCell", "gru": "GRUCell"}
-_STEP = {"rnn": fused_ops.RNNStep, "lstm": fused_ops.LSTMStep, "gru": fused_ops.GRUStep}
+_STEP = {"rnn": RNNStep, "lstm": LSTMStep, "gru": GRUStep}
 
 
-class _RecurrentLayer(Module):
+class _Stack(Module):
+    """The driver shared by the six layers: ``num_layers`` x directions x time steps.
+
+    ``kind`` ("rnn" | "lstm" | "gru") names the cell; a subclass gives the run
+    of one direction, ``run(x, k, d, h, c) -> (output, h_last, c_last)`` over
+    x (T, B, features...) with c None but for an LSTM."""
+
+    kind = "rnn"
+    cell_prefix = ""  # the scope tags name each step's cell: "LSTMCell", "ConvLSTMCell", ...
+
+    @property
+    def num_directions(self):
+        return 2 if self.bidirectional else 1
+
+    def _stack(self, x, states, run):
+        """x (T, B, ...) through every layer and direction; states: one (h, c) per layer
+        and direction. -> (output (T, B, D * width, ...), [h_last], [c_last]), in that order."""
+        D = self.num_directions
+        h_n, c_n = [], []
+        for k in range(self.num_layers):
+            if k and self.dropout and self.training:
+                x = F.dropout(x, self.dropout, training=True)
+            outs = []
+            for d in range(D):
+                h, c = states[k * D + d]
+                with scope(layer=k, direction=d):
+                    out, h, c = run(x, k, d, h, c)
+                outs.append(out)
+                h_n.append(h)
+                c_n.append(c)
+            x = outs[0] if D == 1 else ops.cat(outs, dim=2)
+        return x, h_n, c_n
+
+    def _steps(self, T, reverse, step, h, c):
+        """The composed time loop: ``step(t, h, c) -> (h, c)`` for each t in time order
+        (reversed for a reverse direction), each in scope(t=t, cell=(cell, id)).
+        -> (the outputs h_t stacked (T, ...), the last h, the last c)."""
+        cell = self.cell_prefix + _CELL[self.kind]
+        outs = [None] * T
+        for t in range(T - 1, -1, -1) if reverse else range(T):
+            with scope(t=t, cell=(cell, next(cell_ids))):
+                h, c = step(t, h, c)
+            outs[t] = h
+        return ops.stack(outs), h, c
+
+
+class _RecurrentLayer(_Stack):
     """What RNN, LSTM and GRU share: parameters, argument checks and the time loop."""
 
     kind = "rnn"
@@ -68,26 +105,20 @@ class _RecurrentLayer(Module):
                  fused=True):  # fmt: skip
         super().__init__()
         name = type(self).__name__
-        check_size(name, "input_size", input_size)
-        check_size(name, "hidden_size", hidden_size)
-        check_size(name, "num_layers", num_layers)
-        check_size(name, "proj_size", proj_size, minimum=0)
+        checks.positive(name, "input_size", input_size)
+        checks.positive(name, "hidden_size", hidden_size)
+        checks.positive(name, "num_layers", num_layers)
+        checks.positive(name, "proj_size", proj_size, minimum=0)
         if proj_size >= hidden_size:
             raise ValueError(f"{name}: proj_size must be smaller than hidden_size ({hidden_size}), got {proj_size}")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
-            raise ValueError(f"{name}: dropout must be a probability in [0, 1], got {dropout!r}")
-        if dropout > 0 and num_layers == 1:
-            warnings.warn(
-                f"{name}: dropout={dropout} acts between stacked layers, so with num_layers=1 it does nothing",
-                stacklevel=3,
-            )
-        check_nonlinearity(name, nonlinearity)
+        self.dropout = checks.dropout(name, dropout, num_layers)
+        self.nonlinearity = checks.nonlinearity(name, nonlinearity)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
-        self.dropout, self.proj_size, self.nonlinearity = float(dropout), proj_size, nonlinearity
+        self.proj_size = proj_size
         self.fused = fused
         D = 2 if bidirectional else 1
-        G = _GATES[self.kind] * hidden_size
+        G = GATES[self.kind] * hidden_size
         P = proj_size or hidden_size
         self._names = {}
         for k in range(num_layers):
@@ -143,8 +174,8 @@ class _RecurrentLayer(Module):
         layout = "(batch, seq, input_size)" if self.batch_first else "(seq, batch, input_size)"
         if input.ndim not in (2, 3):
             raise OpError(f"{name}: expected input {layout} or unbatched (seq, input_size), got shape {input.shape}")
-        check_features(name, input, self.input_size)
-        check_dtype(name, input, self.weight_ih_l0)
+        checks.features(name, input, self.input_size)
+        checks.dtype(name, input, self.weight_ih_l0)
         if input.ndim == 2:
             return input.reshape(input.shape[0], 1, input.shape[1]), True
         return (input.transpose(0, 1) if self.batch_first else input), False
@@ -161,7 +192,7 @@ class _RecurrentLayer(Module):
             size = "proj_size" if what == "h_0" and self.proj_size else "hidden_size"
             layout = f"(num_layers * num_directions, {'' if unbatched else 'batch, '}{size})"
             raise OpError(f"{type(self).__name__}: {what} should have shape {expected} {layout}, got {got}")
-        check_dtype(type(self).__name__, state, self.weight_ih_l0)
+        checks.dtype(type(self).__name__, state, self.weight_ih_l0)
         parts = ops.split(state, 1, dim=0) if LD > 1 else (state,)
         return [p.reshape(B, width) for p in parts]
 
@@ -199,10 +230,10 @@ class _RecurrentLayer(Module):
             if h0 is not None:
                 raise TypeError(f"{name}: pass the initial state as h0 or hx, not both")
             h0 = hx
-        if isinstance(input, rnn_utils.PackedSequence):
+        if isinstance(input, packed.PackedSequence):
             if lengths is not None:
                 raise TypeError(f"{name}: a PackedSequence carries its lengths; do not pass lengths= too")
-            return rnn_utils.forward_packed(self, input, h0)
+            return packed.forward_packed(self, input, h0)
         x, unbatched = self._input(input)
         T, B, _ = x.shape
         if T == 0 or B == 0:  # empty outputs for an empty batch (as PyTorch); no steps: an error
@@ -222,21 +253,8 @@ class _RecurrentLayer(Module):
             cs = [None] * len(hs)
         masks = self._masks(lengths, T, B)
 
-        h_n, c_n = [], []
-        D = self.num_directions
-        run = self._direction_fused if self.fused else self._direction_composed
-        for k in range(self.num_layers):
-            outs = []
-            for d in range(D):
-                i = k * D + d
-                with scope(layer=k, direction=d):
-                    out, h, c = run(x, k, d, hs[i], cs[i], masks)
-                outs.append(out)
-                h_n.append(h)
-                c_n.append(c)
-            x = outs[0] if D == 1 else ops.cat(outs, dim=-1)
-            if self.dropout and self.training and k < self.num_layers - 1:
-                x = F.dropout(x, self.dropout, training=True)
+        direction = self._direction_fused if self.fused else self._direction_composed
+        x, h_n, c_n = self._stack(x, list(zip(hs, cs)), lambda x, k, d, h, c: direction(x, k, d, h, c, masks))
         if masks is not None:
             x = x * Tensor._make(x._backend.from_host(masks.astype(x.dtype)), x._backend)
 
@@ -254,12 +272,12 @@ class _RecurrentLayer(Module):
         return (x, (h_n, c_n)) if lstm else (x, h_n)
 
     def _direction_fused(self, x, k, d, h, c, masks):
-        """One layer direction as the lecture's unrolled graph (see tinyseq.ops.fused):
+        """One layer direction as the lecture's unrolled graph (see ``sequence``):
         InputProjection, a SharedWeight per weight the steps read, T step nodes and
         RecurrentOutput -> (output (T, B, P), h_last, c_last)."""
         be = x._backend
         gru = self.kind == "gru"
-        seq = fused_ops.RecurrentSequence(
+        seq = RecurrentSequence(
             self.kind, reverse=bool(d), bias=self.bias, proj=bool(self.proj_size),
             masks=None if masks is None else be.from_host(masks), nonlinearity=self.nonlinearity,
         )  # fmt: skip
@@ -269,16 +287,16 @@ class _RecurrentLayer(Module):
         seq.start(be, x.shape[0], x.shape[1], w_hh._data, b_hh._data if gru and self.bias else None,
                   None if w_hr is None else w_hr._data)  # fmt: skip
         biases = ([b_ih] if gru else [b_ih, b_hh]) if self.bias else []
-        gx = fused_ops.InputProjection.apply(x, w_ih, *biases, seq=seq)
+        gx = InputProjection.apply(x, w_ih, *biases, seq=seq)
         named = {"w_hh": w_hh, "b_hh": b_hh, "w_hr": w_hr}
-        weights = [fused_ops.SharedWeight.apply(named[what], seq=seq, what=what) for what in seq.shared]
+        weights = [SharedWeight.apply(named[what], seq=seq, what=what) for what in seq.shared]
         seq.consumers = sum(t._ctx is not None for t in (gx, *weights))
-        # one node per step t, in scope(t=t, cell=(cell name, id)), as in the composed loop below
+        # one node per step t, in scope(t=t, cell=(cell name, id)), as _steps tags them
         outs, h, c = _STEP[self.kind].unroll(gx, h, c, weights, seq, _CELL[self.kind], cell_ids)
-        return fused_ops.RecurrentOutput.apply(*outs, seq=seq), h, c
+        return RecurrentOutput.apply(*outs, seq=seq), h, c
 
     def _direction_composed(self, x, k, d, h, c, masks):
-        """One layer direction from primitive ops: the equations of rnn_cells, step by step."""
+        """One layer direction from primitive ops: the equations, step by step."""
         w = {name.rsplit("_l", 1)[0]: getattr(self, name) for name in self._names[k, d]}
         T, B, I = x.shape
         # The input's part of every step's pre-activation, for all steps in one product.
@@ -287,26 +305,24 @@ class _RecurrentLayer(Module):
             gx = gx + w["bias_ih"] if self.kind == "gru" else gx + w["bias_ih"] + w["bias_hh"]
         gx = ops.split(gx.reshape(T, B, -1), 1, dim=0) if T > 1 else [gx]
         w_hh_t = w["weight_hh"].T
-        cell = _CELL[self.kind]
-        outs = [None] * T
-        for t in range(T - 1, -1, -1) if d else range(T):
-            with scope(t=t, cell=(cell, next(cell_ids))):
-                x_t = gx[t].reshape(B, -1)
-                c_new = None
-                if self.kind == "lstm":
-                    h_new, c_new = lstm_cell(x_t + h @ w_hh_t, c, w.get("weight_hr"))
-                elif self.kind == "gru":
-                    gh = h @ w_hh_t
-                    h_new = gru_cell(x_t, gh + w["bias_hh"] if self.bias else gh, h)
-                else:
-                    h_new = rnn_cell(x_t + h @ w_hh_t, self.nonlinearity)
-                if masks is not None:  # rows past their length keep their state
-                    valid = Tensor._make(x._backend.from_host(masks[t]), x._backend)
-                    h_new = ops.where(valid, h_new, h)
-                    c_new = None if c is None else ops.where(valid, c_new, c)
-                h, c = h_new, c_new
-            outs[t] = h
-        return ops.stack(outs), h, c
+
+        def step(t, h, c):
+            x_t = gx[t].reshape(B, -1)
+            c_new = None
+            if self.kind == "lstm":
+                h_new, c_new = lstm_cell(x_t + h @ w_hh_t, c, w.get("weight_hr"))
+            elif self.kind == "gru":
+                gh = h @ w_hh_t
+                h_new = gru_cell(x_t, gh + w["bias_hh"] if self.bias else gh, h)
+            else:
+                h_new = rnn_cell(x_t + h @ w_hh_t, self.nonlinearity)
+            if masks is not None:  # rows past their length keep their state
+                valid = Tensor._make(x._backend.from_host(masks[t]), x._backend)
+                h_new = ops.where(valid, h_new, h)
+                c_new = None if c is None else ops.where(valid, c_new, c)
+            return h_new, c_new
+
+        return self._steps(T, bool(d), step, h, c)
 
 
 class RNN(_RecurrentLayer):

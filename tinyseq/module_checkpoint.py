@@ -187,8 +187,19 @@ def _encode_arg(value, path, arrays, encode, cls, name):
 
 
 # -- loading --------------------------------------------------------------------------------
+# Modules that moved: files saved before the move name the old home of a class.
+_MOVED = {
+    "tinyseq.nn.rnn_layers.": "tinyseq.nn.recurrent.stack.",
+    "tinyseq.nn.rnn_cells.": "tinyseq.nn.recurrent.cells.",
+    "tinyseq.nn.conv_recurrent.": "tinyseq.nn.recurrent.conv.",
+}
+
+
 def resolve(path, file_name, want_module=False):
     """The trusted object named ``path``: a tinyseq class or function, or one the user allowed."""
+    for old, new in _MOVED.items():
+        if path.startswith(old):
+            path = new + path[len(old):]
     obj = _allowed(path)
     if obj is None and (path.startswith("tinyseq.") or path.startswith("tinyseq_gpu.")):
         obj = _import_tinyseq(path)

@@ -160,6 +160,25 @@ def test_crafted_class_paths_are_refused(monkeypatch):
     assert "tinyseq.viz.__main__" not in sys.modules
 
 
+@pytest.mark.parametrize("old,make", [
+    ("tinyseq.nn.rnn_layers.LSTM", lambda: nn.LSTM(3, 4, num_layers=2)),
+    ("tinyseq.nn.rnn_cells.GRUCell", lambda: nn.GRUCell(3, 4)),
+    ("tinyseq.nn.conv_recurrent.ConvLSTM", lambda: nn.ConvLSTM(2, 3, 3)),
+])
+def test_files_naming_a_class_by_its_old_module_still_load(old, make):
+    model = make()
+    f = io.BytesIO()
+    ts.save(model, f)
+
+    def set_class(header):
+        header["root"]["module"]["class"] = old
+        return header
+
+    back = ts.load(_rewrite_structure(f.getvalue(), set_class))
+    assert type(back) is type(model)
+    same_state(model, back)
+
+
 @pytest.mark.parametrize("field,value,message", [
     ("args", {"x": 1}, "'args' must be a list"),
     ("kwargs", [["in_features"]], "'kwargs' must be a list of"),

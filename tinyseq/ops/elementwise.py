@@ -1,13 +1,21 @@
-"""Elementwise primitives. Broadcasting gradients are reduced by the engine.
+"""Elementwise ops: arithmetic, unary math, activations, clamp/where, comparisons.
 
-Each class: ``forward`` on raw arrays, ``backward`` right below it.
+Each Function's ``forward`` works on raw arrays, with ``backward`` right below it;
+its public wrapper (``ts.add``, ``ts.exp``, ...) follows, normalising Python
+numbers and dtypes first. Broadcast gradients are summed back by the engine.
 """
 
 from __future__ import annotations
 
 import math
 
-from ..autograd import Function
+import numpy as np
+
+from ..autograd import Function, OpError
+from ..dtypes import check_fill, get_default_dtype
+from ..tensor import Tensor
+from .args import const, pair
+from .convert import cast
 
 
 class Add(Function):
@@ -63,6 +71,63 @@ class Neg(Function):
 
     def backward(self, g):
         return -g
+
+
+def _binary(op, name):
+    def fn(a, b):
+        a, b = pair(a, b, name)
+        return op.apply(a, b)
+
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise {name} with broadcasting; Python numbers work on either side."
+    return fn
+
+
+mul = _binary(Mul, "mul")
+
+
+def add(a, b, alpha=1):
+    """a + alpha * b, elementwise with broadcasting; Python numbers work on either side."""
+    if alpha != 1:
+        b = mul(b, alpha) if isinstance(b, Tensor) else b * alpha
+    a, b = pair(a, b, "add")
+    return Add.apply(a, b)
+
+
+def sub(a, b, alpha=1):
+    """a - alpha * b, elementwise with broadcasting; Python numbers work on either side."""
+    if alpha != 1:
+        b = mul(b, alpha) if isinstance(b, Tensor) else b * alpha
+    a, b = pair(a, b, "sub")
+    return Sub.apply(a, b)
+
+
+def div(a, b, rounding_mode=None):
+    """Elementwise a / b with broadcasting; integers divide to the default float dtype.
+    ``rounding_mode="trunc"`` or ``"floor"`` rounds the quotient (integers stay integers;
+    no gradient flows through the rounding, as in PyTorch)."""
+    a, b = pair(a, b, "div")
+    if rounding_mode is not None:
+        return _rounded_div(a, b, rounding_mode)
+    if a._data.dtype.kind not in "fc":
+        a, b = cast(a, get_default_dtype()), cast(b, get_default_dtype())
+    return Div.apply(a, b)
+
+
+def _rounded_div(a, b, mode):
+    if mode not in ("trunc", "floor"):
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {mode!r}")
+    if a._backend is not b._backend:
+        raise RuntimeError(f"div: tensors on different devices ({a.device} and {b.device})")
+    xp, x, y = a.xp, a._data, b._data
+    if x.dtype.kind in "fc":
+        q = xp.floor(x / y) if mode == "floor" else xp.trunc(x / y)
+    elif mode == "floor":
+        q = xp.floor_divide(x, y)
+    else:  # toward zero: the floor quotient, one up where the signs differ and it is inexact
+        q = xp.floor_divide(x, y)
+        q = q + ((q < 0) & (q * y != x)).astype(q.dtype)
+    return Tensor._make(xp.asarray(q), a._backend)
 
 
 class PowScalar(Function):
@@ -125,6 +190,24 @@ class Pow(Function):
         return ga, gb
 
 
+def pow(a, b):
+    """a ** b; b a Python number or a tensor (a may be a number when b is a tensor)."""
+    if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
+        if a.dtype.kind not in "fc":
+            if isinstance(b, int):
+                return Tensor._make(a._data**b, a._backend)
+            a = cast(a, get_default_dtype())
+        return PowScalar.apply(a, p=b)
+    if not isinstance(a, Tensor) and isinstance(b, Tensor) and isinstance(a, (int, float)):
+        if b.dtype.kind not in "fc":
+            if isinstance(a, int):
+                return Tensor._make(b.xp.asarray(a, dtype=b.dtype) ** b._data, b._backend)
+            b = cast(b, get_default_dtype())
+        return RPowScalar.apply(b, c=a)
+    a, b = pair(a, b, "pow")
+    return Pow.apply(a, b)
+
+
 class Exp(Function):
     saves_outputs = True
 
@@ -148,19 +231,6 @@ class Log(Function):
         return g / self.saved[0]
 
 
-class Log1p(Function):
-    """log(1 + a), accurate for tiny a (where 1 + a would round to 1)."""
-
-    saves = (0,)
-
-    def forward(self, a):
-        self.saved = (a,)
-        return self.xp.log1p(a)
-
-    def backward(self, g):
-        return g / (1 + self.saved[0])
-
-
 class Sqrt(Function):
     saves_outputs = True
 
@@ -182,28 +252,6 @@ class Abs(Function):
 
     def backward(self, g):
         return g * self.xp.sign(self.saved[0])
-
-
-class Sin(Function):
-    saves = (0,)
-
-    def forward(self, a):
-        self.saved = (a,)
-        return self.xp.sin(a)
-
-    def backward(self, g):
-        return g * self.xp.cos(self.saved[0])
-
-
-class Cos(Function):
-    saves = (0,)
-
-    def forward(self, a):
-        self.saved = (a,)
-        return self.xp.cos(a)
-
-    def backward(self, g):
-        return -g * self.xp.sin(self.saved[0])
 
 
 class Tanh(Function):
@@ -238,7 +286,6 @@ def sigmoid_array(xp, a):
     return xp.reciprocal(t, out=t)
 
 
-# -log of float16/32/64's smallest normal number, rounded down
 _LOG_TINY = {"e": 9.7, "f": 87.3, "d": 708.3}
 
 
@@ -265,6 +312,47 @@ class Relu(Function):
 
     def backward(self, g):
         return g * (self.saved[0] > 0)
+
+
+def _unary(op, name, doc):
+    def fn(x):
+        if x._data.dtype.kind not in "fc":
+            x = cast(x, get_default_dtype())
+        return op.apply(x)
+
+    fn.__name__ = name
+    fn.__doc__ = doc
+    return fn
+
+
+exp = _unary(Exp, "exp", "Elementwise e**x.")
+
+log = _unary(Log, "log", "Elementwise natural logarithm.")
+
+
+sqrt = _unary(Sqrt, "sqrt", "Elementwise square root.")
+
+tanh = _unary(Tanh, "tanh", "Elementwise hyperbolic tangent.")
+
+
+sigmoid = _unary(Sigmoid, "sigmoid", "Elementwise logistic function; no overflow for any finite input.")
+
+relu = _unary(Relu, "relu", "Elementwise max(x, 0).")
+
+
+def neg(x):
+    return Neg.apply(x)
+
+
+def abs(x):
+    """Elementwise |x| (gradient 0 at 0, as PyTorch)."""
+    if x.dtype.kind not in "fc":
+        return Tensor._make(x.xp.abs(x._data), x._backend)
+    return Abs.apply(x)
+
+
+def square(x):
+    return pow(x, 2)
 
 
 class Clamp(Function):
@@ -311,6 +399,10 @@ class Minimum(Function):
         return _split_by_mask(g, a < b, a == b)
 
 
+maximum = _binary(Maximum, "maximum")
+minimum = _binary(Minimum, "minimum")
+
+
 def _split_by_mask(g, first, tie):
     wa = first + 0.5 * tie
     return g * wa.astype(g.dtype), g * (1 - wa).astype(g.dtype)
@@ -332,12 +424,77 @@ class Where(Function):
         )
 
 
-class Cast(Function):
-    """Change dtype; the gradient is cast back."""
+def clamp(x, min=None, max=None):
+    """Limit values to [min, max]; the gradient passes where min <= x <= max."""
+    if min is None and max is None:
+        raise ValueError("clamp: give at least one of min and max")
+    return Clamp.apply(x, lo=min, hi=max)
 
-    def forward(self, a, dtype):
-        self.in_dtype = a.dtype
-        return a.astype(dtype)
 
-    def backward(self, g):
-        return g.astype(self.in_dtype)
+def where(condition, a, b):
+    """Elementwise ``a`` where ``condition`` else ``b`` (broadcasting)."""
+    if isinstance(condition, Tensor):
+        cond = condition._data
+    else:
+        ref = a if isinstance(a, Tensor) else b
+        cond = ref._backend.asarray(condition)
+    if cond.dtype != np.bool_:
+        cond = cond.astype(bool)
+    a, b = pair(a, b, "where")
+    return Where.apply(a, b, cond=cond)
+
+
+def masked_fill(x, mask, value):
+    """``x`` with ``value`` where ``mask`` is true."""
+    check_fill(value, x.dtype, "masked_fill")
+    return where(mask, const(value, x.dtype, x._backend), x)
+
+
+_COMPARE = {"less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "logical_and", "logical_or"}
+
+
+def compare(a, b, how):
+    """Elementwise comparison -> bool tensor (no gradient)."""
+    assert how in _COMPARE
+    if isinstance(b, Tensor) and b._backend is not a._backend:
+        raise RuntimeError(f"{how}: tensors on different devices ({a.device} and {b.device})")
+    bd = b._data if isinstance(b, Tensor) else b
+    try:
+        return Tensor._make(getattr(a.xp, how)(a._data, bd), a._backend)
+    except ValueError:
+        other = b.shape if isinstance(b, Tensor) else np.shape(b)
+        raise OpError(f"{how}: shapes {a.shape} and {tuple(other)} cannot be broadcast together") from None
+
+
+def logical_and(a, b):
+    return compare(a, b, "logical_and")
+
+
+def logical_or(a, b):
+    return compare(a, b, "logical_or")
+
+
+def eq(a, b):
+    return compare(a, b, "equal")
+
+
+def ne(a, b):
+    return compare(a, b, "not_equal")
+
+
+def lt(a, b):
+    return compare(a, b, "less")
+
+
+def le(a, b):
+    return compare(a, b, "less_equal")
+
+
+def gt(a, b):
+    return compare(a, b, "greater")
+
+
+def ge(a, b):
+    return compare(a, b, "greater_equal")
+
+

@@ -1,4 +1,4 @@
-"""Conv1d and Conv2d (the convolution itself is ``tinyseq/ops/conv.py``)."""
+"""Conv1d and Conv2d (the convolution itself is ``tinyseq/ops/extra/conv.py``)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import numpy as np
 from .. import ops
 from ..autograd import OpError
 from ..ops import log_softmax, pad, relu, sigmoid, softmax, tanh  # noqa: F401  (re-exported)
-from ..ops.conv import conv1d, conv2d  # noqa: F401  (re-exported)
+from ..ops.extra.conv import conv1d, conv2d  # noqa: F401  (re-exported)
 from ..ops.extra.embedding import embedding  # noqa: F401  (re-exported)
 from ..ops.extra.normalization import layer_norm  # noqa: F401  (re-exported)
 from ..ops.extra.pooling import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d  # noqa: F401  (re-exported)

@@ -1,4 +1,4 @@
-"""Elementwise ops: arithmetic, unary math, activations, clamp/where, comparisons.
+"""Elementwise ops: arithmetic, exp/log, activations, where, comparisons.
 
 Each Function's ``forward`` works on raw arrays, with ``backward`` right below it;
 its public wrapper (``ts.add``, ``ts.exp``, ...) follows, normalising Python
@@ -7,14 +7,12 @@ numbers and dtypes first. Broadcast gradients are summed back by the engine.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..autograd import Function, OpError
-from ..dtypes import check_fill, get_default_dtype
+from ..dtypes import get_default_dtype
 from ..tensor import Tensor
-from .args import const, pair
+from .args import pair
 from .convert import cast
 
 
@@ -130,84 +128,6 @@ def _rounded_div(a, b, mode):
     return Tensor._make(xp.asarray(q), a._backend)
 
 
-class PowScalar(Function):
-    """a ** p for a Python number p."""
-
-    saves = (0,)
-
-    def forward(self, a, p):
-        self.p = p
-        self.saved = (a,)
-        return a**p
-
-    def backward(self, g):
-        (a,) = self.saved
-        p = self.p
-        if p == 2:
-            return g * (2 * a)
-        if p == 0:  # not 0 * 0**-1 = nan at a == 0
-            return self.xp.zeros_like(g)
-        return g * (p * a ** (p - 1))
-
-
-class RPowScalar(Function):
-    """c ** b for a Python number c > 0."""
-
-    saves_outputs = True
-
-    def forward(self, b, c):
-        out = c**b
-        self.saved = (out,)
-        self.logc = math.log(c) if c > 0 else math.nan
-        return out
-
-    def backward(self, g):
-        (out,) = self.saved
-        return g * out * self.logc
-
-
-class Pow(Function):
-    """a ** b, both tensors."""
-
-    saves = (0, 1)
-    saves_outputs = True
-
-    def forward(self, a, b):
-        out = a**b
-        self.saved = (a, b, out)
-        return out
-
-    def backward(self, g):
-        a, b, out = self.saved
-        xp = self.xp
-        # b * a**(b-1) is 0 where b == 0 (not 0 * inf at a == 0), as PyTorch has it
-        ga = g * xp.where(b == 0, 0, b * a ** (b - 1)) if self.needs(0) else None
-        gb = None
-        if self.needs(1):
-            # d/db a**b = a**b log a; defined as 0 where a == 0 (as PyTorch does)
-            safe = xp.where(a > 0, a, 1)
-            gb = g * out * xp.log(safe)
-        return ga, gb
-
-
-def pow(a, b):
-    """a ** b; b a Python number or a tensor (a may be a number when b is a tensor)."""
-    if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
-        if a.dtype.kind not in "fc":
-            if isinstance(b, int):
-                return Tensor._make(a._data**b, a._backend)
-            a = cast(a, get_default_dtype())
-        return PowScalar.apply(a, p=b)
-    if not isinstance(a, Tensor) and isinstance(b, Tensor) and isinstance(a, (int, float)):
-        if b.dtype.kind not in "fc":
-            if isinstance(a, int):
-                return Tensor._make(b.xp.asarray(a, dtype=b.dtype) ** b._data, b._backend)
-            b = cast(b, get_default_dtype())
-        return RPowScalar.apply(b, c=a)
-    a, b = pair(a, b, "pow")
-    return Pow.apply(a, b)
-
-
 class Exp(Function):
     saves_outputs = True
 
@@ -229,29 +149,6 @@ class Log(Function):
 
     def backward(self, g):
         return g / self.saved[0]
-
-
-class Sqrt(Function):
-    saves_outputs = True
-
-    def forward(self, a):
-        out = self.xp.sqrt(a)
-        self.saved = (out,)
-        return out
-
-    def backward(self, g):
-        return g / (2 * self.saved[0])
-
-
-class Abs(Function):
-    saves = (0,)
-
-    def forward(self, a):
-        self.saved = (a,)
-        return self.xp.abs(a)
-
-    def backward(self, g):
-        return g * self.xp.sign(self.saved[0])
 
 
 class Tanh(Function):
@@ -330,8 +227,6 @@ exp = _unary(Exp, "exp", "Elementwise e**x.")
 log = _unary(Log, "log", "Elementwise natural logarithm.")
 
 
-sqrt = _unary(Sqrt, "sqrt", "Elementwise square root.")
-
 tanh = _unary(Tanh, "tanh", "Elementwise hyperbolic tangent.")
 
 
@@ -342,70 +237,6 @@ relu = _unary(Relu, "relu", "Elementwise max(x, 0).")
 
 def neg(x):
     return Neg.apply(x)
-
-
-def abs(x):
-    """Elementwise |x| (gradient 0 at 0, as PyTorch)."""
-    if x.dtype.kind not in "fc":
-        return Tensor._make(x.xp.abs(x._data), x._backend)
-    return Abs.apply(x)
-
-
-def square(x):
-    return pow(x, 2)
-
-
-class Clamp(Function):
-    saves = (0,)
-
-    def forward(self, a, lo, hi):
-        self.saved = (a,)
-        self.lo, self.hi = lo, hi
-        return self.xp.clip(a, lo, hi)
-
-    def backward(self, g):
-        (a,) = self.saved
-        mask = True
-        if self.lo is not None:
-            mask = a >= self.lo
-        if self.hi is not None:
-            mask = mask & (a <= self.hi)
-        return g * mask
-
-
-class Maximum(Function):
-    """Elementwise max; ties split the gradient evenly (as PyTorch does)."""
-
-    saves = (0, 1)
-
-    def forward(self, a, b):
-        self.saved = (a, b)
-        return self.xp.maximum(a, b)
-
-    def backward(self, g):
-        a, b = self.saved
-        return _split_by_mask(g, a > b, a == b)
-
-
-class Minimum(Function):
-    saves = (0, 1)
-
-    def forward(self, a, b):
-        self.saved = (a, b)
-        return self.xp.minimum(a, b)
-
-    def backward(self, g):
-        a, b = self.saved
-        return _split_by_mask(g, a < b, a == b)
-
-
-maximum = _binary(Maximum, "maximum")
-minimum = _binary(Minimum, "minimum")
-
-
-def _split_by_mask(g, first, tie):
-    wa = first + 0.5 * tie
-    return g * wa.astype(g.dtype), g * (1 - wa).astype(g.dtype)
 
 
 class Where(Function):
@@ -424,13 +255,6 @@ class Where(Function):
         )
 
 
-def clamp(x, min=None, max=None):
-    """Limit values to [min, max]; the gradient passes where min <= x <= max."""
-    if min is None and max is None:
-        raise ValueError("clamp: give at least one of min and max")
-    return Clamp.apply(x, lo=min, hi=max)
-
-
 def where(condition, a, b):
     """Elementwise ``a`` where ``condition`` else ``b`` (broadcasting)."""
     if isinstance(condition, Tensor):
@@ -442,12 +266,6 @@ def where(condition, a, b):
         cond = cond.astype(bool)
     a, b = pair(a, b, "where")
     return Where.apply(a, b, cond=cond)
-
-
-def masked_fill(x, mask, value):
-    """``x`` with ``value`` where ``mask`` is true."""
-    check_fill(value, x.dtype, "masked_fill")
-    return where(mask, const(value, x.dtype, x._backend), x)
 
 
 _COMPARE = {"less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "logical_and", "logical_or"}

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import builtins
 import math
 from collections import namedtuple
 
@@ -13,7 +12,8 @@ from ..autograd import Function, OpError
 from ..tensor import Tensor
 from .args import axes_of
 from .convert import cast, clone
-from .elementwise import abs, exp, maximum, minimum
+from .elementwise import exp
+from .extra.math import maximum, minimum
 
 
 def _expand_back(g, shape, axis, keepdims):
@@ -119,27 +119,6 @@ class LogSumExp(Function):
         return p * _expand_back(g, p.shape, axis, keepdims)
 
 
-class Norm2(Function):
-    """Euclidean norm over ``axis``; the gradient x / norm is 0 where the norm is 0
-    (the subgradient PyTorch picks), not nan."""
-
-    saves = (0,)
-    saves_outputs = True  # the norm, which the returned tensor views
-
-    def forward(self, a, axis, keepdims):
-        xp = self.xp
-        out = xp.sqrt((a * a).sum(axis=axis, keepdims=True))
-        self.saved = (a, out)
-        self.args = (a.shape, axis, keepdims)
-        return out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
-
-    def backward(self, g):
-        a, out = self.saved
-        shape, axis, keepdims = self.args
-        safe = self.xp.where(out == 0, 1, out)
-        return a * (_expand_back(g, shape, axis, keepdims) / safe) * (out != 0)
-
-
 def sum(x, dim=None, keepdim=False, dtype=None):
     """Sum over ``dim`` (all dims by default)."""
     if dtype is not None:
@@ -197,73 +176,6 @@ def amax(x, dim=None, keepdim=False):
 
 def amin(x, dim=None, keepdim=False):
     return Amin.apply(x, axis=axes_of(x, dim, "amin"), keepdims=keepdim)
-
-
-def _arg(x, dim, keepdim, fn, name):
-    xp = x.xp
-    if dim is None:
-        out = fn(x._data.reshape(-1))
-        if keepdim:
-            out = xp.asarray(out).reshape((1,) * x.ndim)
-    else:
-        (axis,) = axes_of(x, dim, name) or (0,)
-        out = fn(x._data, axis=axis)
-        if keepdim:
-            out = xp.expand_dims(out, axis)
-    return Tensor._make(xp.asarray(out).astype(np.int64), x._backend)
-
-
-def argmax(x, dim=None, keepdim=False):
-    """Index of the largest value (flattened when ``dim`` is None); no gradient."""
-    return _arg(x, dim, keepdim, x.xp.argmax, "argmax")
-
-
-def argmin(x, dim=None, keepdim=False):
-    return _arg(x, dim, keepdim, x.xp.argmin, "argmin")
-
-
-def any(x, dim=None, keepdim=False):
-    """Whether any element (along ``dim``) is true or non-zero -> bool tensor."""
-    return Tensor._make(x.xp.asarray(x._data.any(axis=axes_of(x, dim, "any"), keepdims=keepdim)), x._backend)
-
-
-def all(x, dim=None, keepdim=False):
-    """Whether every element (along ``dim``) is true or non-zero -> bool tensor."""
-    return Tensor._make(x.xp.asarray(x._data.all(axis=axes_of(x, dim, "all"), keepdims=keepdim)), x._backend)
-
-
-def var(x, dim=None, unbiased=None, keepdim=False, correction=None):
-    """Variance with Bessel's correction by default (``correction=1``), as PyTorch."""
-    if correction is None:
-        correction = 1 if unbiased is None or unbiased else 0
-    axes = axes_of(x, dim, "var")
-    n = x.numel() if axes is None else math.prod(x.shape[a] for a in axes)
-    centered = x - mean(x, dim=dim, keepdim=True)
-    return sum(centered * centered, dim=dim, keepdim=keepdim) / float(builtins.max(n - correction, 0))
-
-
-def std(x, dim=None, unbiased=None, keepdim=False, correction=None):
-    """Standard deviation (``correction=1`` by default); the gradient is 0 where every value
-    is the same (as PyTorch), not the nan of sqrt's derivative at 0."""
-    if correction is None:
-        correction = 1 if unbiased is None or unbiased else 0
-    axes = axes_of(x, dim, "std")
-    n = x.numel() if axes is None else math.prod(x.shape[a] for a in axes)
-    centered = x - mean(x, dim=dim, keepdim=True)
-    return Norm2.apply(centered, axis=axes, keepdims=keepdim) / math.sqrt(builtins.max(n - correction, 0))
-
-
-def norm(x, p="fro", dim=None, keepdim=False):
-    """The p-norm over ``dim`` (all elements when None): p = 2 or "fro" (Euclidean,
-    gradient 0 at 0), 1, or inf (largest magnitude; ties share the gradient)."""
-    axes = axes_of(x, dim, "norm")
-    if p in ("fro", 2):
-        return Norm2.apply(x, axis=axes, keepdims=keepdim)
-    if p == 1:
-        return sum(abs(x), dim=dim, keepdim=keepdim)
-    if p == math.inf:
-        return amax(abs(x), dim=dim, keepdim=keepdim)
-    raise OpError(f"norm: p must be 1, 2, 'fro' or inf, got {p!r}")
 
 
 def logsumexp(x, dim=None, keepdim=False):

@@ -9,101 +9,27 @@
   reflected ones swap the operands).
 
 Adding an op takes its Function and wrapper in a family file plus one line here
-(and a device case in tests/device_cases.py, keyed by the same name).
+(and a device case in tests/device_cases.py, keyed by the same name). The table
+names each op's family file: C convert, E elementwise, R reduce, S shape, M matmul;
+X* the PyTorch-parity modules in ``extra/``.
 """
 
 from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
-from ..factories import multinomial
-from .convert import clone, to
-from .elementwise import (
-    abs,
-    add,
-    clamp,
-    div,
-    eq,
-    exp,
-    ge,
-    gt,
-    le,
-    log,
-    logical_and,
-    logical_or,
-    lt,
-    masked_fill,
-    maximum,
-    minimum,
-    mul,
-    ne,
-    neg,
-    pow,
-    relu,
-    sigmoid,
-    sqrt,
-    square,
-    sub,
-    tanh,
-    where,
-)  # fmt: skip
-from .extra.einsum import einsum
-from .extra.math import (
-    allclose,
-    cos,
-    floor_divide,
-    isclose,
-    isfinite,
-    isnan,
-    log1p,
-    prod,
-    remainder,
-    sign,
-    sin,
-    tril,
-    triu,
-)  # fmt: skip
-from .extra.select import argsort, cumsum, flip, gather, index_select, narrow, repeat, sort, topk, unbind
-from .extra.special import erf
-from .matmul import bmm, matmul, mm
-from .reduce import (
-    all,
-    amax,
-    amin,
-    any,
-    argmax,
-    argmin,
-    log_softmax,
-    logsumexp,
-    max,
-    mean,
-    min,
-    norm,
-    softmax,
-    std,
-    sum,
-    var,
-)  # fmt: skip
-from .shape import (
-    broadcast_to,
-    cat,
-    chunk,
-    expand,
-    expand_as,
-    flatten,
-    getitem,
-    pad,
-    permute,
-    reshape,
-    reshape_as,
-    split,
-    squeeze,
-    stack,
-    transpose,
-    unsqueeze,
-    view,
-    view_as,
-)  # fmt: skip
+from . import convert as C
+from . import elementwise as E
+from . import matmul as M
+from . import reduce as R
+from . import shape as S
+from .extra import einsum as Xeinsum
+from .extra import math as Xmath
+from .extra import pad as Xpad
+from .extra import reduce as Xreduce
+from .extra import sampling as Xsampling
+from .extra import select as Xselect
+from .extra import special as Xspecial
 
 
 class Op(NamedTuple):
@@ -187,107 +113,104 @@ def _swapped(fn):
 
 def _where_method(self, condition, other):
     """``self`` where ``condition`` else ``other`` (PyTorch's method order of ``ts.where``)."""
-    return where(condition, self, other)
+    return E.where(condition, self, other)
 
 
-# -- elementwise -------------------------------------------------------------------
-op("add", add, method=True, operators=("__add__", "__radd__"))
-op("sub", sub, method=True, operators=("__sub__", "__rsub__"))
-op("mul", mul, method=True, operators=("__mul__", "__rmul__"))
-op("div", div, method=True, operators=("__truediv__", "__rtruediv__"))
-op("true_divide", div, method=True)
-op("pow", pow, method=True, operators=("__pow__", "__rpow__"))
-op("neg", neg, method=True, operators=("__neg__",))
-op("abs", abs, method=True, operators=("__abs__",))
-op("square", square, method=True)
-op("exp", exp, method=True)
-op("log", log, method=True)
-op("sqrt", sqrt, method=True)
-op("tanh", tanh, method=True)
-op("sigmoid", sigmoid, method=True)
-op("relu", relu, method=True)
-op("maximum", maximum, method=True)
-op("minimum", minimum, method=True)
-op("clamp", clamp, method=True)
-op("clip", clamp, method=True)
-op("where", where, method=_where_method)
-op("masked_fill", masked_fill, method=True)
-op("eq", eq, method=True, operators=("__eq__",))
-op("ne", ne, method=True, operators=("__ne__",))
-op("lt", lt, method=True, operators=("__lt__",))
-op("le", le, method=True, operators=("__le__",))
-op("gt", gt, method=True, operators=("__gt__",))
-op("ge", ge, method=True, operators=("__ge__",))
-op("logical_and", logical_and, method=True, operators=("__and__",))
-op("logical_or", logical_or, method=True, operators=("__or__",))
-op("clone", clone, method=True)
-op("to", to, method=True, function=False)
-# -- reductions --------------------------------------------------------------------
-op("sum", sum, method=True)
-op("mean", mean, method=True)
-op("max", max, method=True)
-op("min", min, method=True)
-op("amax", amax, method=True)
-op("amin", amin, method=True)
-op("argmax", argmax, method=True)
-op("argmin", argmin, method=True)
-op("any", any, method=True)
-op("all", all, method=True)
-op("var", var, method=True)
-op("std", std, method=True)
-op("norm", norm, method=True)
-op("logsumexp", logsumexp, method=True)
-op("softmax", softmax, method=True)
-op("log_softmax", log_softmax, method=True)
-# -- shapes ------------------------------------------------------------------------
-op("reshape", reshape, method=True)
-op("view", view, method=True)
-op("reshape_as", reshape_as, method=True, function=False)
-op("view_as", view_as, method=True, function=False)
-op("flatten", flatten, method=True)
-op("permute", permute, method=True)
-op("transpose", transpose, method=True)
-op("swapaxes", transpose, method=True)
-op("squeeze", squeeze, method=True)
-op("unsqueeze", unsqueeze, method=True)
-op("expand", expand, method=True)
-op("expand_as", expand_as, method=True, function=False)
-op("broadcast_to", broadcast_to, method=True)
-op("getitem", getitem, function=False, operators=("__getitem__",))
-op("cat", cat)
-op("concatenate", cat)
-op("stack", stack)
-op("split", split, method=True)
-op("chunk", chunk, method=True)
-op("pad", pad)
-# -- products ----------------------------------------------------------------------
-op("matmul", matmul, method=True, operators=("__matmul__", "__rmatmul__"))
-op("mm", mm, method=True)
-op("bmm", bmm, method=True)
-# -- extra: PyTorch parity (ops/extra/) ----------------------------------------------
-op("floor_divide", floor_divide, method=True, operators=("__floordiv__", "__rfloordiv__"))
-op("remainder", remainder, method=True, operators=("__mod__", "__rmod__"))
-op("log1p", log1p, method=True)
-op("sin", sin, method=True)
-op("cos", cos, method=True)
-op("sign", sign, method=True)
-op("erf", erf, method=True)
-op("isnan", isnan, method=True)
-op("isfinite", isfinite, method=True)
-op("isclose", isclose, method=True)
-op("allclose", allclose, method=True)
-op("prod", prod, method=True)
-op("tril", tril, method=True)
-op("triu", triu, method=True)
-op("flip", flip, method=True)
-op("narrow", narrow, method=True)
-op("unbind", unbind, method=True)
-op("index_select", index_select, method=True)
-op("gather", gather, method=True)
-op("sort", sort, method=True)
-op("argsort", argsort, method=True)
-op("topk", topk, method=True)
-op("cumsum", cumsum, method=True)
-op("repeat", repeat, method=True)
-op("einsum", einsum)
-op("multinomial", multinomial, method=True)
+# -- core: what autograd, the recurrent layers, viz and the device switch use --------------
+op("add", E.add, method=True, operators=("__add__", "__radd__"))
+op("sub", E.sub, method=True, operators=("__sub__", "__rsub__"))
+op("mul", E.mul, method=True, operators=("__mul__", "__rmul__"))
+op("div", E.div, method=True, operators=("__truediv__", "__rtruediv__"))
+op("true_divide", E.div, method=True)
+op("neg", E.neg, method=True, operators=("__neg__",))
+op("exp", E.exp, method=True)
+op("log", E.log, method=True)
+op("tanh", E.tanh, method=True)
+op("sigmoid", E.sigmoid, method=True)
+op("relu", E.relu, method=True)
+op("where", E.where, method=_where_method)
+op("eq", E.eq, method=True, operators=("__eq__",))
+op("ne", E.ne, method=True, operators=("__ne__",))
+op("lt", E.lt, method=True, operators=("__lt__",))
+op("le", E.le, method=True, operators=("__le__",))
+op("gt", E.gt, method=True, operators=("__gt__",))
+op("ge", E.ge, method=True, operators=("__ge__",))
+op("logical_and", E.logical_and, method=True, operators=("__and__",))
+op("logical_or", E.logical_or, method=True, operators=("__or__",))
+op("clone", C.clone, method=True)
+op("to", C.to, method=True, function=False)
+op("sum", R.sum, method=True)
+op("mean", R.mean, method=True)
+op("max", R.max, method=True)
+op("min", R.min, method=True)
+op("amax", R.amax, method=True)
+op("amin", R.amin, method=True)
+op("logsumexp", R.logsumexp, method=True)
+op("softmax", R.softmax, method=True)
+op("log_softmax", R.log_softmax, method=True)
+op("reshape", S.reshape, method=True)
+op("view", S.view, method=True)
+op("reshape_as", S.reshape_as, method=True, function=False)
+op("view_as", S.view_as, method=True, function=False)
+op("flatten", S.flatten, method=True)
+op("permute", S.permute, method=True)
+op("transpose", S.transpose, method=True)
+op("swapaxes", S.transpose, method=True)
+op("squeeze", S.squeeze, method=True)
+op("unsqueeze", S.unsqueeze, method=True)
+op("expand", S.expand, method=True)
+op("expand_as", S.expand_as, method=True, function=False)
+op("broadcast_to", S.broadcast_to, method=True)
+op("getitem", S.getitem, function=False, operators=("__getitem__",))
+op("cat", S.cat)
+op("concatenate", S.cat)
+op("stack", S.stack)
+op("split", S.split, method=True)
+op("chunk", S.chunk, method=True)
+op("matmul", M.matmul, method=True, operators=("__matmul__", "__rmatmul__"))
+op("mm", M.mm, method=True)
+op("bmm", M.bmm, method=True)
+# -- extra: PyTorch parity --------------------------------------------------------------
+op("pow", Xmath.pow, method=True, operators=("__pow__", "__rpow__"))
+op("square", Xmath.square, method=True)
+op("sqrt", Xmath.sqrt, method=True)
+op("abs", Xmath.abs, method=True, operators=("__abs__",))
+op("maximum", Xmath.maximum, method=True)
+op("minimum", Xmath.minimum, method=True)
+op("clamp", Xmath.clamp, method=True)
+op("clip", Xmath.clamp, method=True)
+op("masked_fill", Xmath.masked_fill, method=True)
+op("floor_divide", Xmath.floor_divide, method=True, operators=("__floordiv__", "__rfloordiv__"))
+op("remainder", Xmath.remainder, method=True, operators=("__mod__", "__rmod__"))
+op("log1p", Xmath.log1p, method=True)
+op("sin", Xmath.sin, method=True)
+op("cos", Xmath.cos, method=True)
+op("sign", Xmath.sign, method=True)
+op("isnan", Xmath.isnan, method=True)
+op("isfinite", Xmath.isfinite, method=True)
+op("isclose", Xmath.isclose, method=True)
+op("allclose", Xmath.allclose, method=True)
+op("tril", Xmath.tril, method=True)
+op("triu", Xmath.triu, method=True)
+op("erf", Xspecial.erf, method=True)
+op("argmax", Xreduce.argmax, method=True)
+op("argmin", Xreduce.argmin, method=True)
+op("any", Xreduce.any, method=True)
+op("all", Xreduce.all, method=True)
+op("var", Xreduce.var, method=True)
+op("std", Xreduce.std, method=True)
+op("norm", Xreduce.norm, method=True)
+op("prod", Xreduce.prod, method=True)
+op("pad", Xpad.pad)
+op("flip", Xselect.flip, method=True)
+op("narrow", Xselect.narrow, method=True)
+op("unbind", Xselect.unbind, method=True)
+op("index_select", Xselect.index_select, method=True)
+op("gather", Xselect.gather, method=True)
+op("sort", Xselect.sort, method=True)
+op("argsort", Xselect.argsort, method=True)
+op("topk", Xselect.topk, method=True)
+op("cumsum", Xselect.cumsum, method=True)
+op("repeat", Xselect.repeat, method=True)
+op("einsum", Xeinsum.einsum)
+op("multinomial", Xsampling.multinomial, method=True)

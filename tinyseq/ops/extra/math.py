@@ -1,59 +1,19 @@
-"""More math with PyTorch's names: products, triangles, rounding division, closeness."""
+"""More elementwise math with PyTorch's names: powers, sqrt, abs, min/max of two tensors,
+clamp, masked_fill, triangles, rounding division, sin/cos/log1p/sign, closeness and
+finiteness tests."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from ...autograd import Function, OpError
+from ...dtypes import check_fill, get_default_dtype
 from ...tensor import Tensor
-from ..args import axes_of, const, pair
+from ..args import const, pair
 from ..convert import cast
-from ..elementwise import _unary, div, where
-from ..reduce import _expand_back
-
-
-class Prod(Function):
-    """Product over one ``axis`` (None: all elements). The gradient of each element is
-    the product of the others, from running products from both ends: exact where
-    some elements are zero, where out / x would divide by zero."""
-
-    saves = (0,)
-
-    def forward(self, a, axis, keepdims):
-        self.saved = (a,)
-        self.args = (axis, keepdims)
-        return a.prod(axis=axis, keepdims=keepdims)
-
-    def backward(self, g):
-        (a,) = self.saved
-        axis, keepdims = self.args
-        xp = self.xp
-        x = a.reshape(-1) if axis is None else a
-        ax = 0 if axis is None else axis[0]
-        n = x.shape[ax]
-        if n == 0:
-            return xp.zeros(a.shape, dtype=g.dtype)
-        ones = xp.ones(x.shape[:ax] + (1,) + x.shape[ax + 1 :], dtype=x.dtype)
-        before = xp.concatenate([ones, xp.cumprod(x, axis=ax).take(xp.arange(n - 1), axis=ax)], axis=ax)
-        after = xp.flip(xp.cumprod(xp.flip(x, ax), axis=ax), ax)
-        after = xp.concatenate([after.take(xp.arange(1, n), axis=ax), ones], axis=ax)
-        others = (before * after).reshape(a.shape)
-        return others * _expand_back(g, a.shape, axis, keepdims)
-
-
-def prod(x, dim=None, keepdim=False, dtype=None):
-    """Product of all elements, or along one ``dim``; integers and bools multiply in int64.
-    The gradient of each element is the product of the others (exact with zeros)."""
-    if dtype is not None:
-        x = cast(x, dtype)
-    elif x.dtype.kind in "bui" and x.dtype != np.int64:
-        x = cast(x, np.int64)
-    if dim is not None and not isinstance(dim, int):
-        raise OpError(f"prod: dim must be an int, got {dim!r}")
-    axis = axes_of(x, dim, "prod")
-    if x.dtype.kind not in "fc":
-        return Tensor._make(x._data.prod(axis=axis, keepdims=keepdim), x._backend)
-    return Prod.apply(x, axis=axis, keepdims=keepdim)
+from ..elementwise import _binary, _unary, div, where
 
 
 def _triangle(x, diagonal, name, keep):
@@ -162,4 +122,185 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
         return Tensor._make(a.xp.isclose(a._data, bd, rtol=rtol, atol=atol, equal_nan=equal_nan), a._backend)
     except ValueError:
         raise OpError(f"isclose: shapes {a.shape} and {tuple(np.shape(bd))} cannot be broadcast together") from None
+
+
+class Clamp(Function):
+    saves = (0,)
+
+    def forward(self, a, lo, hi):
+        self.saved = (a,)
+        self.lo, self.hi = lo, hi
+        return self.xp.clip(a, lo, hi)
+
+    def backward(self, g):
+        (a,) = self.saved
+        mask = True
+        if self.lo is not None:
+            mask = a >= self.lo
+        if self.hi is not None:
+            mask = mask & (a <= self.hi)
+        return g * mask
+
+
+class Maximum(Function):
+    """Elementwise max; ties split the gradient evenly (as PyTorch does)."""
+
+    saves = (0, 1)
+
+    def forward(self, a, b):
+        self.saved = (a, b)
+        return self.xp.maximum(a, b)
+
+    def backward(self, g):
+        a, b = self.saved
+        return _split_by_mask(g, a > b, a == b)
+
+
+class Minimum(Function):
+    saves = (0, 1)
+
+    def forward(self, a, b):
+        self.saved = (a, b)
+        return self.xp.minimum(a, b)
+
+    def backward(self, g):
+        a, b = self.saved
+        return _split_by_mask(g, a < b, a == b)
+
+
+def _split_by_mask(g, first, tie):
+    wa = first + 0.5 * tie
+    return g * wa.astype(g.dtype), g * (1 - wa).astype(g.dtype)
+
+
+def clamp(x, min=None, max=None):
+    """Limit values to [min, max]; the gradient passes where min <= x <= max."""
+    if min is None and max is None:
+        raise ValueError("clamp: give at least one of min and max")
+    return Clamp.apply(x, lo=min, hi=max)
+
+
+maximum = _binary(Maximum, "maximum")
+minimum = _binary(Minimum, "minimum")
+
+
+class PowScalar(Function):
+    """a ** p for a Python number p."""
+
+    saves = (0,)
+
+    def forward(self, a, p):
+        self.p = p
+        self.saved = (a,)
+        return a**p
+
+    def backward(self, g):
+        (a,) = self.saved
+        p = self.p
+        if p == 2:
+            return g * (2 * a)
+        if p == 0:  # not 0 * 0**-1 = nan at a == 0
+            return self.xp.zeros_like(g)
+        return g * (p * a ** (p - 1))
+
+
+class RPowScalar(Function):
+    """c ** b for a Python number c > 0."""
+
+    saves_outputs = True
+
+    def forward(self, b, c):
+        out = c**b
+        self.saved = (out,)
+        self.logc = math.log(c) if c > 0 else math.nan
+        return out
+
+    def backward(self, g):
+        (out,) = self.saved
+        return g * out * self.logc
+
+
+class Pow(Function):
+    """a ** b, both tensors."""
+
+    saves = (0, 1)
+    saves_outputs = True
+
+    def forward(self, a, b):
+        out = a**b
+        self.saved = (a, b, out)
+        return out
+
+    def backward(self, g):
+        a, b, out = self.saved
+        xp = self.xp
+        # b * a**(b-1) is 0 where b == 0 (not 0 * inf at a == 0), as PyTorch has it
+        ga = g * xp.where(b == 0, 0, b * a ** (b - 1)) if self.needs(0) else None
+        gb = None
+        if self.needs(1):
+            # d/db a**b = a**b log a; defined as 0 where a == 0 (as PyTorch does)
+            safe = xp.where(a > 0, a, 1)
+            gb = g * out * xp.log(safe)
+        return ga, gb
+
+
+def pow(a, b):
+    """a ** b; b a Python number or a tensor (a may be a number when b is a tensor)."""
+    if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
+        if a.dtype.kind not in "fc":
+            if isinstance(b, int):
+                return Tensor._make(a._data**b, a._backend)
+            a = cast(a, get_default_dtype())
+        return PowScalar.apply(a, p=b)
+    if not isinstance(a, Tensor) and isinstance(b, Tensor) and isinstance(a, (int, float)):
+        if b.dtype.kind not in "fc":
+            if isinstance(a, int):
+                return Tensor._make(b.xp.asarray(a, dtype=b.dtype) ** b._data, b._backend)
+            b = cast(b, get_default_dtype())
+        return RPowScalar.apply(b, c=a)
+    a, b = pair(a, b, "pow")
+    return Pow.apply(a, b)
+
+
+class Sqrt(Function):
+    saves_outputs = True
+
+    def forward(self, a):
+        out = self.xp.sqrt(a)
+        self.saved = (out,)
+        return out
+
+    def backward(self, g):
+        return g / (2 * self.saved[0])
+
+
+sqrt = _unary(Sqrt, "sqrt", "Elementwise square root.")
+
+
+class Abs(Function):
+    saves = (0,)
+
+    def forward(self, a):
+        self.saved = (a,)
+        return self.xp.abs(a)
+
+    def backward(self, g):
+        return g * self.xp.sign(self.saved[0])
+
+
+def abs(x):
+    """Elementwise |x| (gradient 0 at 0, as PyTorch)."""
+    if x.dtype.kind not in "fc":
+        return Tensor._make(x.xp.abs(x._data), x._backend)
+    return Abs.apply(x)
+
+
+def square(x):
+    return pow(x, 2)
+
+
+def masked_fill(x, mask, value):
+    """``x`` with ``value`` where ``mask`` is true."""
+    check_fill(value, x.dtype, "masked_fill")
+    return where(mask, const(value, x.dtype, x._backend), x)
 

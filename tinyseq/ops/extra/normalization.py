@@ -4,7 +4,7 @@ form beside it."""
 from __future__ import annotations
 
 from ...autograd import Function, OpError
-from ..elementwise import sqrt
+from .math import sqrt
 
 
 class LayerNorm(Function):

@@ -17,7 +17,7 @@ from ...autograd import OpError
 from ...tensor import Tensor
 from ..args import ntuple, positive_int
 from ..reduce import max as _max
-from ..shape import pad
+from .pad import pad
 
 
 class _Geometry:

@@ -16,6 +16,7 @@ X* the PyTorch-parity modules in ``extra/``.
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Callable, NamedTuple
 
 from . import convert as C
@@ -43,15 +44,16 @@ class Op(NamedTuple):
 OPS: dict = {}  # name -> Op, in declaration order
 _namespaces: list = []  # (module globals, its __all__ or None) that install() wired
 _classes: list = []  # Tensor classes that install() wired
+_wired: dict = {}  # (id of a namespace or class, attribute) -> the op that set it
 
 
 def op(name, fn, method=False, function=True, operators=()) -> Callable:
     """Declare a public op (see the module notes); wires it into whatever is already installed."""
     entry = OPS[name] = Op(name, fn, method, function, tuple(operators))
     for namespace, names in _namespaces:
-        _put(namespace, names, entry)
+        _wire_names(namespace, names, entry)
     for cls in _classes:
-        _attach(cls, entry)
+        _wire_class(cls, entry)
     return fn
 
 
@@ -59,13 +61,13 @@ def remove(name) -> None:
     """Undo ``op(name, ...)`` everywhere it was wired."""
     entry = OPS.pop(name)
     for namespace, names in _namespaces:
-        if entry.function:
-            namespace.pop(name, None)
-            if names is not None and name in names:
+        if _wired.pop((id(namespace), name), None) == name:
+            del namespace[name]
+            if names is not None:
                 names.remove(name)
     for cls in _classes:
         for attr in ((name,) if entry.method else ()) + entry.operators:
-            if attr in cls.__dict__:
+            if _wired.pop((id(cls), attr), None) == name:
                 delattr(cls, attr)
 
 
@@ -78,13 +80,25 @@ def install(namespace=None, names=None, tensor=None) -> None:
         _classes.append(tensor)
     for entry in OPS.values():
         if namespace is not None:
-            _put(namespace, names, entry)
+            _wire_names(namespace, names, entry)
         if tensor is not None:
-            _attach(tensor, entry)
+            _wire_class(tensor, entry)
 
 
-def _put(namespace, names, entry) -> None:
+def _claim(owner, attr, taken, name) -> None:
+    """Refuse to replace what this op did not put there (``ts.tensor``, ``Tensor.shape``)."""
+    key = (id(owner), attr)
+    if taken and _wired.get(key) != name:
+        where = owner.get("__name__") if isinstance(owner, dict) else owner.__name__
+        raise ValueError(f"op {name!r}: {where}.{attr} is already defined, and not by this op")
+    _wired[key] = name
+
+
+def _wire_names(namespace, names, entry) -> None:
     if entry.function:
+        # a submodule of the same name (ops.matmul) gives way to the function, as an import would
+        taken = entry.name in namespace and not isinstance(namespace[entry.name], ModuleType)
+        _claim(namespace, entry.name, taken, entry.name)
         namespace[entry.name] = entry.fn
         if names is not None and entry.name not in names:
             names.append(entry.name)
@@ -94,13 +108,17 @@ _REFLECTED = {"__radd__", "__rsub__", "__rmul__", "__rtruediv__", "__rpow__", "_
               "__rmatmul__"}  # fmt: skip
 
 
-def _attach(cls, entry) -> None:
+def _wire_class(cls, entry) -> None:
     fn = entry.fn
+    attrs = {}
     if entry.method:
         # a plain function binds as a method: no wrapper call per use, and help() shows its shapes
-        setattr(cls, entry.name, fn if entry.method is True else entry.method)
+        attrs[entry.name] = fn if entry.method is True else entry.method
     for dunder in entry.operators:
-        setattr(cls, dunder, _swapped(fn) if dunder in _REFLECTED else fn)
+        attrs[dunder] = _swapped(fn) if dunder in _REFLECTED else fn
+    for attr, value in attrs.items():
+        _claim(cls, attr, attr in cls.__dict__, entry.name)
+        setattr(cls, attr, value)
 
 
 def _swapped(fn):

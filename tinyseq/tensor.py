@@ -23,12 +23,7 @@ from .dtypes import (
     can_cast,
     check_cast,
     check_fill,
-    float16,
-    float32,
-    float64,
     get_default_dtype,
-    int16,
-    int32,
     int64,
     result_type,
     uint8,
@@ -357,27 +352,6 @@ class Tensor:
             device = f"cuda:{device or 0}"
         return self.to(device)
 
-    def float(self) -> Tensor:
-        return self.to(float32)
-
-    def double(self) -> Tensor:
-        return self.to(float64)
-
-    def long(self) -> Tensor:
-        return self.to(int64)
-
-    def int(self) -> Tensor:
-        return self.to(int32)
-
-    def half(self) -> Tensor:
-        return self.to(float16)
-
-    def short(self) -> Tensor:
-        return self.to(int16)
-
-    def byte(self) -> Tensor:
-        return self.to(uint8)
-
     def type_as(self, other) -> Tensor:
         """This tensor in ``other``'s dtype."""
         return self.to(other.dtype)
@@ -450,9 +424,6 @@ class Tensor:
         if self.ndim > 2:
             raise RuntimeError(f"t: expects a tensor of at most 2 dims, got shape {self.shape}")
         return self if self.ndim < 2 else self.transpose(0, 1)
-
-    def bool(self) -> Tensor:
-        return self.to(bool_)
 
     def __repr__(self) -> str:
         body = _format(self.numpy())
@@ -628,6 +599,21 @@ class Tensor:
 
 
 _new = object.__new__
+
+
+def _dtype_method(name, dtype):
+    def method(self) -> Tensor:
+        return self.to(dtype)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"This tensor as {dtype} (``to({dtype})``)."
+    return method
+
+
+# PyTorch's dtype shortcuts: t.float(), t.long(), t.bool(), ...
+for _name in ("float", "double", "half", "long", "int", "short", "bool"):
+    setattr(Tensor, _name, _dtype_method(_name, _DTYPES[_name]))
+Tensor.byte = _dtype_method("byte", uint8)
 
 
 class _HookHandle:

@@ -223,19 +223,14 @@ def _unary(op, name, doc):
 
 
 exp = _unary(Exp, "exp", "Elementwise e**x.")
-
 log = _unary(Log, "log", "Elementwise natural logarithm.")
-
-
 tanh = _unary(Tanh, "tanh", "Elementwise hyperbolic tangent.")
-
-
 sigmoid = _unary(Sigmoid, "sigmoid", "Elementwise logistic function; no overflow for any finite input.")
-
 relu = _unary(Relu, "relu", "Elementwise max(x, 0).")
 
 
 def neg(x):
+    """Elementwise -x."""
     return Neg.apply(x)
 
 
@@ -284,35 +279,20 @@ def compare(a, b, how):
         raise OpError(f"{how}: shapes {a.shape} and {tuple(other)} cannot be broadcast together") from None
 
 
-def logical_and(a, b):
-    return compare(a, b, "logical_and")
+def _comparison(how, name):
+    def fn(a, b):
+        return compare(a, b, how)
+
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise ``{how}`` with broadcasting -> bool tensor (no gradient)."
+    return fn
 
 
-def logical_or(a, b):
-    return compare(a, b, "logical_or")
-
-
-def eq(a, b):
-    return compare(a, b, "equal")
-
-
-def ne(a, b):
-    return compare(a, b, "not_equal")
-
-
-def lt(a, b):
-    return compare(a, b, "less")
-
-
-def le(a, b):
-    return compare(a, b, "less_equal")
-
-
-def gt(a, b):
-    return compare(a, b, "greater")
-
-
-def ge(a, b):
-    return compare(a, b, "greater_equal")
-
-
+eq = _comparison("equal", "eq")
+ne = _comparison("not_equal", "ne")
+lt = _comparison("less", "lt")
+le = _comparison("less_equal", "le")
+gt = _comparison("greater", "gt")
+ge = _comparison("greater_equal", "ge")
+logical_and = _comparison("logical_and", "logical_and")
+logical_or = _comparison("logical_or", "logical_or")

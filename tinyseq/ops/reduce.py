@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import math
-from collections import namedtuple
 
 import numpy as np
 
@@ -13,7 +12,6 @@ from ..tensor import Tensor
 from .args import axes_of
 from .convert import cast, clone
 from .elementwise import exp
-from .extra.math import maximum, minimum
 
 
 def _expand_back(g, shape, axis, keepdims):
@@ -77,26 +75,6 @@ class Amin(Amax):
     sign = -1
 
 
-class TakeAlong(Function):
-    """Values at ``index`` along ``axis`` (max/min with dim); gradient to those indices."""
-
-    def forward(self, a, index, axis, keepdims):
-        xp = self.xp
-        idx = xp.expand_dims(index, axis)
-        self.saved = (idx,)
-        self.args = (a.shape, axis, keepdims)
-        out = xp.take_along_axis(a, idx, axis=axis)
-        return out if keepdims else out.squeeze(axis)
-
-    def backward(self, g):
-        (idx,) = self.saved
-        shape, axis, keepdims = self.args
-        xp = self.xp
-        gx = xp.zeros(shape, dtype=g.dtype)
-        xp.put_along_axis(gx, idx, g if keepdims else xp.expand_dims(g, axis), axis=axis)
-        return gx
-
-
 class LogSumExp(Function):
     def forward(self, a, axis, keepdims):
         xp = self.xp
@@ -135,39 +113,6 @@ def mean(x, dim=None, keepdim=False):
     if x.dtype.kind not in "fc":
         raise OpError(f"mean: needs a floating-point tensor, got {x.dtype}; use .float() first")
     return Mean.apply(x, axis=axes_of(x, dim, "mean"), keepdims=keepdim)
-
-
-_MinMax = namedtuple("values_indices", ["values", "indices"])
-
-
-def _minmax(x, dim, keepdim, largest):
-    name = "max" if largest else "min"
-    if isinstance(dim, Tensor):  # max(a, b): the elementwise form
-        return (maximum if largest else minimum)(x, dim)
-    if x._data.size == 0:
-        raise OpError(f"{name}: cannot reduce an empty tensor of shape {x.shape}")
-    if dim is None:
-        return (Amax if largest else Amin).apply(x, axis=None, keepdims=False)
-    if x.ndim == 0:
-        axes_of(x, dim, name)  # range check: 0 and -1 are the only dims of a 0-d tensor
-        return _MinMax(clone(x), Tensor._make(x.xp.zeros((), dtype=np.int64), x._backend))
-    (axis,) = axes_of(x, dim, name)
-    xp = x.xp
-    index = (xp.argmax if largest else xp.argmin)(x._data, axis=axis)
-    values = TakeAlong.apply(x, index=index, axis=axis, keepdims=keepdim)
-    if keepdim:
-        index = xp.expand_dims(index, axis)
-    return _MinMax(values, Tensor._make(index.astype(np.int64), x._backend))
-
-
-def max(x, dim=None, keepdim=False):
-    """Largest value; with ``dim``: ``(values, indices)`` along it. ``max(a, b)``: elementwise."""
-    return _minmax(x, dim, keepdim, True)
-
-
-def min(x, dim=None, keepdim=False):
-    """Smallest value; with ``dim``: ``(values, indices)`` along it."""
-    return _minmax(x, dim, keepdim, False)
 
 
 def amax(x, dim=None, keepdim=False):

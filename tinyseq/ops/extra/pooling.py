@@ -16,8 +16,8 @@ import numpy as np
 from ...autograd import OpError
 from ...tensor import Tensor
 from ..args import ntuple, positive_int
-from ..reduce import max as _max
 from .pad import pad
+from .reduce import max as _max
 
 
 class _Geometry:

@@ -1,18 +1,20 @@
-"""More reductions with PyTorch's names: arg-max/min, any/all, variance, norms."""
+"""More reductions with PyTorch's names: max/min with indices, arg-max/min, any/all,
+variance, norms, products."""
 
 from __future__ import annotations
 
 import builtins
 import math
+from collections import namedtuple
 
 import numpy as np
 
 from ...autograd import Function, OpError
 from ...tensor import Tensor
 from ..args import axes_of
-from ..convert import cast
-from ..reduce import _expand_back, amax, mean, sum
-from .math import abs
+from ..convert import cast, clone
+from ..reduce import Amax, Amin, _expand_back, amax, mean, sum
+from .math import abs, maximum, minimum
 
 
 class Norm2(Function):
@@ -145,4 +147,57 @@ def prod(x, dim=None, keepdim=False, dtype=None):
     if x.dtype.kind not in "fc":
         return Tensor._make(x._data.prod(axis=axis, keepdims=keepdim), x._backend)
     return Prod.apply(x, axis=axis, keepdims=keepdim)
+
+
+class TakeAlong(Function):
+    """Values at ``index`` along ``axis`` (max/min with dim); gradient to those indices."""
+
+    def forward(self, a, index, axis, keepdims):
+        xp = self.xp
+        idx = xp.expand_dims(index, axis)
+        self.saved = (idx,)
+        self.args = (a.shape, axis, keepdims)
+        out = xp.take_along_axis(a, idx, axis=axis)
+        return out if keepdims else out.squeeze(axis)
+
+    def backward(self, g):
+        (idx,) = self.saved
+        shape, axis, keepdims = self.args
+        xp = self.xp
+        gx = xp.zeros(shape, dtype=g.dtype)
+        xp.put_along_axis(gx, idx, g if keepdims else xp.expand_dims(g, axis), axis=axis)
+        return gx
+
+
+_MinMax = namedtuple("values_indices", ["values", "indices"])
+
+
+def _minmax(x, dim, keepdim, largest):
+    name = "max" if largest else "min"
+    if isinstance(dim, Tensor):  # max(a, b): the elementwise form
+        return (maximum if largest else minimum)(x, dim)
+    if x._data.size == 0:
+        raise OpError(f"{name}: cannot reduce an empty tensor of shape {x.shape}")
+    if dim is None:
+        return (Amax if largest else Amin).apply(x, axis=None, keepdims=False)
+    if x.ndim == 0:
+        axes_of(x, dim, name)  # range check: 0 and -1 are the only dims of a 0-d tensor
+        return _MinMax(clone(x), Tensor._make(x.xp.zeros((), dtype=np.int64), x._backend))
+    (axis,) = axes_of(x, dim, name)
+    xp = x.xp
+    index = (xp.argmax if largest else xp.argmin)(x._data, axis=axis)
+    values = TakeAlong.apply(x, index=index, axis=axis, keepdims=keepdim)
+    if keepdim:
+        index = xp.expand_dims(index, axis)
+    return _MinMax(values, Tensor._make(index.astype(np.int64), x._backend))
+
+
+def max(x, dim=None, keepdim=False):
+    """Largest value; with ``dim``: ``(values, indices)`` along it. ``max(a, b)``: elementwise."""
+    return _minmax(x, dim, keepdim, True)
+
+
+def min(x, dim=None, keepdim=False):
+    """Smallest value; with ``dim``: ``(values, indices)`` along it."""
+    return _minmax(x, dim, keepdim, False)
 

@@ -1,4 +1,4 @@
-"""Shape ops: reshape/view, permute/transpose, expand, indexing, cat/stack/split, pad."""
+"""Shape ops: reshape/view, permute/transpose, squeeze, expand, indexing, cat/stack/split."""
 
 from __future__ import annotations
 
@@ -108,9 +108,6 @@ def transpose(x, dim0, dim1):
     dims = list(range(n))
     dims[d0], dims[d1] = d1, d0
     return Permute.apply(x, axes=tuple(dims))
-
-
-swapaxes = transpose
 
 
 def squeeze(x, dim=None):
@@ -271,9 +268,6 @@ def cat(tensors, dim=0):
     if len(tensors) == 1:  # a new tensor, as PyTorch's: writing to it must not change the input
         return clone(tensors[0])
     return Cat.apply(*tensors, axis=axis)
-
-
-concatenate = cat
 
 
 class Stack(Function):

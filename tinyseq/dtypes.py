@@ -117,7 +117,7 @@ def promote_types(type1, type2) -> np.dtype:
     return np.promote_types(a, b)
 
 
-def combine(higher, lower):
+def _combine(higher, lower):
     """The result of a tier (``higher``) and the tiers below it (``lower``)."""
     if lower is None or higher is lower:
         return higher
@@ -159,18 +159,7 @@ def result_type(*operands) -> np.dtype:
         tiers[tier] = dtype if tiers[tier] is None else promote_types(tiers[tier], dtype)
     if all(t is None for t in tiers):
         raise TypeError("result_type: expected at least one operand")
-    return combine(tiers[0], combine(tiers[1], tiers[2]))
-
-
-def pair_dtype(a, b) -> np.dtype:
-    """``result_type(a, b)`` for two arrays, kept short: it runs on every binary op."""
-    da, db = a.dtype, b.dtype
-    if da == db:
-        return da
-    za, zb = a.ndim == 0, b.ndim == 0
-    if za == zb:
-        return promote_types(da, db)
-    return combine(db, da) if za else combine(da, db)
+    return _combine(tiers[0], _combine(tiers[1], tiers[2]))
 
 
 def can_cast(from_, to) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import OpError
-from ..dtypes import combine, pair_dtype, promote_types, scalar_dtype
+from ..dtypes import promote_types, result_type
 from ..tensor import Tensor
 from .convert import cast
 
@@ -99,7 +99,7 @@ def pair(a, b, name):
         da, db = a._data.dtype, b._data.dtype
         if da is db or da == db:  # builtin dtypes are shared objects: usually one `is`
             return a, b
-        common = pair_dtype(a._data, b._data)
+        common = result_type(a, b)
         return cast(a, common), cast(b, common)
     cls = b.__class__
     if cls is float or cls is int:  # the common cases first: the tensor's dtype holds the number
@@ -108,7 +108,7 @@ def pair(a, b, name):
             return a, const(b, da, a._backend)
     if isinstance(b, (bool, int, float, complex, np.number, np.bool_)):
         da = a._data.dtype
-        common = combine(da, scalar_dtype(b))
+        common = result_type(a, b)
         if common is not da and common != da:
             a = cast(a, common)
         return a, const(b, common, a._backend)

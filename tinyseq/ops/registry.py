@@ -50,10 +50,14 @@ _wired: dict = {}  # (id of a namespace or class, attribute) -> the op that set 
 def op(name, fn, method=False, function=True, operators=()) -> Callable:
     """Declare a public op (see the module notes); wires it into whatever is already installed."""
     entry = OPS[name] = Op(name, fn, method, function, tuple(operators))
-    for namespace, names in _namespaces:
-        _wire_names(namespace, names, entry)
-    for cls in _classes:
-        _wire_class(cls, entry)
+    try:
+        for namespace, names in _namespaces:
+            _wire_names(namespace, names, entry)
+        for cls in _classes:
+            _wire_class(cls, entry)
+    except ValueError:
+        remove(name)  # a name already taken: nothing of this op stays
+        raise
     return fn
 
 

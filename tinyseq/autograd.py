@@ -23,11 +23,8 @@ import functools
 import heapq
 import inspect
 import itertools
-import math
 import threading
 import weakref
-
-Tensor = None  # tinyseq.tensor.Tensor; tensor.py sets it (it imports this module first)
 
 
 class _EngineState:
@@ -266,7 +263,7 @@ class Function:
         st = _local.state
         if st.anomaly:
             _check_finite(fn, out if multi else (out,), "forward")
-        make = Tensor._make
+        make = inputs[0]._make  # the engine makes tensors the way its inputs do
         if not (track and st.grad):
             res = tuple([make(o, be) for o in out]) if multi else make(out, be)
             if fn.view:
@@ -435,7 +432,7 @@ def _accumulate_leaf(leaf, g, fresh=False):
         # caller's own array); copy so in-place updates of one .grad reach no other.
         if not fresh:
             g = leaf._backend.xp.array(g, copy=True)
-        leaf._grad = Tensor._make(g, leaf._backend)
+        leaf._grad = leaf._make(g, leaf._backend)
     else:
         total = leaf.grad._data + g
         # the same grad tensor, as PyTorch keeps it (0-d sums come back as numpy scalars)
@@ -461,13 +458,13 @@ def _release_leaves(held) -> None:
         if g.dtype != leaf._data.dtype:  # hooks see the leaf's dtype, as .grad will hold it
             g, fresh = g.astype(leaf._data.dtype), True
         for hook in list(leaf._hooks):
-            new = hook(Tensor._make(g, leaf._backend))
+            new = hook(leaf._make(g, leaf._backend))
             if new is not None:
-                g, fresh = (new._data if isinstance(new, Tensor) else new), False
+                g, fresh = getattr(new, "_data", new), False
         _accumulate_leaf(leaf, g, fresh)
 
 
-def _run_hooks(fn, out_grads, accumulate=True) -> None:
+def _run_hooks(fn, out_grads, make, accumulate=True) -> None:
     """Tensor hooks (``register_hook``) of ``fn``'s outputs; each may replace its gradient.
 
     Without ``accumulate``, ``retain_grad``'s hooks are skipped: such a pass
@@ -476,9 +473,9 @@ def _run_hooks(fn, out_grads, accumulate=True) -> None:
         for hook in list(hooks):
             if not accumulate and getattr(hook, "retains_grad", False):
                 continue
-            new = hook(Tensor._make(out_grads[i], fn.backend))
+            new = hook(make(out_grads[i], fn.backend))
             if new is not None:
-                out_grads[i] = new._data if isinstance(new, Tensor) else new
+                out_grads[i] = getattr(new, "_data", new)
 
 
 # Leaves with post-accumulate-grad hooks: id(leaf) -> (weak reference to it, [hooks]). Kept here,
@@ -630,7 +627,7 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
         if fn.versions or fn.out_versions:
             check_versions(fn)
         if fn.hooks:
-            _run_hooks(fn, out_grads, accumulate)
+            _run_hooks(fn, out_grads, roots[0]._make, accumulate)
         if observer is not None:
             observer(fn, [dense(g) for g in out_grads])
         in_grads = fn.backward(*out_grads)
@@ -684,6 +681,3 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
         for leaf in counts:  # held by register_hook, or on a branch no gradient reached
             _run_post_hooks(leaf)
 
-
-def numel(shape) -> int:
-    return math.prod(shape)

@@ -1,90 +1,33 @@
 """Tensor: an array on a device, plus what autograd needs (grad, requires_grad, the
-node that made it). Operators and methods call the ops in ``tinyseq.ops``."""
+node that made it).
+
+The ops (``+``, ``@``, ``reshape``, ``sum``, ``to``, ...) are not written here:
+``tinyseq.ops`` attaches each one that its registry marks as a Tensor method, so an
+op is declared in one place only. This module holds the state, autograd's entry
+points, conversions and the in-place updates (never recorded in the graph)."""
 
 from __future__ import annotations
 
+import operator
 import weakref
 
 import numpy as np
 
 from . import autograd
 from .backend import device, get_backend
-
-float32 = np.dtype("float32")
-float64 = np.dtype("float64")
-float16 = np.dtype("float16")
-int8 = np.dtype("int8")
-int16 = np.dtype("int16")
-int32 = np.dtype("int32")
-int64 = np.dtype("int64")
-uint8 = np.dtype("uint8")
-bool_ = np.dtype("bool")
-complex64 = np.dtype("complex64")
-complex128 = np.dtype("complex128")
-_DTYPES = {
-    "float32": float32, "float": float32, "float64": float64, "double": float64,
-    "float16": float16, "half": float16, "int8": int8, "int16": int16, "short": int16,
-    "int32": int32, "int": int32, "int64": int64, "long": int64, "uint8": uint8, "bool": bool_,
-    "complex64": complex64, "cfloat": complex64, "complex128": complex128, "cdouble": complex128,
-}  # fmt: skip
-_default_float = [float32]  # what Python floats and floating factories give; set_default_dtype changes it
-
-
-def get_default_dtype() -> np.dtype:
-    """The floating dtype of ``ts.tensor(1.0)``, ``ts.zeros(2)``, int / int (float32 unless changed)."""
-    return _default_float[0]
-
-
-def set_default_dtype(dtype) -> None:
-    """Make ``dtype`` (float32, float64 or float16) the default floating dtype, as PyTorch's does."""
-    d = as_dtype(dtype)
-    if d not in (float32, float64, float16):
-        raise TypeError(f"set_default_dtype: only floating dtypes (float32, float64, float16) are allowed, got {d}")
-    _default_float[0] = d
-
-
-def as_dtype(dtype):
-    """A numpy dtype from a dtype, its name, or a Python type (float -> float32)."""
-    if dtype is None:
-        return None
-    if dtype is float:
-        return float32
-    if dtype is int:
-        return int64
-    if dtype is bool:
-        return bool_
-    if isinstance(dtype, str):
-        if dtype not in _DTYPES:
-            raise TypeError(f"dtype: unknown dtype {dtype!r}")
-        return _DTYPES[dtype]
-    return np.dtype(dtype)
-
-
-def check_fill(value, dtype, name) -> None:
-    """Refuse a fill value that an integer dtype cannot hold (NaN, inf, out of range):
-    numpy would fill with an arbitrary integer (NaN becomes -2**63) without a word."""
-    dtype = np.dtype(dtype)
-    if dtype.kind not in "iu" or isinstance(value, (bool, np.bool_)):
-        return
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        info = np.iinfo(dtype)
-        v = float(value) if isinstance(value, (float, np.floating)) else int(value)
-        if v != v or not info.min <= v <= info.max:  # v != v: NaN
-            raise ValueError(f"{name}: value {value!r} cannot be converted to {dtype} (NaN, inf or out of range)")
-
-
-def check_cast(array, dtype, name, xp) -> None:
-    """Refuse casting float values an integer dtype cannot hold (NaN, inf, out of range):
-    numpy (and PyTorch) would make them an arbitrary integer without a word."""
-    dtype = np.dtype(dtype)
-    if dtype.kind not in "iu" or array.dtype.kind != "f" or not array.size:
-        return
-    info = np.iinfo(dtype)
-    # every NaN fails both comparisons
-    if not bool(((array >= info.min) & (array <= info.max)).all()):
-        raise ValueError(
-            f"{name}: cannot convert {array.dtype} values to {dtype}: some are NaN, inf or out of its range"
-        )
+from .dtypes import (
+    _DTYPES,
+    _default_float,
+    as_dtype,
+    bool_,
+    can_cast,
+    check_cast,
+    check_fill,
+    get_default_dtype,
+    int64,
+    result_type,
+    uint8,
+)
 
 
 def parse_to_args(args, device=None, dtype=None):
@@ -129,11 +72,11 @@ class Tensor:
         dtype = as_dtype(dtype)
         if be.owns(data):
             if dtype is not None:
-                check_cast(data, dtype, "tensor", be.xp)
+                check_cast(data, dtype, "tensor")
             array = data.astype(dtype) if dtype is not None else data.copy()
         else:
             if dtype is not None and isinstance(data, np.ndarray):
-                check_cast(data, dtype, "tensor", np)
+                check_cast(data, dtype, "tensor")
             host = np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
             if host.dtype == object:
                 raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data")
@@ -151,10 +94,12 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
-    @classmethod
-    def _make(cls, data, backend, ctx=None, idx=0):
-        """Wrap an array of ``backend`` without copying; ``ctx`` is the node that made it."""
-        t = _new(cls)
+    @staticmethod
+    def _make(data, backend, ctx=None, idx=0):
+        """Wrap an array of ``backend`` without copying; ``ctx`` is the node that made it.
+        Always a plain Tensor (a Parameter's op results are not Parameters): the engine
+        wraps results with ``inputs[0]._make`` and so needs no import of this module."""
+        t = _new(Tensor)
         # numpy hands back scalars for 0-d results; a tensor's data is always an array
         t._data = data if data.ndim else backend.xp.asarray(data)
         t._grad = None
@@ -398,19 +343,6 @@ class Tensor:
     def tolist(self):
         return self.numpy().tolist()
 
-    def to(self, *args, device=None, dtype=None, copy=False, non_blocking=False, memory_format=None) -> Tensor:
-        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other)``; differentiable.
-        ``non_blocking`` and ``memory_format`` are accepted and change nothing."""
-        device, dtype = parse_to_args(args, device, dtype)
-        out = self
-        if device is not None and get_backend(device) is not self._backend:
-            out = ops.to_device(out, get_backend(device))
-        if dtype is not None and as_dtype(dtype) != out.dtype:
-            out = ops.cast(out, as_dtype(dtype))
-        if copy and out is self:
-            out = self.clone()
-        return out
-
     def cpu(self) -> Tensor:
         return self.to("cpu")
 
@@ -419,27 +351,6 @@ class Tensor:
         if device is None or isinstance(device, int):
             device = f"cuda:{device or 0}"
         return self.to(device)
-
-    def float(self) -> Tensor:
-        return self.to(float32)
-
-    def double(self) -> Tensor:
-        return self.to(float64)
-
-    def long(self) -> Tensor:
-        return self.to(int64)
-
-    def int(self) -> Tensor:
-        return self.to(int32)
-
-    def half(self) -> Tensor:
-        return self.to(float16)
-
-    def short(self) -> Tensor:
-        return self.to(int16)
-
-    def byte(self) -> Tensor:
-        return self.to(uint8)
 
     def type_as(self, other) -> Tensor:
         """This tensor in ``other``'s dtype."""
@@ -483,22 +394,22 @@ class Tensor:
         return self._data.ndim
 
     # -- new tensors like this one (its dtype and device unless given) ---------
-    def _new(self, make, size, dtype, device, requires_grad, **kw) -> Tensor:
-        return make(_size(size), dtype=dtype or self.dtype, device=device or self._backend,
-                    requires_grad=requires_grad, **kw)  # fmt: skip
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+        dtype = as_dtype(dtype) or self.dtype
+        check_fill(fill_value, dtype, "new_full")
+        be = self._backend if device is None else get_backend(device)
+        shape = (size,) if isinstance(size, int) else _size(tuple(size))
+        t = Tensor._make(be.xp.full(shape, fill_value, dtype=dtype), be)
+        return t.requires_grad_() if requires_grad else t
 
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
-        return self._new(zeros, size, dtype, device, requires_grad)
+        return self.new_full(_size(size), 0, dtype, device, requires_grad)
 
     def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
-        return self._new(ones, size, dtype, device, requires_grad)
+        return self.new_full(_size(size), 1, dtype, device, requires_grad)
 
     def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
-        return self._new(empty, size, dtype, device, requires_grad)
-
-    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
-        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self._backend,
-                    requires_grad=requires_grad)  # fmt: skip
+        return self.new_full(_size(size), 0, dtype, device, requires_grad)
 
     def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
         """A copy of ``data`` in this tensor's dtype and device (unless given)."""
@@ -512,13 +423,7 @@ class Tensor:
         """The transpose of a tensor of at most 2 dims."""
         if self.ndim > 2:
             raise RuntimeError(f"t: expects a tensor of at most 2 dims, got shape {self.shape}")
-        return self if self.ndim < 2 else ops.transpose(self, 0, 1)
-
-    def bool(self) -> Tensor:
-        return self.to(bool_)
-
-    def clone(self) -> Tensor:
-        return ops.clone(self)
+        return self if self.ndim < 2 else self.transpose(0, 1)
 
     def __repr__(self) -> str:
         body = _format(self.numpy())
@@ -595,10 +500,10 @@ class Tensor:
         """``other``'s raw value for an in-place op, refused (as PyTorch does) when the result
         would not fit this tensor's dtype: a float into an int tensor, say."""
         if self._data.dtype.kind not in "fc":
-            result = ops.promotion.result_type(self, other)
+            result = result_type(self, other)
             if divides and result.kind not in "fc":
                 result = get_default_dtype()
-            if not ops.promotion.can_cast(result, self.dtype):
+            if not can_cast(result, self.dtype):
                 raise RuntimeError(
                     f"{name}: result type {result} can't be cast to the desired output type {self.dtype}"
                 )
@@ -662,121 +567,53 @@ class Tensor:
         return inplace(other)
 
     def __iadd__(self, o):
-        return self._augmented(o, self.add_, ops.add)
+        return self._augmented(o, self.add_, operator.add)
 
     def __isub__(self, o):
-        return self._augmented(o, self.sub_, ops.sub)
+        return self._augmented(o, self.sub_, operator.sub)
 
     def __imul__(self, o):
-        return self._augmented(o, self.mul_, ops.mul)
+        return self._augmented(o, self.mul_, operator.mul)
 
     def __itruediv__(self, o):
-        return self._augmented(o, self.div_, ops.div)
+        return self._augmented(o, self.div_, operator.truediv)
 
     def __setitem__(self, index, value) -> None:
         self._inplace_check("__setitem__")
-        self._data[ops.normalize_index(self, index)] = self._other_data(value)
-
-    # -- operators: the ops live in tinyseq.ops ---------------------------------
-    def __add__(self, o):
-        return ops.add(self, o)
-
-    def __radd__(self, o):
-        return ops.add(o, self)
-
-    def __sub__(self, o):
-        return ops.sub(self, o)
-
-    def __rsub__(self, o):
-        return ops.sub(o, self)
-
-    def __mul__(self, o):
-        return ops.mul(self, o)
-
-    def __rmul__(self, o):
-        return ops.mul(o, self)
-
-    def __truediv__(self, o):
-        return ops.div(self, o)
-
-    def __rtruediv__(self, o):
-        return ops.div(o, self)
-
-    def __pow__(self, o):
-        return ops.pow(self, o)
-
-    def __rpow__(self, o):
-        return ops.pow(o, self)
-
-    def __floordiv__(self, o):
-        return ops.floor_divide(self, o)
-
-    def __rfloordiv__(self, o):
-        return ops.floor_divide(o, self)
-
-    def __mod__(self, o):
-        return ops.remainder(self, o)
-
-    def __rmod__(self, o):
-        return ops.remainder(o, self)
-
-    def __neg__(self):
-        return ops.neg(self)
+        self._data[normalize_index(self, index)] = self._other_data(value)
 
     def __pos__(self):
         return self
 
-    def __abs__(self):
-        return ops.abs(self)
-
-    def __matmul__(self, o):
-        return ops.matmul(self, o)
-
-    def __rmatmul__(self, o):
-        return ops.matmul(o, self)
-
-    def __getitem__(self, index):
-        return ops.getitem(self, index)
-
-    def __lt__(self, o):
-        return ops.compare(self, o, "less")
-
-    def __le__(self, o):
-        return ops.compare(self, o, "less_equal")
-
-    def __gt__(self, o):
-        return ops.compare(self, o, "greater")
-
-    def __ge__(self, o):
-        return ops.compare(self, o, "greater_equal")
-
-    def __eq__(self, o):
-        return ops.compare(self, o, "equal")
-
-    def __ne__(self, o):
-        return ops.compare(self, o, "not_equal")
-
     def __invert__(self):
         return Tensor._make(~self._data, self._backend)
-
-    def __and__(self, o):
-        return ops.compare(self, o, "logical_and")
-
-    def __or__(self, o):
-        return ops.compare(self, o, "logical_or")
 
     # -- methods with PyTorch's names -----------------------------------------
     @property
     def T(self):
-        return ops.permute(self, tuple(reversed(range(self.ndim))))
+        return self.permute(tuple(reversed(range(self.ndim))))
 
     @property
     def mT(self):
-        return ops.transpose(self, -2, -1)
+        return self.transpose(-2, -1)
 
 
 _new = object.__new__
-autograd.Tensor = Tensor  # the engine wraps results and gradients without importing this module
+
+
+def _dtype_method(name, dtype):
+    def method(self) -> Tensor:
+        return self.to(dtype)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"This tensor as {dtype} (``to({dtype})``)."
+    return method
+
+
+# PyTorch's dtype shortcuts: t.float(), t.long(), t.bool(), ...
+for _name in ("float", "double", "half", "long", "int", "short", "bool"):
+    setattr(Tensor, _name, _dtype_method(_name, _DTYPES[_name]))
+Tensor.byte = _dtype_method("byte", uint8)
 
 
 class _HookHandle:
@@ -806,93 +643,12 @@ _TYPE_NAMES = {
     "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
 }  # fmt: skip
 
-_METHODS = (
-    "exp log log1p sqrt abs tanh sigmoid relu clamp clip maximum minimum neg pow matmul mm "
-    "sum mean max min var std logsumexp argmax argmin amax amin "
-    "reshape view flatten transpose permute squeeze unsqueeze expand expand_as view_as "
-    "split chunk softmax log_softmax masked_fill sign square "
-    "flip narrow unbind index_select gather sort argsort topk cumsum repeat "
-    "eq ne lt le gt ge isnan isfinite any all allclose norm bmm tril triu sin cos prod isclose "
-    "add sub mul div true_divide broadcast_to swapaxes reshape_as floor_divide remainder"
-).split()
 
-
-ops = None  # tinyseq.ops, set when it is imported (it needs Tensor first)
-
-
-def _methods_from_ops(module):
-    global ops
-    ops = module
-    # Each method is the ts.<name> function itself, with the tensor as its first
-    # argument: no wrapper call per use, and help() shows the function's shapes.
-    for name in _METHODS:
-        setattr(Tensor, name, getattr(ops, name))  # plain functions bind as methods
-    Tensor.multinomial = multinomial
-    Tensor.where = _where_method
-
-
-def _where_method(self, condition, other) -> Tensor:
-    """``self`` where ``condition`` else ``other`` (PyTorch's method order of ``ts.where``)."""
-    return ops.where(condition, self, other)
-
-
-# -- factories ------------------------------------------------------------------
-def tensor(data, dtype=None, requires_grad=False, device=None) -> Tensor:
-    """A new tensor from data (nested lists, numbers, arrays, tensors): always a copy.
-
-    Python floats become float32 (the default dtype), ints int64; numpy arrays keep their dtype."""
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
-
-
-def as_tensor(data, dtype=None, device=None) -> Tensor:
-    """``data`` as a tensor without a copy where possible: a tensor already of that dtype
-    and device is returned as it is, and a NumPy array on the CPU shares its memory."""
-    if isinstance(data, Tensor):
-        return data.to(device=device, dtype=dtype)
-    be = get_backend(device)
-    if isinstance(data, np.ndarray) and be.owns(data) and data.dtype != object:
-        t = Tensor._make(data, be)
-        return t if dtype is None else t.to(dtype)
-    return Tensor(data, dtype=dtype, device=device)
-
-
-def is_tensor(obj) -> bool:
-    return isinstance(obj, Tensor)
-
-
-def _size(size):
+def _size(size) -> tuple:
+    """A size given as ints or as one sequence of them -> a tuple of ints."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     return tuple(int(s) for s in size)
-
-
-def _factory(make, size, dtype, device, requires_grad, default=None):
-    be = get_backend(device)
-    dtype = as_dtype(dtype) or default or _default_float[0]
-    t = Tensor._make(make(be, _size(size), dtype), be)
-    return t.requires_grad_() if requires_grad else t
-
-
-def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _factory(lambda be, s, d: be.xp.zeros(s, dtype=d), size, dtype, device, requires_grad)
-
-
-def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _factory(lambda be, s, d: be.xp.ones(s, dtype=d), size, dtype, device, requires_grad)
-
-
-def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _factory(lambda be, s, d: be.xp.empty(s, dtype=d), size, dtype, device, requires_grad)
-
-
-def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
-    if dtype is None:
-        dtype = bool_ if isinstance(fill_value, bool) else int64 if isinstance(fill_value, int) else None
-    check_fill(fill_value, get_default_dtype() if dtype is None else as_dtype(dtype), "full")
-    return _factory(
-        lambda be, s, d: be.xp.full(s, fill_value, dtype=d), (size,) if isinstance(size, int) else size,
-        dtype, device, requires_grad,
-    )
 
 
 def _draw(be, generator, draw):
@@ -900,143 +656,26 @@ def _draw(be, generator, draw):
     return draw(be.rng) if generator is None else be.from_host(np.asarray(draw(generator.rng)))
 
 
-def _floats(method, name, generator):
-    """A factory's maker that draws floats with ``method`` of the generator; generators
-    draw float32 and float64 only, so float16 is drawn as float32 and cast."""
-
-    def make(be, shape, dtype):
-        if dtype.kind != "f":
-            raise TypeError(f"{name}: dtype must be a floating-point type, got {dtype}")
-        drawn = float32 if dtype == float16 else dtype
-        out = _draw(be, generator, lambda r: getattr(r, method)(shape, dtype=drawn))
-        return out.astype(float16) if dtype == float16 else out
-
-    return make
+_BASIC_INDEX = (int, slice, type(None), type(Ellipsis))
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
-    """Standard normal draws from the device's generator (seeded by manual_seed) or ``generator``."""
-    return _factory(_floats("standard_normal", "randn", generator), size, dtype, device, requires_grad)
-
-
-def rand(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
-    """Uniform draws in [0, 1)."""
-    return _factory(_floats("random", "rand", generator), size, dtype, device, requires_grad)
-
-
-def randint(low, high=None, size=(), dtype=None, device=None, generator=None) -> Tensor:
-    """Integers in [low, high) (``randint(high, size)`` also works, as in PyTorch)."""
-    if high is None:
-        low, high = 0, low
-    elif isinstance(high, (tuple, list)):  # randint(high, size)
-        low, high, size = 0, low, high
-    if isinstance(size, int):
-        size = (size,)
-    return _factory(lambda be, s, d: _draw(be, generator, lambda r: r.integers(low, high, s)).astype(d),
-                    (tuple(size),), dtype, device, False, default=int64)  # fmt: skip
-
-
-def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
-    if end is None:
-        start, end = 0, start
-    if dtype is None:
-        dtype = int64 if all(isinstance(v, int) for v in (start, end, step)) else _default_float[0]
-    be = get_backend(device)
-    t = Tensor._make(be.xp.arange(start, end, step, dtype=as_dtype(dtype)), be)
-    return t.requires_grad_() if requires_grad else t
-
-
-def from_numpy(array) -> Tensor:
-    """A CPU tensor that shares ``array``'s memory (writes to one show in the other)."""
-    if not isinstance(array, np.ndarray):
-        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
-    if array.dtype == object:
-        raise TypeError("from_numpy: object arrays have no tensor dtype")
-    return Tensor._make(array, get_backend("cpu"))
-
-
-def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """The (n, m) identity matrix (m defaults to n)."""
-    return _factory(lambda be, s, d: be.xp.eye(s[0], s[1], dtype=d), (n, n if m is None else m), dtype, device,
-                    requires_grad)  # fmt: skip
-
-
-def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """``steps`` evenly spaced values from ``start`` to ``end``, both included."""
-    if not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
-    return _factory(lambda be, s, d: be.xp.linspace(start, end, s[0], dtype=d), (steps,), dtype, device,
-                    requires_grad)  # fmt: skip
-
-
-def randperm(n, dtype=None, device=None, generator=None) -> Tensor:
-    """A random permutation of 0 .. n-1, from the device's generator (or ``generator``, a
-    ``ts.Generator``, whose host draws then move to the device)."""
-    if generator is not None:
-        order = np.argsort(generator.rng.random(int(n)))
-        return Tensor(order, dtype=dtype or int64, device=device)
-    # the order of n uniform draws: needs nothing of a device's generator but random()
-    return _factory(lambda be, s, d: be.xp.argsort(be.rng.random(s)).astype(d), (n,), dtype, device, False,
-                    default=int64)  # fmt: skip
-
-
-def multinomial(input, num_samples, replacement=False) -> Tensor:
-    """Indices drawn from the categorical distributions in the rows of ``input`` (C,) or
-    (N, C) (non-negative weights, not necessarily normalised), ``num_samples`` per row:
-    with replacement by inverse CDF, without by the Gumbel-top-k trick (each draw
-    removes its category). From the device's generator (seeded by ``manual_seed``)."""
-    probs = input._data
-    if probs.ndim not in (1, 2) or probs.shape[-1] == 0:
-        raise ValueError(f"multinomial: expects a (C,) or (N, C) tensor of weights, got shape {input.shape}")
-    if not isinstance(num_samples, int) or num_samples <= 0:
-        raise ValueError(f"multinomial: num_samples must be a positive int, got {num_samples!r}")
-    be, xp = input._backend, input.xp
-    rows = probs.reshape(-1, probs.shape[-1]).astype(np.float64)
-    if bool((rows < 0).any()) or not bool(xp.isfinite(rows).all()) or bool((rows.sum(axis=1) <= 0).any()):
-        raise ValueError("multinomial: weights must be finite, non-negative, and sum to more than 0 in every row")
-    if not replacement and num_samples > int((rows > 0).sum(axis=1).min()):
-        raise ValueError(
-            f"multinomial: cannot draw {num_samples} samples without replacement from a row with fewer "
-            "categories of non-zero weight"
-        )
-    if replacement:
-        # inverse CDF: row r's normalised CDF shifted to [r, r + 1], so that one
-        # searchsorted over all rows finds every draw's category
-        n, C = rows.shape
-        cdf = xp.cumsum(rows, axis=1)
-        shift = xp.arange(n, dtype=np.float64)[:, None]
-        cdf = cdf / cdf[:, -1:] + shift
-        u = be.rng.random((n, num_samples)) + shift
-        out = xp.searchsorted(cdf.ravel(), u.ravel(), side="right").reshape(n, num_samples)
-        out = xp.minimum(out - (shift * C).astype(np.int64), C - 1)  # a total rounded below 1
-    else:
-        with np.errstate(divide="ignore"):
-            keys = xp.log(rows) - xp.log(-xp.log(be.rng.random(rows.shape)))
-        out = xp.argsort(-keys, axis=1)[:, :num_samples]
-    out = out.astype(np.int64)
-    return Tensor._make(out if probs.ndim == 2 else out[0], be)
-
-
-def _like(fn, t, dtype, device, requires_grad, **kw):
-    return fn(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad, **kw)
-
-
-def zeros_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _like(zeros, t, dtype, device, requires_grad)
-
-
-def ones_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _like(ones, t, dtype, device, requires_grad)
-
-
-def full_like(t, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
-
-
-def randn_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _like(randn, t, dtype, device, requires_grad)
-
-
-def rand_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _like(rand, t, dtype, device, requires_grad)
-
+def normalize_index(x, index):
+    """PyTorch indices (ints, slices, None, ..., lists, int/bool tensors) as array indices
+    of ``x``'s device. An empty list is an empty *integer* index (numpy would make it
+    float64, which no array accepts as an index)."""
+    if index.__class__ in _BASIC_INDEX:
+        return index
+    parts = index if isinstance(index, tuple) else (index,)
+    out = []
+    for p in parts:
+        if isinstance(p, Tensor):
+            if p._backend is not x._backend:
+                raise RuntimeError(f"getitem: index on {p.device} for a tensor on {x.device}")
+            p = p._data
+        elif isinstance(p, (list, np.ndarray)):
+            a = np.asarray(p)
+            p = x._backend.from_host(a.astype(np.int64) if a.size == 0 and a.dtype.kind == "f" else a)
+        elif isinstance(p, np.integer):
+            p = int(p)
+        out.append(p)
+    return tuple(out) if isinstance(index, tuple) else out[0]

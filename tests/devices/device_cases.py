@@ -9,7 +9,8 @@ runs the same checks itself, for machines that have a GPU but no test tools:
 
 Each case is (name, inputs, fn): ``inputs`` make host arrays from a seeded
 generator; floating inputs require grad; ``fn`` maps tensors to a tensor or a
-tuple of tensors. Module cases build the layer on the CPU under a fixed seed
+tuple of tensors. The op cases (``OP_CASES``) are keyed by the names of
+tinyseq's op registry, and every registered op must have one. Module cases build the layer on the CPU under a fixed seed
 and move a copy to the device, so both start from the same weights; their
 parameter gradients are compared too. Layers that are not written yet are
 skipped (``hasattr`` checks), so the list grows as the library does.
@@ -54,52 +55,124 @@ def B(*shape):
 
 
 class Case:
-    def __init__(self, name, inputs, fn, module=None):
-        self.name, self.inputs, self.fn, self.module = name, inputs, fn, module
+    def __init__(self, name, inputs, fn, module=None, ops=()):
+        self.name, self.inputs, self.fn, self.module, self.ops = name, inputs, fn, module, ops
 
     def __repr__(self):
         return self.name
 
 
-def _op_cases():
+# -- ops: one entry per registered op (tinyseq/ops/registry.py), keyed by its name ----------------
+# A key may name several ops that one case runs together. A registered op that no key names
+# becomes a case that fails (see op_cases), so a new op cannot go without one.
+OP_CASES = {
+    "add": ([R(3, 4), R(4)], lambda a, b: (a + b, a.add(b, alpha=-2.0))),
+    "sub": ([R(3, 4), R(4)], lambda a, b: (2.5 - a, a.sub(b, alpha=0.5))),
+    "mul": ([R(2, 3, 4), R(3, 1)], lambda a, b: a * b),
+    ("div", "true_divide"): ([R(3, 4), P(3, 4)], lambda a, b: (a / b, a.true_divide(b), 1.0 / b)),
+    ("pow", "square"): ([P(3, 4), R(3, 4)], lambda a, b: (a**3 + a**0.5, a**b, 2.0**b, a.square())),
+    ("neg", "abs"): ([R(3, 4)], lambda a: -ts.abs(a)),
+    ("exp", "log", "sqrt"): ([P(3, 4)], lambda a: ts.exp(a) + ts.log(a) + ts.sqrt(a)),
+    ("tanh", "sigmoid", "relu"): (
+        [R(3, 4)], lambda a: (ts.tanh(a) * ts.sigmoid(a) + ts.relu(a), ts.sigmoid(a * 300.0))
+    ),
+    "log1p": ([P(3, 4)], lambda p: ts.log1p(p)),
+    ("sin", "cos"): ([R(3, 4)], lambda a: (ts.sin(a), a.cos())),
+    "erf": ([R(3, 4)], lambda a: ts.erf(a * 2.0)),
+    "sign": ([R(3, 4)], lambda a: (ts.sign(a), a * 1.0)),
+    ("clamp", "clip"): ([R(3, 4)], lambda a: (ts.clamp(a, -0.5, 0.7), a.clip(min=0.1))),
+    ("maximum", "minimum"): ([R(3, 4), R(4)], lambda a, b: ts.maximum(a, b) - ts.minimum(a, b)),
+    "where": ([B(3, 4), R(3, 4), R(4)], lambda m, a, b: (ts.where(m, a, b), a.where(m, b))),
+    "masked_fill": ([R(3, 4), B(3, 4)], lambda a, m: ts.masked_fill(a, m, 0.25)),
+    ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or"): (
+        [R(3, 4), R(3, 4)],
+        lambda a, b: (((a > b) | (a <= 0)) & (a != b), a == b, a.lt(b), ts.ge(a, b), ts.logical_or(a > 0, b > 0)),
+    ),
+    ("isnan", "isfinite", "isclose", "allclose"): (
+        [R(3, 4)],
+        lambda a: (ts.isnan(a), a.isfinite(), ts.isclose(a, a * 1.0000001), a.new_tensor(ts.allclose(a, a + 1e-9))),
+    ),
+    ("remainder", "floor_divide"): ([R(3, 4), P(3, 4)], lambda a, b: (a % b, a // b, ts.remainder(a, 0.7))),
+    ("clone", "to"): ([R(3, 4)], lambda a: (a.clone() * 2.0, a.to(ts.float32).to(a.dtype))),
+    "sum": ([R(2, 3, 4)], lambda a: (a.sum(), a.sum(dim=1), a.sum(dim=(0, 2), keepdim=True))),
+    ("mean", "var", "std"): ([R(3, 5)], lambda a: (a.mean(dim=0), ts.var(a, dim=1), ts.std(a))),
+    ("max", "min"): ([R(3, 5)], lambda a: (*ts.max(a, dim=1), *ts.min(a, dim=0, keepdim=True))),
+    ("amax", "amin"): ([R(3, 5)], lambda a: (ts.amax(a, dim=1), ts.amin(a), ts.max(a))),
+    ("argmax", "argmin"): ([R(3, 5)], lambda a: (ts.argmax(a, dim=1), ts.argmin(a), a * 1.0)),
+    ("any", "all"): ([R(3, 5)], lambda a: ((a > 0).any(), ts.all(a > -1, dim=1), a * 1.0)),
+    "logsumexp": ([R(3, 5)], lambda a: ts.logsumexp(a * 50.0, dim=1)),
+    ("softmax", "log_softmax"): ([R(3, 5)], lambda a: (ts.softmax(a, dim=1), ts.log_softmax(a, dim=0))),
+    "norm": ([R(2, 3, 4)], lambda a: (a.norm(dim=2), ts.norm(a, p=1))),
+    "prod": ([R(3, 4)], lambda a: (a.prod(), a.prod(1), ts.prod(a, 0, keepdim=True))),
+    ("reshape", "permute"): ([R(2, 3, 4)], lambda a: a.reshape(4, 6).T.reshape(-1, 2).permute(1, 0)),
+    ("view", "view_as", "reshape_as", "flatten"): (
+        [R(2, 3, 4)], lambda a: (a.view(6, 4) * 1.0, a.reshape_as(a.view(4, 6)), a.view_as(a.view(24)), a.flatten(1))
+    ),
+    ("transpose", "swapaxes", "squeeze", "unsqueeze"): (
+        [R(2, 1, 4)], lambda a: (a.transpose(0, 2).squeeze(2).unsqueeze(0), a.swapaxes(0, 1))
+    ),
+    ("expand", "expand_as", "broadcast_to"): (
+        [R(3, 1), R(2, 3, 4)], lambda a, b: (a.expand(2, 3, 4) * 1.5, a.expand_as(b) * b, ts.broadcast_to(a, (3, 2)))
+    ),
+    "getitem": (
+        [R(5, 3), I(0, 5, 7), B(5, 3)],
+        lambda a, i, m: (a[1:3, ::2], a[-1], a[None, ..., 2], a[i] * 2.0, a[[0, 0, 3], 1:], a[m] * 3.0),
+    ),
+    ("cat", "concatenate", "stack"): (
+        [R(2, 3), R(4, 3)], lambda a, b: (ts.cat([a, b], dim=0), ts.concatenate([b, a]), ts.stack([a, b[:2]], dim=1))
+    ),
+    ("split", "chunk"): ([R(6, 4)], lambda a: (*ts.split(a, [1, 5]), *ts.chunk(a, 2, dim=1))),
+    "pad": ([R(2, 3)], lambda a: ts.pad(a, (1, 2, 0, 1), value=0.5)),
+    "matmul": (
+        [R(3, 4), R(4, 5), R(2, 1, 3, 4), R(3, 4, 2), R(4)],
+        lambda a, b, c, d, v: (a @ b, ts.matmul(c, b), c @ d, v @ b, a @ v),
+    ),
+    ("mm", "bmm"): ([R(3, 4), R(2, 3, 4)], lambda a, c: (a.mm(a.T), c.bmm(c.transpose(1, 2)))),
+    ("tril", "triu"): ([R(2, 3, 4)], lambda a: (ts.tril(a), a.triu(1))),
+    ("flip", "narrow", "unbind"): ([R(3, 4)], lambda a: (a.flip(0), a.narrow(1, 1, 2), *a.unbind(1))),
+    ("gather", "index_select"): (
+        [R(3, 5), I(0, 5, 3, 4)], lambda a, i: (a.gather(1, i), a.index_select(1, i[0]))
+    ),
+    ("sort", "argsort", "topk"): (
+        [R(3, 5)], lambda a: (*a.sort(1, descending=True), *a.topk(2, dim=0), ts.argsort(a, dim=0))
+    ),
+    ("cumsum", "repeat"): ([R(3, 4)], lambda a: (a.cumsum(1), a.repeat(2, 1, 2))),
+    "einsum": (
+        [R(2, 3, 4), R(2, 4, 5), R(3, 3)],
+        lambda a, b, s: (ts.einsum("bij,bjk->bik", a, b), ts.einsum("ii->i", s), ts.einsum("...ij->...ji", a)),
+    ),
+    # one-hot weights: the draw is certain, so both devices' generators give it
+    "multinomial": (
+        [I(0, 5, 3)], lambda i: (ts.multinomial(F.one_hot(i, 5) * 1.0, 1), (F.one_hot(i, 5) * 2.0).multinomial(3, True))
+    ),
+}  # fmt: skip
+
+
+def _no_case(name):
+    def missing(*inputs):
+        raise AssertionError(f"op {name!r} is registered (tinyseq/ops/registry.py) but has no device case: "
+                             "add one to OP_CASES in tests/device_cases.py")  # fmt: skip
+
+    return missing
+
+
+def op_cases():
+    """A case per OP_CASES entry, and a failing one for each registered op that no entry names."""
+    cases, covered = [], set()
+    for key, (inputs, fn) in OP_CASES.items():
+        names = (key,) if isinstance(key, str) else key
+        covered.update(names)
+        cases.append(Case("_".join(names), inputs, fn, ops=names))
+    for name in ts.ops.registry.OPS:
+        if name not in covered:
+            cases.append(Case(name, [], _no_case(name), ops=(name,)))
+    return cases
+
+
+def _functional_cases():
+    """Cases of ts.nn.functional (losses, activations, layers' functions) and of promotion."""
     c = Case
-    cases = [
-        c("add_broadcast", [R(3, 4), R(4)], lambda a, b: a + b),
-        c("sub_scalar", [R(3, 4)], lambda a: 2.5 - a),
-        c("mul_broadcast", [R(2, 3, 4), R(3, 1)], lambda a, b: a * b),
-        c("div", [R(3, 4), P(3, 4)], lambda a, b: a / b),
-        c("pow_scalar", [P(3, 4)], lambda a: a**3 + a**0.5),
-        c("pow_tensor", [P(3, 4), R(3, 4)], lambda a, b: a**b),
-        c("neg_abs", [R(3, 4)], lambda a: -ts.abs(a)),
-        c("exp_log_sqrt", [P(3, 4)], lambda a: ts.exp(a) + ts.log(a) + ts.sqrt(a)),
-        c("tanh_sigmoid_relu", [R(3, 4)], lambda a: ts.tanh(a) * ts.sigmoid(a) + ts.relu(a)),
-        c("sigmoid_extremes", [R(6)], lambda a: ts.sigmoid(a * 300.0)),
-        c("clamp", [R(3, 4)], lambda a: ts.clamp(a, -0.5, 0.7)),
-        c("maximum_minimum", [R(3, 4), R(4)], lambda a, b: ts.maximum(a, b) - ts.minimum(a, b)),
-        c("where", [B(3, 4), R(3, 4), R(4)], lambda m, a, b: ts.where(m, a, b)),
-        c("masked_fill", [R(3, 4), B(3, 4)], lambda a, m: ts.masked_fill(a, m, 0.25)),
-        c("compare", [R(3, 4), R(3, 4)], lambda a, b: ((a > b) | (a <= 0)) & (a != b)),
-        c("sum_dims", [R(2, 3, 4)], lambda a: (a.sum(), a.sum(dim=1), a.sum(dim=(0, 2), keepdim=True))),
-        c("mean_var_std", [R(3, 5)], lambda a: (a.mean(dim=0), ts.var(a, dim=1), ts.std(a))),
-        c("max_min_dim", [R(3, 5)], lambda a: (*ts.max(a, dim=1), *ts.min(a, dim=0, keepdim=True))),
-        c("amax_amin", [R(3, 5)], lambda a: (ts.amax(a, dim=1), ts.amin(a), ts.max(a))),
-        c("argmax_argmin", [R(3, 5)], lambda a: (ts.argmax(a, dim=1), ts.argmin(a), a * 1.0)),
-        c("logsumexp", [R(3, 5)], lambda a: ts.logsumexp(a * 50.0, dim=1)),
-        c("softmax", [R(3, 5)], lambda a: (ts.softmax(a, dim=1), ts.log_softmax(a, dim=0))),
-        c("reshape_permute", [R(2, 3, 4)], lambda a: a.reshape(4, 6).T.reshape(-1, 2).permute(1, 0)),
-        c("transpose_squeeze", [R(2, 1, 4)], lambda a: a.transpose(0, 2).squeeze(2).unsqueeze(0)),
-        c("expand", [R(3, 1)], lambda a: a.expand(2, 3, 4) * 1.5),
-        c("getitem_slices", [R(4, 5)], lambda a: (a[1:3, ::2], a[-1], a[None, ..., 2])),
-        c("getitem_arrays", [R(5, 3), I(0, 5, 7)], lambda a, i: a[i] * 2.0),
-        c("getitem_list", [R(5, 3)], lambda a: a[[0, 0, 3], 1:]),
-        c("getitem_mask", [R(4, 3), B(4, 3)], lambda a, m: a[m] * 3.0),
-        c("cat_stack", [R(2, 3), R(4, 3)], lambda a, b: (ts.cat([a, b], dim=0), ts.stack([a, b[:2]], dim=1))),
-        c("split_chunk", [R(6, 4)], lambda a: (*ts.split(a, [1, 5]), *ts.chunk(a, 2, dim=1))),
-        c("pad", [R(2, 3)], lambda a: ts.pad(a, (1, 2, 0, 1), value=0.5)),
-        c("matmul_2d", [R(3, 4), R(4, 5)], lambda a, b: a @ b),
-        c("matmul_batched", [R(2, 3, 4), R(4, 5)], lambda a, b: ts.matmul(a, b)),
-        c("matmul_bcast", [R(2, 1, 3, 4), R(3, 4, 2)], lambda a, b: a @ b),
-        c("matmul_vec", [R(4), R(4, 3)], lambda a, b: (a @ b, b.T @ a)),
+    return [
         c("cross_entropy_fused", [R(6, 5), I(0, 5, 6)], lambda x, t: F.cross_entropy(x, t)),
         c("cross_entropy_sum", [R(6, 5), I(0, 5, 6)], lambda x, t: F.cross_entropy(x, t, reduction="sum")),
         c(
@@ -114,33 +187,18 @@ def _op_cases():
         c("bce_logits", [R(3, 4), P(3, 4)], lambda a, b: F.binary_cross_entropy_with_logits(a, b * 0.5)),
         c("embedding", [R(6, 3), I(0, 6, 2, 4)], lambda w, i: F.embedding(i, w, padding_idx=1)),
         c("one_hot", [I(0, 4, 5)], lambda i: F.one_hot(i, 4)),
-        c("clone_cast", [R(3, 4)], lambda a: (a.clone() * 2.0, a.to(ts.float32).to(a.dtype))),
-        c("flip_narrow_unbind", [R(3, 4)], lambda a: (a.flip(0), a.narrow(1, 1, 2), *a.unbind(1))),
-        c("gather_index_select", [R(3, 5), I(0, 5, 3, 4)], lambda a, i: (a.gather(1, i), a.index_select(1, i[0]))),
-        c("sort_topk", [R(3, 5)], lambda a: (*a.sort(1, descending=True), *a.topk(2, dim=0))),
-        c("cumsum_repeat", [R(3, 4)], lambda a: (a.cumsum(1), a.repeat(2, 1, 2))),
-        c("log1p_activations", [P(3, 4), R(3, 4)], lambda p, a: (ts.log1p(p), F.softplus(a * 30.0), F.elu(a),
-                                                                 F.leaky_relu(a), F.logsigmoid(a), F.silu(a))),
+        c("activations", [R(3, 4)], lambda a: (F.softplus(a * 30.0), F.elu(a), F.leaky_relu(a), F.logsigmoid(a),
+                                                F.silu(a), F.gelu(a), F.gelu(a, approximate="tanh"))),
         c("huber_smooth_l1", [R(3, 4), R(3, 4)], lambda a, b: F.huber_loss(a, b, delta=0.5) + F.smooth_l1_loss(a, b)),
+        c("layer_norm", [R(3, 4), R(4), R(4)], lambda x, w, b: (F.layer_norm(x, (4,), w, b),
+                                                                F.layer_norm(x, 4, w, b, fused=False))),
         c("conv1d", [R(2, 3, 9), R(4, 3, 3)], lambda x, w: F.conv1d(x, w, padding="same")),
         c("pooling", [R(2, 3, 7, 9)], lambda x: (*F.max_pool2d(x, 3, 2, 1, return_indices=True),
                                                  F.avg_pool2d(x, 2, ceil_mode=True), F.max_pool1d(x[0], 2))),
-        c("sin_cos", [R(3, 4)], lambda a: (ts.sin(a), a.cos())),
-        c("prod", [R(3, 4)], lambda a: (a.prod(), a.prod(1), ts.prod(a, 0, keepdim=True))),
-        c("einsum", [R(2, 3, 4), R(2, 4, 5), R(3, 3)],
-          lambda a, b, s: (ts.einsum("bij,bjk->bik", a, b), ts.einsum("ii->i", s), ts.einsum("...ij->...ji", a))),
-        c("remainder_floor_divide", [R(3, 4), P(3, 4)], lambda a, b: (a % b, a // b, ts.remainder(a, 0.7))),
         c("promote_float32_float64", [R(3, 4)], lambda a: (a.float() * a.double(), ts.cat([a.float(), a.double()]))),
-        c("add_sub_alpha", [R(3, 4), R(4)], lambda a, b: (a.add(b, alpha=-2.0), a.sub(b, alpha=0.5))),
-        c("tril_norm_bmm", [R(2, 3, 4)], lambda a: (ts.tril(a), a.triu(1), a.norm(dim=2), a.bmm(a.transpose(1, 2)))),
-    ]
-    if hasattr(ts, "erf"):
-        cases += [
-            c("erf_gelu", [R(3, 4)], lambda a: (ts.erf(a * 2.0), F.gelu(a), F.gelu(a, approximate="tanh"))),
-            c("sdpa_causal", [R(2, 4, 3), R(2, 5, 3), R(2, 5, 2)],
-              lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True)),  # fmt: skip
-        ]
-    return cases
+        c("sdpa_causal", [R(2, 4, 3), R(2, 5, 3), R(2, 5, 2)],
+          lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True)),
+    ]  # fmt: skip
 
 
 # -- layers -----------------------------------------------------------------------------------
@@ -229,7 +287,7 @@ def _flatten(out):
     return tuple(flat)
 
 
-CASES = _op_cases() + _module_cases()
+CASES = op_cases() + _functional_cases() + _module_cases()
 
 
 # -- running ----------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import tinyseq as ts
-from tinyseq.ops import conv as conv_ops
+from tinyseq.ops.extra import conv as conv_ops
 
 F = ts.nn.functional
 

@@ -15,7 +15,8 @@ import numpy as np
 
 from .. import ops
 from ..autograd import OpError
-from ..tensor import Tensor, empty, zeros
+from ..factories import empty, zeros
+from ..tensor import Tensor
 from . import init
 from .linear import Linear
 from .module import Module, Parameter

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import ops
 from ..autograd import OpError, no_grad
-from ..tensor import empty, ones, tensor, zeros
+from ..factories import empty, ones, tensor, zeros
 from . import init
 from .module import Module, Parameter
 

@@ -1,9 +1,10 @@
-"""Conv1d and Conv2d (the convolution itself is ``tinyseq/ops/conv.py``)."""
+"""Conv1d and Conv2d (the convolution itself is ``tinyseq/ops/extra/conv.py``)."""
 
 from __future__ import annotations
 
 from ..autograd import OpError
-from ..tensor import empty
+from ..factories import empty
+from ..ops.args import ntuple
 from . import functional as F
 from . import init
 from .linear import _size
@@ -28,9 +29,9 @@ class _ConvNd(Module):
             raise ValueError(f"{layer}: out_channels {out_channels} must be divisible by groups {groups}")
         if padding_mode != "zeros":
             raise ValueError(f"{layer}: padding_mode must be 'zeros' (the only mode supported), got {padding_mode!r}")
-        self.kernel_size = F._ntuple(kernel_size, n, "kernel_size", layer)
-        self.stride = F._ntuple(stride, n, "stride", layer)
-        self.dilation = F._ntuple(dilation, n, "dilation", layer)
+        self.kernel_size = ntuple(kernel_size, n, "kernel_size", layer)
+        self.stride = ntuple(stride, n, "stride", layer)
+        self.dilation = ntuple(dilation, n, "dilation", layer)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 kinds = "an int" if n == 1 else "an int or a pair"
@@ -40,7 +41,7 @@ class _ConvNd(Module):
                                  f"(stride {self.stride})")
             self.padding = padding
         else:
-            self.padding = F._ntuple(padding, n, "padding", layer)
+            self.padding = ntuple(padding, n, "padding", layer)
         self.padding_mode = padding_mode
         shape = (out_channels, in_channels // groups) + self.kernel_size
         self.weight = Parameter(empty(shape, dtype=dtype, device=device))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..autograd import no_grad
-from ..tensor import Tensor, empty
+from ..factories import empty
+from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .linear import _size

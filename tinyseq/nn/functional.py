@@ -7,10 +7,12 @@ import warnings
 import numpy as np
 
 from .. import ops
-from ..autograd import Function, OpError
+from ..autograd import OpError
 from ..ops import log_softmax, pad, relu, sigmoid, softmax, tanh  # noqa: F401  (re-exported)
-from ..ops.conv import Conv2d as _Conv2d
-from ..ops.conv import _check as _check_conv
+from ..ops.extra.conv import conv1d, conv2d  # noqa: F401  (re-exported)
+from ..ops.extra.embedding import embedding  # noqa: F401  (re-exported)
+from ..ops.extra.normalization import layer_norm  # noqa: F401  (re-exported)
+from ..ops.extra.pooling import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d  # noqa: F401  (re-exported)
 from ..ops.fused.xent import SoftmaxCrossEntropy
 from ..tensor import Tensor
 
@@ -350,42 +352,6 @@ def one_hot(tensor, num_classes=-1):
     return Tensor._make((data[..., None] == xp.arange(num_classes)).astype(np.int64), tensor._backend)
 
 
-class _Embedding(Function):
-    def forward(self, weight, ids, padding_idx):
-        self.args = (weight.shape, ids, padding_idx)
-        return weight[ids]
-
-    def backward(self, g):
-        shape, ids, padding_idx = self.args
-        gw = self.xp.zeros(shape, dtype=g.dtype)
-        self.backend.scatter_add(gw, ids.reshape(-1), g.reshape(-1, shape[1]))
-        if padding_idx is not None:
-            gw[padding_idx] = 0
-        return gw
-
-
-def embedding(input, weight, padding_idx=None):
-    """Rows of ``weight`` (num, dim) at integer ``input`` (any shape) -> input.shape + (dim,).
-
-    Repeated indices accumulate gradient; the ``padding_idx`` row gets none."""
-    if not isinstance(input, Tensor):
-        input = Tensor(np.asarray(input), device=weight.device)
-    if input.dtype.kind not in "iu":
-        raise OpError(f"embedding: indices must be an integer tensor, got {input.dtype}")
-    n = weight.shape[0]
-    if input.numel():
-        lo, hi = int(input._data.min()), int(input._data.max())
-        if lo < 0 or hi >= n:  # negatives too: PyTorch refuses them rather than count from the end
-            bad = lo if lo < 0 else hi
-            raise OpError(
-                f"embedding: index {bad} is out of range for {n} embeddings (weight {weight.shape}); "
-                f"indices must be in [0, {n})"
-            )
-    if padding_idx is not None and padding_idx < 0:
-        padding_idx += n
-    return _Embedding.apply(weight, ids=input._data, padding_idx=padding_idx)
-
-
 # -- layers ------------------------------------------------------------------------------
 def linear(input, weight, bias=None):
     """input @ weight.T + bias. input: (*, in_features); weight: (out_features, in_features);
@@ -399,151 +365,5 @@ def linear(input, weight, bias=None):
     return out if bias is None else out + bias
 
 
-def _ntuple(value, n, name, op, minimum=None):
-    """A size argument as PyTorch takes it (an int, or n ints; each >= ``minimum`` when
-    given) -> an n-tuple of ints. The convolution and pooling functions and layers share it."""
-    t = (value,) * n if isinstance(value, int) else tuple(value)
-    if len(t) != n or not all(
-        isinstance(v, int) and not isinstance(v, bool) and (minimum is None or v >= minimum) for v in t
-    ):
-        what = "an int" if n == 1 else "an int or a pair of ints"
-        bound = "" if minimum is None else f" >= {minimum}"
-        raise OpError(f"{op}: {name} must be {what}{bound}, got {value!r}")
-    return t
-
-
-def _conv_padding(padding, kernel, stride, dilation):
-    """PyTorch's padding spellings -> ((top, bottom), (left, right))."""
-    if isinstance(padding, str):
-        if padding == "valid":
-            return ((0, 0), (0, 0))
-        if padding != "same":
-            raise OpError(f"conv2d: padding must be 'same', 'valid', an int or a pair, got {padding!r}")
-        if stride != (1, 1):
-            raise OpError(f"conv2d: padding='same' is not supported for strided convolutions (stride {stride})")
-        # An even kernel cannot pad both sides equally: the extra row/column goes
-        # after (bottom/right), as PyTorch does.
-        totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
-        return tuple((t // 2, t - t // 2) for t in totals)
-    ph, pw = _ntuple(padding, 2, "padding", "conv2d", 0)
-    return ((ph, ph), (pw, pw))
-
-
-def _check_conv_args(input, weight, groups, dims):
-    """The ranks of a ``dims``-D convolution's input (batched) and weight, and its groups."""
-    name = f"conv{dims}d"
-    spatial, kernel = ("L", "k") if dims == 1 else ("H, W", "kh, kw")
-    if input.ndim != dims + 2:
-        raise OpError(f"{name}: expected a {dims + 1}-D (C, {spatial}) or {dims + 2}-D (N, C, {spatial}) input, "
-                      f"got shape {input.shape}")  # fmt: skip
-    if weight.ndim != dims + 2:
-        raise OpError(f"{name}: weight must be {dims + 2}-D (out_channels, in_channels/groups, {kernel}), "
-                      f"got {weight.shape}")  # fmt: skip
-    if not isinstance(groups, int) or groups <= 0:
-        raise OpError(f"{name}: groups must be a positive int, got {groups!r}")
-
-
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D cross-correlation, PyTorch's ``F.conv2d``.
-
-    input: (N, C, H, W) or unbatched (C, H, W); weight: (O, C // groups, kh, kw);
-    bias: (O,). stride, dilation: int or (h, w); padding: int, (h, w), "same"
-    (stride 1 only) or "valid". Returns (N, O, Ho, Wo) with
-    Ho = (H + 2*ph - dh*(kh - 1) - 1) // sh + 1 (likewise Wo)."""
-    if input.ndim == 3:
-        return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
-    _check_conv_args(input, weight, groups, 2)
-    stride = _ntuple(stride, 2, "stride", "conv2d", 1)
-    dilation = _ntuple(dilation, 2, "dilation", "conv2d", 1)
-    pads = _conv_padding(padding, weight.shape[2:], stride, dilation)
-    inputs = (input, weight) if bias is None else (input, weight, bias)
-    return _Conv2d.apply(*inputs, stride=stride, padding=pads, dilation=dilation, groups=groups)
-
-
-def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """1-D cross-correlation over time, PyTorch's ``F.conv1d``.
-
-    input: (N, C, L) or unbatched (C, L); weight: (O, C // groups, k); bias: (O,).
-    stride, dilation: int; padding: int, "same" (stride 1 only; an even kernel pads
-    one more at the end) or "valid". Returns (N, O, Lo) with
-    Lo = (L + 2*p - d*(k - 1) - 1) // s + 1. Runs as conv2d on a height-1 image."""
-    if input.ndim == 2:
-        return conv1d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
-    _check_conv_args(input, weight, groups, 1)
-    _check_conv(input._data, weight._data, () if bias is None else (bias._data,), groups, dims=1)
-    (stride,), (dilation,) = _ntuple(stride, 1, "stride", "conv1d", 1), _ntuple(dilation, 1, "dilation", "conv1d", 1)
-    k, L = weight.shape[2], input.shape[2]
-    if isinstance(padding, str):
-        if padding not in ("same", "valid"):
-            raise OpError(f"conv1d: padding must be 'same', 'valid' or an int, got {padding!r}")
-        if padding == "same" and stride != 1:
-            raise OpError(f"conv1d: padding='same' is not supported for strided convolutions (stride {stride})")
-        total = 0 if padding == "valid" else dilation * (k - 1)
-    else:
-        total = 2 * _ntuple(padding, 1, "padding", "conv1d", 0)[0]
-    if L + total < dilation * (k - 1) + 1:
-        raise OpError(f"conv1d: input {input.shape} padded to length {L + total} is shorter than the "
-                      f"dilated kernel ({k} taps, dilation {dilation})")
-    pads = ((0, 0), (total // 2, total - total // 2))
-    inputs = (input.unsqueeze(2), weight.unsqueeze(2)) + (() if bias is None else (bias,))
-    out = _Conv2d.apply(*inputs, stride=(1, stride), padding=pads, dilation=(1, dilation), groups=groups)
-    return out.squeeze(2)
-
-
-class _LayerNorm(Function):
-    """Normalise over the last ``k`` dims, then scale and shift; one node each way."""
-
-    def forward(self, x, *affine, k, eps, has_weight):
-        xp = self.xp
-        axes = tuple(range(x.ndim - k, x.ndim))
-        xc = x - x.mean(axis=axes, keepdims=True)
-        rstd = 1 / xp.sqrt((xc * xc).mean(axis=axes, keepdims=True) + eps)
-        xhat = xc * rstd
-        weight = affine[0] if has_weight else None
-        self.saved = (xhat, rstd, weight)
-        self.saves = (1,) if has_weight else ()
-        self.axes, self.n_affine, self.has_weight = axes, len(affine), has_weight
-        y = xhat if weight is None else xhat * weight
-        return y + affine[-1] if len(affine) > int(has_weight) else y
-
-    def backward(self, g):
-        xhat, rstd, weight = self.saved
-        axes = self.axes
-        gxhat = g if weight is None else g * weight
-        gx = None
-        if self.needs(0):
-            gx = rstd * (gxhat - gxhat.mean(axis=axes, keepdims=True)
-                         - xhat * (gxhat * xhat).mean(axis=axes, keepdims=True))
-        grads = [gx]
-        if self.has_weight:
-            grads.append(g * xhat if self.needs(1) else None)  # the engine sums the leading dims
-        if self.n_affine > int(self.has_weight):
-            grads.append(g)
-        return tuple(grads)
-
-
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, fused=True):
-    """(x - mean) / sqrt(var + eps) * weight + bias over the trailing ``normalized_shape`` dims
-    (biased variance, as PyTorch). input: (*, *normalized_shape); weight, bias: normalized_shape.
-    ``fused=False`` composes it from primitives (same numbers, more nodes)."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    k = len(shape)
-    if k == 0 or input.shape[input.ndim - k :] != shape or input.ndim < k:
-        raise OpError(f"layer_norm: normalized_shape {shape} does not match the last dims of input {input.shape}")
-    for name, p in (("weight", weight), ("bias", bias)):
-        if p is not None and p.shape != shape:
-            raise OpError(f"layer_norm: {name} of shape {p.shape} does not match normalized_shape {shape}")
-    if fused:
-        affine = tuple(p for p in (weight, bias) if p is not None)
-        return _LayerNorm.apply(input, *affine, k=k, eps=eps, has_weight=weight is not None)
-    dims = tuple(range(-k, 0))
-    xc = input - input.mean(dim=dims, keepdim=True)
-    y = xc / ops.sqrt((xc * xc).mean(dim=dims, keepdim=True) + eps)
-    if weight is not None:
-        y = y * weight
-    return y if bias is None else y + bias
-
-
 from .attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: E402, F401
 from .batchnorm import batch_norm  # noqa: E402, F401
-from .pooling import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d  # noqa: E402, F401  (pooling lives there)

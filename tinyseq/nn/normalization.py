@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..tensor import empty
+from ..factories import empty
 from . import functional as F
 from . import init
 from .module import Module, Parameter

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import ops
 from ..autograd import is_grad_enabled
-from ..tensor import full
+from ..factories import full
 from . import functional as F
 from . import init
 from .activation import GELU, ReLU

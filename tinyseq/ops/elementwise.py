@@ -1,13 +1,19 @@
-"""Elementwise primitives. Broadcasting gradients are reduced by the engine.
+"""Elementwise ops: arithmetic, exp/log, activations, where, comparisons.
 
-Each class: ``forward`` on raw arrays, ``backward`` right below it.
+Each Function's ``forward`` works on raw arrays, with ``backward`` right below it;
+its public wrapper (``ts.add``, ``ts.exp``, ...) follows, normalising Python
+numbers and dtypes first. Broadcast gradients are summed back by the engine.
 """
 
 from __future__ import annotations
 
-import math
+import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, OpError
+from ..dtypes import get_default_dtype
+from ..tensor import Tensor
+from .args import pair
+from .convert import cast
 
 
 class Add(Function):
@@ -65,64 +71,61 @@ class Neg(Function):
         return -g
 
 
-class PowScalar(Function):
-    """a ** p for a Python number p."""
+def _binary(op, name):
+    def fn(a, b):
+        a, b = pair(a, b, name)
+        return op.apply(a, b)
 
-    saves = (0,)
-
-    def forward(self, a, p):
-        self.p = p
-        self.saved = (a,)
-        return a**p
-
-    def backward(self, g):
-        (a,) = self.saved
-        p = self.p
-        if p == 2:
-            return g * (2 * a)
-        if p == 0:  # not 0 * 0**-1 = nan at a == 0
-            return self.xp.zeros_like(g)
-        return g * (p * a ** (p - 1))
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise {name} with broadcasting; Python numbers work on either side."
+    return fn
 
 
-class RPowScalar(Function):
-    """c ** b for a Python number c > 0."""
-
-    saves_outputs = True
-
-    def forward(self, b, c):
-        out = c**b
-        self.saved = (out,)
-        self.logc = math.log(c) if c > 0 else math.nan
-        return out
-
-    def backward(self, g):
-        (out,) = self.saved
-        return g * out * self.logc
+mul = _binary(Mul, "mul")
 
 
-class Pow(Function):
-    """a ** b, both tensors."""
+def add(a, b, alpha=1):
+    """a + alpha * b, elementwise with broadcasting; Python numbers work on either side."""
+    if alpha != 1:
+        b = mul(b, alpha) if isinstance(b, Tensor) else b * alpha
+    a, b = pair(a, b, "add")
+    return Add.apply(a, b)
 
-    saves = (0, 1)
-    saves_outputs = True
 
-    def forward(self, a, b):
-        out = a**b
-        self.saved = (a, b, out)
-        return out
+def sub(a, b, alpha=1):
+    """a - alpha * b, elementwise with broadcasting; Python numbers work on either side."""
+    if alpha != 1:
+        b = mul(b, alpha) if isinstance(b, Tensor) else b * alpha
+    a, b = pair(a, b, "sub")
+    return Sub.apply(a, b)
 
-    def backward(self, g):
-        a, b, out = self.saved
-        xp = self.xp
-        # b * a**(b-1) is 0 where b == 0 (not 0 * inf at a == 0), as PyTorch has it
-        ga = g * xp.where(b == 0, 0, b * a ** (b - 1)) if self.needs(0) else None
-        gb = None
-        if self.needs(1):
-            # d/db a**b = a**b log a; defined as 0 where a == 0 (as PyTorch does)
-            safe = xp.where(a > 0, a, 1)
-            gb = g * out * xp.log(safe)
-        return ga, gb
+
+def div(a, b, rounding_mode=None):
+    """Elementwise a / b with broadcasting; integers divide to the default float dtype.
+    ``rounding_mode="trunc"`` or ``"floor"`` rounds the quotient (integers stay integers;
+    no gradient flows through the rounding, as in PyTorch)."""
+    a, b = pair(a, b, "div")
+    if rounding_mode is not None:
+        return _rounded_div(a, b, rounding_mode)
+    if a._data.dtype.kind not in "fc":
+        a, b = cast(a, get_default_dtype()), cast(b, get_default_dtype())
+    return Div.apply(a, b)
+
+
+def _rounded_div(a, b, mode):
+    if mode not in ("trunc", "floor"):
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {mode!r}")
+    if a._backend is not b._backend:
+        raise RuntimeError(f"div: tensors on different devices ({a.device} and {b.device})")
+    xp, x, y = a.xp, a._data, b._data
+    if x.dtype.kind in "fc":
+        q = xp.floor(x / y) if mode == "floor" else xp.trunc(x / y)
+    elif mode == "floor":
+        q = xp.floor_divide(x, y)
+    else:  # toward zero: the floor quotient, one up where the signs differ and it is inexact
+        q = xp.floor_divide(x, y)
+        q = q + ((q < 0) & (q * y != x)).astype(q.dtype)
+    return Tensor._make(xp.asarray(q), a._backend)
 
 
 class Exp(Function):
@@ -146,64 +149,6 @@ class Log(Function):
 
     def backward(self, g):
         return g / self.saved[0]
-
-
-class Log1p(Function):
-    """log(1 + a), accurate for tiny a (where 1 + a would round to 1)."""
-
-    saves = (0,)
-
-    def forward(self, a):
-        self.saved = (a,)
-        return self.xp.log1p(a)
-
-    def backward(self, g):
-        return g / (1 + self.saved[0])
-
-
-class Sqrt(Function):
-    saves_outputs = True
-
-    def forward(self, a):
-        out = self.xp.sqrt(a)
-        self.saved = (out,)
-        return out
-
-    def backward(self, g):
-        return g / (2 * self.saved[0])
-
-
-class Abs(Function):
-    saves = (0,)
-
-    def forward(self, a):
-        self.saved = (a,)
-        return self.xp.abs(a)
-
-    def backward(self, g):
-        return g * self.xp.sign(self.saved[0])
-
-
-class Sin(Function):
-    saves = (0,)
-
-    def forward(self, a):
-        self.saved = (a,)
-        return self.xp.sin(a)
-
-    def backward(self, g):
-        return g * self.xp.cos(self.saved[0])
-
-
-class Cos(Function):
-    saves = (0,)
-
-    def forward(self, a):
-        self.saved = (a,)
-        return self.xp.cos(a)
-
-    def backward(self, g):
-        return -g * self.xp.sin(self.saved[0])
 
 
 class Tanh(Function):
@@ -238,7 +183,6 @@ def sigmoid_array(xp, a):
     return xp.reciprocal(t, out=t)
 
 
-# -log of float16/32/64's smallest normal number, rounded down
 _LOG_TINY = {"e": 9.7, "f": 87.3, "d": 708.3}
 
 
@@ -267,53 +211,27 @@ class Relu(Function):
         return g * (self.saved[0] > 0)
 
 
-class Clamp(Function):
-    saves = (0,)
+def _unary(op, name, doc):
+    def fn(x):
+        if x._data.dtype.kind not in "fc":
+            x = cast(x, get_default_dtype())
+        return op.apply(x)
 
-    def forward(self, a, lo, hi):
-        self.saved = (a,)
-        self.lo, self.hi = lo, hi
-        return self.xp.clip(a, lo, hi)
-
-    def backward(self, g):
-        (a,) = self.saved
-        mask = True
-        if self.lo is not None:
-            mask = a >= self.lo
-        if self.hi is not None:
-            mask = mask & (a <= self.hi)
-        return g * mask
+    fn.__name__ = name
+    fn.__doc__ = doc
+    return fn
 
 
-class Maximum(Function):
-    """Elementwise max; ties split the gradient evenly (as PyTorch does)."""
-
-    saves = (0, 1)
-
-    def forward(self, a, b):
-        self.saved = (a, b)
-        return self.xp.maximum(a, b)
-
-    def backward(self, g):
-        a, b = self.saved
-        return _split_by_mask(g, a > b, a == b)
+exp = _unary(Exp, "exp", "Elementwise e**x.")
+log = _unary(Log, "log", "Elementwise natural logarithm.")
+tanh = _unary(Tanh, "tanh", "Elementwise hyperbolic tangent.")
+sigmoid = _unary(Sigmoid, "sigmoid", "Elementwise logistic function; no overflow for any finite input.")
+relu = _unary(Relu, "relu", "Elementwise max(x, 0).")
 
 
-class Minimum(Function):
-    saves = (0, 1)
-
-    def forward(self, a, b):
-        self.saved = (a, b)
-        return self.xp.minimum(a, b)
-
-    def backward(self, g):
-        a, b = self.saved
-        return _split_by_mask(g, a < b, a == b)
-
-
-def _split_by_mask(g, first, tie):
-    wa = first + 0.5 * tie
-    return g * wa.astype(g.dtype), g * (1 - wa).astype(g.dtype)
+def neg(x):
+    """Elementwise -x."""
+    return Neg.apply(x)
 
 
 class Where(Function):
@@ -332,12 +250,49 @@ class Where(Function):
         )
 
 
-class Cast(Function):
-    """Change dtype; the gradient is cast back."""
+def where(condition, a, b):
+    """Elementwise ``a`` where ``condition`` else ``b`` (broadcasting)."""
+    if isinstance(condition, Tensor):
+        cond = condition._data
+    else:
+        ref = a if isinstance(a, Tensor) else b
+        cond = ref._backend.asarray(condition)
+    if cond.dtype != np.bool_:
+        cond = cond.astype(bool)
+    a, b = pair(a, b, "where")
+    return Where.apply(a, b, cond=cond)
 
-    def forward(self, a, dtype):
-        self.in_dtype = a.dtype
-        return a.astype(dtype)
 
-    def backward(self, g):
-        return g.astype(self.in_dtype)
+_COMPARE = {"less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "logical_and", "logical_or"}
+
+
+def compare(a, b, how):
+    """Elementwise comparison -> bool tensor (no gradient)."""
+    assert how in _COMPARE
+    if isinstance(b, Tensor) and b._backend is not a._backend:
+        raise RuntimeError(f"{how}: tensors on different devices ({a.device} and {b.device})")
+    bd = b._data if isinstance(b, Tensor) else b
+    try:
+        return Tensor._make(getattr(a.xp, how)(a._data, bd), a._backend)
+    except ValueError:
+        other = b.shape if isinstance(b, Tensor) else np.shape(b)
+        raise OpError(f"{how}: shapes {a.shape} and {tuple(other)} cannot be broadcast together") from None
+
+
+def _comparison(how, name):
+    def fn(a, b):
+        return compare(a, b, how)
+
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise ``{how}`` with broadcasting -> bool tensor (no gradient)."
+    return fn
+
+
+eq = _comparison("equal", "eq")
+ne = _comparison("not_equal", "ne")
+lt = _comparison("less", "lt")
+le = _comparison("less_equal", "le")
+gt = _comparison("greater", "gt")
+ge = _comparison("greater_equal", "ge")
+logical_and = _comparison("logical_and", "logical_and")
+logical_or = _comparison("logical_or", "logical_or")

@@ -1,8 +1,10 @@
-"""Matrix product with numpy's rules: 1-D, 2-D, batched, broadcast batch dims."""
+"""Matrix products with numpy's rules: 1-D, 2-D, batched, broadcast batch dims."""
 
 from __future__ import annotations
 
 from ..autograd import Function, OpError
+from ..tensor import Tensor
+from .args import pair
 
 
 def _mismatch(sa, sb) -> str:
@@ -55,3 +57,24 @@ class MatMul(Function):
             if b.ndim == 1:
                 gb = gb[..., 0]
         return ga, gb
+
+
+def matmul(a, b):
+    """Matrix product: 1-D, 2-D, batched (batch dims broadcast)."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        a, b = pair(a, b, "matmul")
+    return MatMul.apply(a, b)
+
+
+def mm(a, b):
+    if a.ndim != 2 or b.ndim != 2:
+        raise OpError(f"mm: expects 2-D tensors, got {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def bmm(a, b):
+    """Batched matrix product of (B, n, m) and (B, m, p) -> (B, n, p) (no broadcasting)."""
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
+        raise OpError(f"bmm: expects two 3-D tensors with the same batch size, got {a.shape} and {b.shape}")
+    return matmul(a, b)
+

@@ -1,10 +1,17 @@
-"""Reductions. ``axis`` is None (all) or a tuple of non-negative ints."""
+"""Reductions: sum, mean, max/min, logsumexp, norms, softmax; ``axis`` is None
+(all) or a tuple of non-negative ints (``args.axes`` turns PyTorch's ``dim`` into it)."""
 
 from __future__ import annotations
 
 import math
 
-from ..autograd import Function
+import numpy as np
+
+from ..autograd import Function, OpError
+from ..tensor import Tensor
+from .args import axes_of
+from .convert import cast, clone
+from .elementwise import exp
 
 
 def _expand_back(g, shape, axis, keepdims):
@@ -68,26 +75,6 @@ class Amin(Amax):
     sign = -1
 
 
-class TakeAlong(Function):
-    """Values at ``index`` along ``axis`` (max/min with dim); gradient to those indices."""
-
-    def forward(self, a, index, axis, keepdims):
-        xp = self.xp
-        idx = xp.expand_dims(index, axis)
-        self.saved = (idx,)
-        self.args = (a.shape, axis, keepdims)
-        out = xp.take_along_axis(a, idx, axis=axis)
-        return out if keepdims else out.squeeze(axis)
-
-    def backward(self, g):
-        (idx,) = self.saved
-        shape, axis, keepdims = self.args
-        xp = self.xp
-        gx = xp.zeros(shape, dtype=g.dtype)
-        xp.put_along_axis(gx, idx, g if keepdims else xp.expand_dims(g, axis), axis=axis)
-        return gx
-
-
 class LogSumExp(Function):
     def forward(self, a, axis, keepdims):
         xp = self.xp
@@ -110,63 +97,51 @@ class LogSumExp(Function):
         return p * _expand_back(g, p.shape, axis, keepdims)
 
 
-class Cumsum(Function):
-    """Running sum along ``axis``; the gradient is the running sum from the other end."""
-
-    def forward(self, a, axis):
-        self.axis = axis
-        return self.xp.cumsum(a, axis=axis)
-
-    def backward(self, g):
-        xp, axis = self.xp, self.axis
-        return xp.flip(xp.cumsum(xp.flip(g, axis), axis=axis), axis)
-
-
-class Norm2(Function):
-    """Euclidean norm over ``axis``; the gradient x / norm is 0 where the norm is 0
-    (the subgradient PyTorch picks), not nan."""
-
-    saves = (0,)
-    saves_outputs = True  # the norm, which the returned tensor views
-
-    def forward(self, a, axis, keepdims):
-        xp = self.xp
-        out = xp.sqrt((a * a).sum(axis=axis, keepdims=True))
-        self.saved = (a, out)
-        self.args = (a.shape, axis, keepdims)
-        return out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
-
-    def backward(self, g):
-        a, out = self.saved
-        shape, axis, keepdims = self.args
-        safe = self.xp.where(out == 0, 1, out)
-        return a * (_expand_back(g, shape, axis, keepdims) / safe) * (out != 0)
+def sum(x, dim=None, keepdim=False, dtype=None):
+    """Sum over ``dim`` (all dims by default)."""
+    if dtype is not None:
+        x = cast(x, dtype)
+    elif x.dtype.kind in "bi" and x.dtype != np.int64:
+        x = cast(x, np.int64)
+    if x.dtype.kind not in "fc":
+        return Tensor._make(x._data.sum(axis=axes_of(x, dim, "sum"), keepdims=keepdim), x._backend)
+    return Sum.apply(x, axis=axes_of(x, dim, "sum"), keepdims=keepdim)
 
 
-class Prod(Function):
-    """Product over one ``axis`` (None: all elements). The gradient of each element is
-    the product of the others, from running products from both ends: exact where
-    some elements are zero, where out / x would divide by zero."""
+def mean(x, dim=None, keepdim=False):
+    """Mean over ``dim`` (all dims by default)."""
+    if x.dtype.kind not in "fc":
+        raise OpError(f"mean: needs a floating-point tensor, got {x.dtype}; use .float() first")
+    return Mean.apply(x, axis=axes_of(x, dim, "mean"), keepdims=keepdim)
 
-    saves = (0,)
 
-    def forward(self, a, axis, keepdims):
-        self.saved = (a,)
-        self.args = (axis, keepdims)
-        return a.prod(axis=axis, keepdims=keepdims)
+def amax(x, dim=None, keepdim=False):
+    return Amax.apply(x, axis=axes_of(x, dim, "amax"), keepdims=keepdim)
 
-    def backward(self, g):
-        (a,) = self.saved
-        axis, keepdims = self.args
-        xp = self.xp
-        x = a.reshape(-1) if axis is None else a
-        ax = 0 if axis is None else axis[0]
-        n = x.shape[ax]
-        if n == 0:
-            return xp.zeros(a.shape, dtype=g.dtype)
-        ones = xp.ones(x.shape[:ax] + (1,) + x.shape[ax + 1 :], dtype=x.dtype)
-        before = xp.concatenate([ones, xp.cumprod(x, axis=ax).take(xp.arange(n - 1), axis=ax)], axis=ax)
-        after = xp.flip(xp.cumprod(xp.flip(x, ax), axis=ax), ax)
-        after = xp.concatenate([after.take(xp.arange(1, n), axis=ax), ones], axis=ax)
-        others = (before * after).reshape(a.shape)
-        return others * _expand_back(g, a.shape, axis, keepdims)
+
+def amin(x, dim=None, keepdim=False):
+    return Amin.apply(x, axis=axes_of(x, dim, "amin"), keepdims=keepdim)
+
+
+def logsumexp(x, dim=None, keepdim=False):
+    """log(sum(exp(x))) over ``dim``, stable for large logits."""
+    return LogSumExp.apply(x, axis=axes_of(x, dim, "logsumexp"), keepdims=keepdim)
+
+
+def softmax(x, dim=-1):
+    """exp(x) / sum(exp(x)) along ``dim``, stable for logits of any size."""
+    return exp(log_softmax(x, dim))
+
+
+def log_softmax(x, dim=-1):
+    """x - logsumexp(x) along ``dim``.
+
+    The max is subtracted first, as a constant (log_softmax ignores shifts, so
+    no gradient is lost): a large logsumexp would otherwise round away the
+    small differences that matter."""
+    axes_of(x, dim, "log_softmax")
+    if x._data.size == 0:  # nothing to normalise (amax of an empty dim would raise); PyTorch returns it empty
+        return clone(x)
+    shifted = x - amax(x.detach(), dim=dim, keepdim=True)
+    return shifted - logsumexp(shifted, dim=dim, keepdim=True)
+

@@ -13,7 +13,7 @@ import math
 
 from .. import ops
 from ..autograd import enable_grad, no_grad
-from ..tensor import zeros_like
+from ..factories import zeros_like
 from .optimizer import Optimizer
 
 

@@ -28,7 +28,8 @@ import math
 from ... import ops
 from ...autograd import OpError, scope
 from ...ops.fused.cells import ConvLSTMCellOp, GRUCellOp, LSTMCellOp, RNNCellOp
-from ...tensor import Tensor, empty, zeros
+from ...factories import empty, zeros
+from ...tensor import Tensor
 from .. import init
 from ..module import Module, Parameter
 from . import checks

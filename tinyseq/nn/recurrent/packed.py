@@ -24,7 +24,8 @@ import numpy as np
 from ... import ops
 from ...backend import get_backend
 from ...data import pad_sequences
-from ...tensor import Tensor, check_fill
+from ...dtypes import check_fill
+from ...tensor import Tensor
 
 __all__ = ["PackedSequence", "pack_padded_sequence", "pad_packed_sequence", "pad_sequence", "pack_sequence"]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from ...tensor import Tensor, tensor
+from ...factories import tensor
+from ...tensor import Tensor
 
 
 def _grads(parameters) -> list:

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import string
 
-from ..autograd import Function, OpError
-from ..tensor import Tensor
+from ...autograd import Function, OpError
+from ...tensor import Tensor
+from ..args import as_tensors
 
 _LETTERS = set(string.ascii_letters)
 
@@ -121,8 +122,6 @@ def einsum(equation, *operands):
         raise TypeError(f"einsum: the first argument must be the equation string, got {type(equation).__name__}")
     if not operands or not all(isinstance(t, Tensor) for t in operands):
         raise TypeError("einsum: expected one or more tensors after the equation")
-    from . import _tensors  # promotes mixed dtypes, as the other multi-input ops do
-
-    operands = _tensors(operands, "einsum")
+    operands = as_tensors(operands, "einsum")
     terms, out = _parse(equation, [t.shape for t in operands])
     return Einsum.apply(*operands, terms=tuple(terms), out=out)

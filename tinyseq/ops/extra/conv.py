@@ -19,7 +19,8 @@ holds on to the input and the weight only, not 9x the input.
 
 from __future__ import annotations
 
-from ..autograd import Function, OpError
+from ...autograd import Function, OpError
+from ..args import ntuple, positive_int
 
 # Bytes of im2col columns per chunk on the CPU: a core's L2 cache holds them. Other
 # devices (GPUs: plenty of memory, costly kernel launches) get DEVICE_CHUNK_BYTES;
@@ -200,3 +201,81 @@ def _check(x, w, b, groups, dims=2):
     if b and tuple(b[0].shape) != (O,):
         raise OpError(f"{name}: bias of shape {tuple(b[0].shape)} does not match weight {tuple(w.shape)}; "
                       f"expected ({O},)")
+
+
+def _conv_padding(padding, kernel, stride, dilation):
+    """PyTorch's padding spellings -> ((top, bottom), (left, right))."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0), (0, 0))
+        if padding != "same":
+            raise OpError(f"conv2d: padding must be 'same', 'valid', an int or a pair, got {padding!r}")
+        if stride != (1, 1):
+            raise OpError(f"conv2d: padding='same' is not supported for strided convolutions (stride {stride})")
+        # An even kernel cannot pad both sides equally: the extra row/column goes
+        # after (bottom/right), as PyTorch does.
+        totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
+        return tuple((t // 2, t - t // 2) for t in totals)
+    ph, pw = ntuple(padding, 2, "padding", "conv2d", 0)
+    return ((ph, ph), (pw, pw))
+
+
+def _check_conv_args(input, weight, groups, dims):
+    """The ranks of a ``dims``-D convolution's input (batched) and weight, and its groups."""
+    name = f"conv{dims}d"
+    spatial, kernel = ("L", "k") if dims == 1 else ("H, W", "kh, kw")
+    if input.ndim != dims + 2:
+        raise OpError(f"{name}: expected a {dims + 1}-D (C, {spatial}) or {dims + 2}-D (N, C, {spatial}) input, "
+                      f"got shape {input.shape}")  # fmt: skip
+    if weight.ndim != dims + 2:
+        raise OpError(f"{name}: weight must be {dims + 2}-D (out_channels, in_channels/groups, {kernel}), "
+                      f"got {weight.shape}")  # fmt: skip
+    positive_int(groups, "groups", name)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation, PyTorch's ``F.conv2d``.
+
+    input: (N, C, H, W) or unbatched (C, H, W); weight: (O, C // groups, kh, kw);
+    bias: (O,). stride, dilation: int or (h, w); padding: int, (h, w), "same"
+    (stride 1 only) or "valid". Returns (N, O, Ho, Wo) with
+    Ho = (H + 2*ph - dh*(kh - 1) - 1) // sh + 1 (likewise Wo)."""
+    if input.ndim == 3:
+        return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
+    _check_conv_args(input, weight, groups, 2)
+    stride = ntuple(stride, 2, "stride", "conv2d", 1)
+    dilation = ntuple(dilation, 2, "dilation", "conv2d", 1)
+    pads = _conv_padding(padding, weight.shape[2:], stride, dilation)
+    inputs = (input, weight) if bias is None else (input, weight, bias)
+    return Conv2d.apply(*inputs, stride=stride, padding=pads, dilation=dilation, groups=groups)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D cross-correlation over time, PyTorch's ``F.conv1d``.
+
+    input: (N, C, L) or unbatched (C, L); weight: (O, C // groups, k); bias: (O,).
+    stride, dilation: int; padding: int, "same" (stride 1 only; an even kernel pads
+    one more at the end) or "valid". Returns (N, O, Lo) with
+    Lo = (L + 2*p - d*(k - 1) - 1) // s + 1. Runs as conv2d on a height-1 image."""
+    if input.ndim == 2:
+        return conv1d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
+    _check_conv_args(input, weight, groups, 1)
+    _check(input._data, weight._data, () if bias is None else (bias._data,), groups, dims=1)
+    (stride,), (dilation,) = ntuple(stride, 1, "stride", "conv1d", 1), ntuple(dilation, 1, "dilation", "conv1d", 1)
+    k, L = weight.shape[2], input.shape[2]
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise OpError(f"conv1d: padding must be 'same', 'valid' or an int, got {padding!r}")
+        if padding == "same" and stride != 1:
+            raise OpError(f"conv1d: padding='same' is not supported for strided convolutions (stride {stride})")
+        total = 0 if padding == "valid" else dilation * (k - 1)
+    else:
+        total = 2 * ntuple(padding, 1, "padding", "conv1d", 0)[0]
+    if L + total < dilation * (k - 1) + 1:
+        raise OpError(f"conv1d: input {input.shape} padded to length {L + total} is shorter than the "
+                      f"dilated kernel ({k} taps, dilation {dilation})")
+    pads = ((0, 0), (total // 2, total - total // 2))
+    inputs = (input.unsqueeze(2), weight.unsqueeze(2)) + (() if bias is None else (bias,))
+    out = Conv2d.apply(*inputs, stride=(1, stride), padding=pads, dilation=(1, dilation), groups=groups)
+    return out.squeeze(2)
+

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 
-from ..autograd import Function
+from ...autograd import Function
+from ..elementwise import _unary
 
 _CUT = 2.0  # series below, continued fraction from here
 # Terms needed to reach the rounding of float64 (about 1e-15 absolute), and 1e-10 for
@@ -70,3 +71,6 @@ class Erf(Function):
     def backward(self, g):
         (a,) = self.saved
         return g * (_TWO_OVER_SQRT_PI * self.xp.exp(-(a * a)))
+
+
+erf = _unary(Erf, "erf", "Elementwise error function 2/sqrt(pi) * integral_0^x exp(-t^2) dt (float64-accurate).")

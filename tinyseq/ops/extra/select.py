@@ -8,35 +8,12 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..autograd import OpError
-from ..tensor import Tensor
-from . import reduce as R
-from . import shape as S
+from ...autograd import Function, OpError
+from ...tensor import Tensor
+from ..args import index_array, one_dim
 
 _Sorted = namedtuple("sort", ["values", "indices"])
 _TopK = namedtuple("topk", ["values", "indices"])
-
-
-def _dim(x, dim, name):
-    """One dim of ``x`` as a non-negative int (negative counts from the end)."""
-    n = max(x.ndim, 1)
-    if not isinstance(dim, int) or not -n <= dim < n:
-        raise OpError(f"{name}: dim {dim!r} out of range for a tensor of shape {x.shape}")
-    return dim % n
-
-
-def _index(x, index, name):
-    """An int64 index array on ``x``'s device from a tensor, list or array."""
-    if isinstance(index, Tensor):
-        if index._backend is not x._backend:
-            raise RuntimeError(f"{name}: index on {index.device} for a tensor on {x.device}")
-        data = index._data
-    else:
-        data = np.asarray(index)
-        data = x._backend.from_host(data.astype(np.int64) if data.size == 0 and data.dtype.kind == "f" else data)
-    if data.dtype.kind not in "iu":
-        raise OpError(f"{name}: index must hold integers, got {data.dtype}")
-    return data.astype(np.int64, copy=False)
 
 
 def flip(x, dims):
@@ -44,13 +21,13 @@ def flip(x, dims):
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     index = [slice(None)] * x.ndim
     for d in dims:
-        index[_dim(x, d, "flip")] = slice(None, None, -1)
+        index[one_dim(x, d, "flip")] = slice(None, None, -1)
     return x[tuple(index)]
 
 
 def narrow(x, dim, start, length):
     """Elements ``start`` .. ``start + length - 1`` along ``dim``; a view."""
-    d = _dim(x, dim, "narrow")
+    d = one_dim(x, dim, "narrow")
     n = x.shape[d]
     start = start + n if start < 0 else start
     if not 0 <= start <= n or length < 0 or start + length > n:
@@ -60,14 +37,14 @@ def narrow(x, dim, start, length):
 
 def unbind(x, dim=0):
     """The slices of ``x`` along ``dim``, as a tuple of tensors (that dim removed)."""
-    d = _dim(x, dim, "unbind")
+    d = one_dim(x, dim, "unbind")
     return tuple(x[(slice(None),) * d + (i,)] for i in range(x.shape[d]))
 
 
 def index_select(x, dim, index):
     """``x`` at the positions ``index`` (1-D integers, repeats allowed) along ``dim``."""
-    d = _dim(x, dim, "index_select")
-    idx = _index(x, index, "index_select")
+    d = one_dim(x, dim, "index_select")
+    idx = index_array(x, index, "index_select")
     if idx.ndim != 1:
         raise OpError(f"index_select: index must be 1-D, got shape {tuple(idx.shape)}")
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= x.shape[d]):  # PyTorch refuses negatives
@@ -79,10 +56,32 @@ def index_select(x, dim, index):
     return x[(slice(None),) * d + (Tensor._make(idx, x._backend),)]
 
 
+class Gather(Function):
+    """``out[..., i, ...] = a[..., index[..., i, ...], ...]`` along ``axis`` (PyTorch's
+    gather): ``index`` has ``a``'s number of dims, and no dim but ``axis`` larger than
+    ``a``'s. Repeated indices accumulate their gradients."""
+
+    def forward(self, a, index, axis):
+        xp = self.xp
+        crop = tuple(slice(0, n) if d != axis else slice(None) for d, n in enumerate(index.shape))
+        self.args = (a.shape, index, axis)
+        return xp.take_along_axis(a[crop], index, axis=axis)
+
+    def backward(self, g):
+        xp = self.xp
+        shape, index, axis = self.args
+        n = index.ndim  # every position's own index along each dim (broadcasting), the gathered one along axis
+        full = [xp.arange(m).reshape([m if d == k else 1 for d in range(n)]) for k, m in enumerate(index.shape)]
+        full[axis] = index
+        gx = xp.zeros(shape, dtype=g.dtype)
+        self.backend.scatter_add(gx, tuple(full), g)
+        return gx
+
+
 def gather(x, dim, index):
     """PyTorch's gather: out[i][j] = x[i][index[i][j]] for dim 1 (likewise any dim)."""
-    d = _dim(x, dim, "gather")
-    idx = _index(x, index, "gather")
+    d = one_dim(x, dim, "gather")
+    idx = index_array(x, index, "gather")
     if idx.ndim != x.ndim or any(i > n for k, (i, n) in enumerate(zip(idx.shape, x.shape)) if k != d):
         raise OpError(f"gather: index of shape {tuple(idx.shape)} does not fit input {x.shape} along dim {d}")
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= x.shape[d]):
@@ -91,12 +90,12 @@ def gather(x, dim, index):
     if not x.requires_grad:
         crop = tuple(slice(0, n) if k != d else slice(None) for k, n in enumerate(idx.shape))
         return Tensor._make(x.xp.take_along_axis(x._data[crop], idx, axis=d), x._backend)
-    return S.Gather.apply(x, index=idx, axis=d)
+    return Gather.apply(x, index=idx, axis=d)
 
 
 def argsort(x, dim=-1, descending=False):
     """Indices that sort ``x`` along ``dim`` (ties keep their order)."""
-    d = _dim(x, dim, "argsort")
+    d = one_dim(x, dim, "argsort")
     xp = x.xp
     data = x._data
     if descending:  # negated, so that a stable ascending sort keeps ties in order
@@ -122,7 +121,7 @@ def sort(x, dim=-1, descending=False):
 def topk(x, k, dim=-1, largest=True, sorted=True):
     """(values, indices) of the ``k`` largest (or smallest) entries along ``dim``,
     in order; values carry the gradient."""
-    d = _dim(x, dim, "topk")
+    d = one_dim(x, dim, "topk")
     n = x.shape[d] if x.ndim else 1
     if not isinstance(k, int) or not 0 <= k <= n:
         raise OpError(f"topk: k={k!r} must be in [0, {n}] for dim {d} of shape {x.shape}")
@@ -131,9 +130,21 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
     return _TopK(gather(x, d, indices), indices)
 
 
+class Cumsum(Function):
+    """Running sum along ``axis``; the gradient is the running sum from the other end."""
+
+    def forward(self, a, axis):
+        self.axis = axis
+        return self.xp.cumsum(a, axis=axis)
+
+    def backward(self, g):
+        xp, axis = self.xp, self.axis
+        return xp.flip(xp.cumsum(xp.flip(g, axis), axis=axis), axis)
+
+
 def cumsum(x, dim):
     """Running sum along ``dim``."""
-    return R.Cumsum.apply(x, axis=_dim(x, dim, "cumsum"))
+    return Cumsum.apply(x, axis=one_dim(x, dim, "cumsum"))
 
 
 def repeat(x, *sizes):

@@ -307,3 +307,50 @@ def test_a_hand_written_loop_names_only_its_hidden_state_h():
     others = [a.get("xlabel") for s, d, a in state if nodes(src)[d]["label"] != "MatMul · Whh"]
     assert into_matmul == ["h", "h"] and others == [None, None]
     (h0,) = labelled(src, "h₀")
+
+
+class _MyCell(ts.nn.Module):
+    """A user's own cell whose weights' names say nothing about x or h."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.W = ts.nn.Parameter(ts.randn(n, n))
+        self.U = ts.nn.Parameter(ts.randn(n, n))
+
+    def forward(self, x, h):
+        return (x @ self.W + h @ self.U).tanh()
+
+
+@pytest.mark.parametrize("detail", ["cell", "op"])
+def test_h0_is_what_flows_into_the_state_input_not_any_input_shaped_like_h(detail):
+    ts.manual_seed(0)
+    cell, x, h = _MyCell(4), ts.randn(3, 2, 4), ts.zeros(2, 4)  # x_t has h's shape
+    for t in range(3):
+        with ts.viz.step(t):
+            h = cell(x[t], h)
+    src = ts.viz.draw(h.sum(), detail=detail).source
+    (h0,) = labelled(src, "h₀")
+    into = [d for s, d, a in edges(src) if s == h0 and a.get("style") != "invis"]
+    assert len(into) == 1 and nodes(src)[into[0]]["label"].lower().startswith("matmul · u")
+    for sub in "₀₁₂":
+        (xt,) = labelled(src, f"x{sub}")
+        (dst,) = [d for s, d, a in edges(src) if s == xt and a.get("style") != "invis"]
+        assert nodes(src)[dst]["label"].lower().startswith("matmul · w")
+    # the state arrows between the steps are named h
+    assert [a.get("xlabel") for s, d, a in edges(src) if a.get("penwidth") == "1.6" and s.startswith("n")] == ["h", "h"]
+
+
+@pytest.mark.parametrize("cls", [ts.nn.RNNCell, ts.nn.GRUCell, ts.nn.LSTMCell])
+@pytest.mark.parametrize("fused", [True, False])
+def test_h0_of_a_loop_over_library_cells_is_their_hx(cls, fused):
+    ts.manual_seed(0)
+    cell, x = cls(4, 4, fused=fused), ts.randn(3, 2, 4)
+    h = (ts.zeros(2, 4), ts.zeros(2, 4)) if cls is ts.nn.LSTMCell else ts.zeros(2, 4)
+    for t in range(3):
+        with ts.viz.step(t):
+            h = cell(x[t], h)
+    out = h[0] if isinstance(h, tuple) else h
+    for detail in ("cell", "op"):
+        src = ts.viz.draw(out.sum(), detail=detail).source
+        assert len(labelled(src, "h₀, c₀" if cls is ts.nn.LSTMCell else "h₀")) == 1, detail
+        assert all(len(labelled(src, f"x{sub}")) == 1 for sub in "₀₁₂"), detail

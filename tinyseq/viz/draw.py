@@ -246,7 +246,8 @@ class _Builder:
         self.glue_w = {}  # glue box key -> short names of the weights it reads
         self.anchors = {}  # (row, t) -> (first, last) DOT names of that step
         self.yall = []
-        self.step_index = self.row_members = self.state_shapes = None
+        self.step_index = self.row_members = self.slots = None
+        self.occurrence = {}  # id(fn) -> (op name, how many ops of that name came before it in its step)
 
     # -- 1. what each node is drawn as -----------------------------------------------------
     def _views(self):
@@ -630,11 +631,9 @@ class _Builder:
 
         return "c" if getattr(fn, "label", None) == GATE_LABELS["c"] else "h"
 
-    def _input_role(self, fn, pos, by_shape=True) -> str:
-        """What a step node's input ``pos`` is when it comes from outside: "h", "c" or "x".
-
-        by_shape: in a hand-written loop, also take an input shaped like a state the
-        step hands on for that state (used for the constants that start a row)."""
+    def _input_role(self, fn, pos) -> str:
+        """What a step node's input ``pos`` is when it comes from outside: "h", "c", "x",
+        or "" for something else carried from step to step (a running sum)."""
         from ..nn.rnn_cells import GATE_LABELS
 
         if fn.name in H_INPUT_OPS:
@@ -653,19 +652,72 @@ class _Builder:
                     return "h"
                 if src[0] == "leaf" and "ih" in self.leaf_name(src[1]):
                     return "x"
-        # a hand-written loop: an input shaped like the state the step hands on is that state
-        p, i = fn.parents[pos]
-        shape = tuple(i) if p is None else tuple(p.shape) if i < 0 else None
-        if by_shape and shape is not None and shape in self._state_shapes():
-            return "h"
-        return "x"
+        # a hand-written loop: the input is a state when the same input of the same op takes
+        # the previous step's state at the other steps (never guessed from its shape: x_t may look alike)
+        role = self._slots_of(fn).get(self.occurrence.get(id(fn), (None, 0)) + (pos,))
+        return "x" if role is None else role
 
-    def _state_shapes(self) -> set:
-        shapes = self.state_shapes
-        if shapes is None:
-            leaving, _ = self.graph.leaving()
-            shapes = self.state_shapes = {tuple(fn.out_meta[i][0]) for pairs in leaving.values() for fn, i in pairs}
-        return shapes
+    def _slots_of(self, fn) -> dict:
+        """The carried inputs of the row ``fn`` belongs to (see ``_carried``)."""
+        s = self.graph.info[id(fn)]
+        if s.step is None:
+            return {}
+        if self.slots is None:
+            self.slots = self._carried()
+        return self.slots.get((s.loop_module, split_step(s.step)[0]), {})
+
+    def _carried(self) -> dict:
+        """row -> {(op name, occurrence in its step, input position): role} for the inputs that
+        take what the previous step hands on: "h" or "c" for a state, "" for anything else.
+
+        Read off one step of each row (the second in the state's flow: every step runs the
+        same code, so the k-th op of a name is the same op in each). A carried value is a state
+        when, inside the step, it reaches everything the step hands on: h_{t-1} feeds h_t and a
+        running loss, while the loss of step t-1 feeds only the loss of step t."""
+        info = self.graph.info
+        steps = {}
+        for fn in self.graph.fns:
+            s = info[id(fn)]
+            if s.step is not None:
+                seq, t = split_step(s.step)
+                steps.setdefault(((s.loop_module, seq), t), []).append(fn)
+        occurrence = self.occurrence
+        for fns in steps.values():
+            fns.sort(key=lambda f: f.seq)
+            count = {}
+            for f in fns:
+                occurrence[id(f)] = (f.name, count.get(f.name, 0))
+                count[f.name] = count.get(f.name, 0) + 1
+        slots = {}
+        for row, ts in self.row_ts.items():
+            if len(ts) < 2:
+                continue
+            fns = steps.get((row, ts[-2] if self._is_reverse_row(row) else ts[1]), ())
+            ids = {id(f) for f in fns}
+            carried, children = [], {}
+            for f in fns:
+                for pos, (p, i) in enumerate(f.parents):
+                    if p is None or i < 0:
+                        continue
+                    if id(p) in ids:
+                        children.setdefault(id(p), []).append(f)
+                        continue
+                    sp = info[id(p)]
+                    if sp.step is not None and (sp.loop_module, split_step(sp.step)[0]) == row:
+                        carried.append((f, pos, p, i))
+            handed = {occurrence[id(p)] for _, _, p, _ in carried}
+            handed = [id(f) for f in fns if occurrence[id(f)] in handed]
+            here = slots[row] = {}
+            for f, pos, p, i in carried:
+                reach, stack = set(), [f]
+                while stack:
+                    g = stack.pop()
+                    if id(g) not in reach:
+                        reach.add(id(g))
+                        stack.extend(children.get(id(g), ()))
+                state = all(h in reach for h in handed)
+                here[occurrence[id(f)] + (pos,)] = self._state_role(p, i) if state else ""
+        return slots
 
     def _edges(self):
         out, boxes, glue = self.out, self.boxes, self.glue
@@ -741,7 +793,7 @@ class _Builder:
         if same_row:
             role = self._state_role(pfn, pidx)
             plain = not {pb.kind, b.kind} & {"cell", "template"} and getattr(pfn, "label", None) is None
-            if plain and role == "h" and self._input_role(fn, pos, by_shape=False) != "h":
+            if plain and role == "h" and self._input_role(fn, pos) != "h":
                 role = ""  # a hand-written loop carries other things too (a running loss): no name for those
             attrs.append(STATE_EDGE)
             text = role

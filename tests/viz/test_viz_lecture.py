@@ -337,7 +337,8 @@ def test_h0_is_what_flows_into_the_state_input_not_any_input_shaped_like_h(detai
         (dst,) = [d for s, d, a in edges(src) if s == xt and a.get("style") != "invis"]
         assert nodes(src)[dst]["label"].lower().startswith("matmul · w")
     # the state arrows between the steps are named h
-    assert [a.get("xlabel") for s, d, a in edges(src) if a.get("penwidth") == "1.6" and s.startswith("n")] == ["h", "h"]
+    state = [a.get("xlabel") for s, d, a in edges(src) if a.get("penwidth") == "1.6" and d.startswith("n")]
+    assert [x for x in state if x] == ["h", "h", "h"]  # from h₀ and between the steps (op: the last leg)
 
 
 @pytest.mark.parametrize("cls", [ts.nn.RNNCell, ts.nn.GRUCell, ts.nn.LSTMCell])
@@ -354,3 +355,48 @@ def test_h0_of_a_loop_over_library_cells_is_their_hx(cls, fused):
         src = ts.viz.draw(out.sum(), detail=detail).source
         assert len(labelled(src, "h₀, c₀" if cls is ts.nn.LSTMCell else "h₀")) == 1, detail
         assert all(len(labelled(src, f"x{sub}")) == 1 for sub in "₀₁₂"), detail
+
+
+_SHAPE_SVG = re.compile(r'<title>([^<]+)</title>\s*<(?:polygon|path|ellipse)([^>]*)>')
+
+
+def svg_shapes(svg: str) -> dict:
+    """node or edge title ("a->b") -> [(x, y)] of its first shape (outline or path), from Graphviz's SVG."""
+    out = {}
+    for title, attrs_ in _SHAPE_SVG.findall(svg):
+        title = title.replace("&#45;&gt;", "->")
+        m = re.search(r'cx="([-\d.]+)" cy="([-\d.]+)" rx="([-\d.]+)" ry="([-\d.]+)"', attrs_)
+        if m:
+            cx, cy, rx, ry = map(float, m.groups())
+            out[title] = [(cx - rx, cy - ry), (cx + rx, cy + ry)]
+            continue
+        nums = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", re.search(r'(?:points|d)="([^"]+)"', attrs_).group(1))]
+        out[title] = list(zip(nums[::2], nums[1::2]))
+    return out
+
+
+@needs_renderer
+@pytest.mark.parametrize("cls", [ts.nn.LSTM, ts.nn.GRU])
+def test_op_detail_h_leaves_each_step_on_its_right_and_enters_the_next_on_its_left_level(cls):
+    ts.manual_seed(0)
+    out, _ = cls(3, 4)(ts.randn(3, 2, 3))
+    g = ts.viz.draw(out.sum(), detail="op")
+    src, shapes = g.source, svg_shapes(g.pipe(format="svg", encoding="utf-8"))
+    steps = members(src)
+    into = {}  # the edges that carry a state into a step, by the node they enter
+    for s, d, a in edges(src):
+        from_h0 = "₀" in nodes(src)[s].get("label", "")
+        if a.get("xlabel") == "h" and nodes(src)[d]["label"].startswith("matmul · W_hh") and not from_h0:
+            into[d] = s
+    assert len(into) == 2  # t=0 -> t=1 and t=1 -> t=2
+    for t in (1, 2):
+        (mh,) = [n for n in steps[f"layer 0 → · t={t}"] if n in into]
+        box = shapes[mh]
+        cy = (min(y for _, y in box) + max(y for _, y in box)) / 2
+        path = shapes[f"{into[mh]}->{mh}"]
+        assert max(abs(y - cy) for _, y in path) < 3, (t, path, cy)  # level
+        assert max(x for x, _ in path) <= min(x for x, _ in box) + 2  # from the left
+        # it left step t-1 on that step's right: where the arrow starts, no node of step t-1 lies further right
+        start = min(x for x, _ in path)
+        prev = [n for n in steps[f"layer 0 → · t={t - 1}"] if n in shapes and not n.startswith("r")]
+        assert start >= max(x for n in prev for x, _ in shapes[n]) - 1, t

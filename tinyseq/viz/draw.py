@@ -69,6 +69,7 @@ STYLES = {
     "output": {"shape": "box", "style": "rounded,filled", "fillcolor": "#c8efc8", "color": "#2e7d32"},
     "elided": {"shape": "box", "style": "rounded,dashed", "color": "#8c8c8c", "fontcolor": "#555555"},
     "legend": {"shape": "plaintext", "fontsize": "9"},
+    "corner": {"shape": "point", "width": "0.01", "height": "0.01", "color": "#1f1f1f"},
 }
 CLUSTER_FILL = {None: "#f2f6fc", 0: "#f2f6fc", 1: "#fcf2f4"}  # by direction
 PARAM_EDGE_ATTRS = {"color": "#5b84d1", "arrowsize": "0.6", "penwidth": "0.8"}
@@ -246,7 +247,8 @@ class _Builder:
         self.glue_w = {}  # glue box key -> short names of the weights it reads
         self.anchors = {}  # (row, t) -> (first, last) DOT names of that step
         self.yall = []
-        self.step_index = self.row_members = self.slots = None
+        self.step_index = self.row_members = self.slots = self.twins = None
+        self.corners = 0  # corner points of the state arrows between steps drawn as equations
         self.occurrence = {}  # id(fn) -> (op name, how many ops of that name came before it in its step)
 
     # -- 1. what each node is drawn as -----------------------------------------------------
@@ -777,12 +779,7 @@ class _Builder:
             text = "\n".join(x for x in [", ".join(sorted(filter(None, roles), key=lambda r: r != "h")), *extra] if x)
             if text:
                 a.append("xlabel=" + _q(text))
-            if pb.kind != "cell" or b.kind != "cell":  # steps of several nodes: keep the ranks of each
-                a.append("constraint=false")
-            if self._reverse_order(pb, b):
-                self.out.edge(t, src, " ".join(a + ["dir=back"]), raw=True)
-            else:
-                self.out.edge(src, t, " ".join(a))
+            self._state_edge(pb, b, src, t, a)
         self._initial_states()
         self._outputs(seen)
 
@@ -819,16 +816,60 @@ class _Builder:
             if ek in seen:
                 continue
             seen.add(ek)
-            a = list(attrs)
             if same_row:
-                if pb.kind != "cell" or b.kind != "cell":  # steps of several nodes: keep the ranks of each
-                    a.append("constraint=false")
-                if self._reverse_order(pb, b):
-                    out_src, out_dst = t, src
-                    a.append("dir=back")
-                    self.out.edge(out_src, out_dst, " ".join(a), raw=True)
-                    continue
-            self.out.edge(src, t, " ".join(a))
+                self._state_edge(pb, b, src, t, list(attrs))
+                continue
+            self.out.edge(src, t, " ".join(attrs))
+
+    def _state_edge(self, pb, b, src, dst, attrs):
+        """A state arrow from step ``pb`` to the next step ``b`` of its row.
+
+        Between two cells: one level arrow. Between steps drawn as their equations
+        (detail="op"), the arrow leaves its step on the side facing the next step, at the height
+        of the node it enters, and runs level into it (through a corner point in ``pb``'s
+        step), as h and c run along an unrolled LSTM in the lecture's figure."""
+        back = self._reverse_order(pb, b)
+        if self.detail != "op" or (pb.kind == "cell" and b.kind == "cell"):
+            if pb.kind != "cell" or b.kind != "cell":  # steps of several nodes: keep the ranks of each
+                attrs = attrs + ["constraint=false"]
+            if back:
+                self.out.edge(dst, src, " ".join(attrs + ["dir=back"]), raw=True)
+            else:
+                self.out.edge(src, dst, " ".join(attrs))
+            return
+        # src -> a (beside src) -> down the side -> b (beside dst's twin in pb's step) -> dst
+        a, z = f"r{self.corners}", f"r{self.corners + 1}"
+        self.corners += 2
+        for name in (a, z):
+            self.out.node(pb.sid, name, "", "corner", group=a)  # one group: the vertical stays straight
+        line = [x for x in attrs if not x.startswith(("xlabel=", "label="))]
+        twin = self._twin(pb, b, dst)  # the node of pb's step that plays dst's part: b goes beside it
+        self.out.raw(f"{{rank=same; {src}; {a}}}")
+        self.out.raw(f"{{rank=same; {z}; {dst}{'; ' + twin if twin else ''}}}")
+        self.out.edge(z, a, " ".join(line + ["dir=none"]))
+        if back:
+            self.out.edge(a, src, " ".join(line + ["dir=none"]))
+            self.out.edge(dst, z, " ".join(attrs + ["dir=back"]), raw=True)
+            if twin:
+                self.out.raw(f"{z} -> {twin} [style=invis]")
+        else:
+            self.out.edge(src, a, " ".join(line + ["dir=none"]))
+            self.out.edge(z, dst, " ".join(attrs))
+            if twin:
+                self.out.raw(f"{twin} -> {z} [style=invis]")
+
+    def _twin(self, pb, b, dst):
+        """DOT name of the node in step ``pb`` that plays the part node ``dst`` plays in step ``b``."""
+        if b.kind == "template":
+            return pb.name + dst[len(b.name) :] if pb.kind == "template" else None
+        self._slots_of(b.fn)  # numbers the ops of each step
+        index = self.twins
+        if index is None:
+            index = self.twins = {}
+            for bb in self.boxes.values():
+                if bb.sid is not None and bb.name is not None and bb.kind != "template":
+                    index[(bb.row, bb.t, self.occurrence.get(id(bb.fn)))] = bb.name
+        return index.get((pb.row, pb.t, self.occurrence.get(id(b.fn))))
 
     def _reverse_order(self, pb, b) -> bool:
         """True when an edge runs from a later step to an earlier one (a reverse row)."""
@@ -887,7 +928,7 @@ class _Builder:
             name = self.const_names[key] = f"k{len(self.const_names)}"
             if self.show_shapes:
                 label += "\n" + format_shape(shape)
-            out.node(None, name, label, "input")
+            out.node(self._x_home(b.t) if b.sid is not None else None, name, label, "input")
             if b.sid is not None:
                 self.xcol.setdefault(b.t, []).append(name)
         for t in targets:
@@ -1003,13 +1044,27 @@ class _Builder:
             T = len(self.xsteps)
             if self.show_shapes and shape is not None and len(shape) > 1 and T and shape[0] % T == 0:
                 label += "\n" + format_shape(((shape[0] // T,) if shape[0] != T else ()) + tuple(shape[1:]))
-            self.out.node(None, name, label, "input")
+            self.out.node(self._x_home(t), name, label, "input")
             self.xcol.setdefault(t, []).append(name)
             if entry[0] == "box":
                 pb = self.boxes[entry[1]]
                 if pb.name is not None:
                     self.out.edge(self._source(pb, entry[2]), name, "")
         return name
+
+    def _x_home(self, t):
+        """The cluster x_t is drawn in: none at detail="cell" (x_t below the step). A step drawn
+        as its equations takes x_t in, beside its lowest node, so that the state arrow running
+        level into that node from the step before crosses no input arrow."""
+        if self.detail == "cell" or not self.rows:
+            return None
+        row = self.rows[0]
+        if t not in self.row_ts[row] or t in self.elided.get(row, ()):
+            return None
+        for b in self.boxes.values():
+            if b.row == row and b.t == t and b.name is not None:
+                return b.sid
+        return None
 
     def _entry_shape(self, entry):
         if entry[0] == "const":
@@ -1219,8 +1274,8 @@ class _Out:
         self.edges = []
         self.raws = []
 
-    def node(self, sid, name, label, kind, fill=None):
-        extra = f' fillcolor="{fill}"' if fill else ""
+    def node(self, sid, name, label, kind, fill=None, group=None):
+        extra = (f' fillcolor="{fill}"' if fill else "") + (f" group={group}" if group else "")
         line = f"{name} [label={_q(label)} {STYLE_TEXT[kind]}{extra}]"
         (self.clusters.setdefault(sid, []) if sid is not None else self.outside).append(line)
 

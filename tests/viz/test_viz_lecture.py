@@ -400,3 +400,47 @@ def test_op_detail_h_leaves_each_step_on_its_right_and_enters_the_next_on_its_le
         start = min(x for x, _ in path)
         prev = [n for n in steps[f"layer 0 → · t={t - 1}"] if n in shapes and not n.startswith("r")]
         assert start >= max(x for n in prev for x, _ in shapes[n]) - 1, t
+
+
+def path_points(d: str) -> list:
+    """Points along an SVG edge path "M p C p p p ..." (each cubic sampled 8 times)."""
+    nums = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", d)]
+    pts = list(zip(nums[::2], nums[1::2]))
+    out = [pts[0]]
+    for i in range(1, len(pts) - 2, 3):
+        p0, p1, p2, p3 = pts[i - 1], pts[i], pts[i + 1], pts[i + 2]
+        for k in range(1, 9):
+            u = k / 8
+            out.append(tuple(
+                (1 - u) ** 3 * a + 3 * (1 - u) ** 2 * u * b + 3 * (1 - u) * u**2 * c + u**3 * e
+                for a, b, c, e in zip(p0, p1, p2, p3)
+            ))  # fmt: skip
+    return out
+
+
+@needs_renderer
+def test_bilstm_inputs_reach_the_reverse_row_between_the_forward_cells():
+    ts.manual_seed(0)
+    out, _ = ts.nn.LSTM(3, 4, num_layers=2, bidirectional=True)(ts.randn(5, 2, 3))
+    g = ts.viz.draw(out.sum())
+    src, svg = g.source, g.pipe(format="svg", encoding="utf-8")
+    shapes = svg_shapes(svg)
+    found = re.findall(r'<title>([^<]+)</title>\s*<path[^>]*d="([^"]+)"', svg)
+    paths = {t.replace("&#45;&gt;", "->"): d for t, d in found}
+    cells = labelled(src, "LSTMCell")
+    box = {c: (min(x for x, _ in shapes[c]), max(x for x, _ in shapes[c]), min(y for _, y in shapes[c]),
+               max(y for _, y in shapes[c])) for c in cells}  # fmt: skip
+    steps = members(src)
+    xs = {int("₀₁₂₃₄".index(nodes(src)[n]["label"][1])): n for n in labelled(src, "x₀") + labelled(src, "x₁")
+          + labelled(src, "x₂") + labelled(src, "x₃") + labelled(src, "x₄")}  # fmt: skip
+    centre = {t: (min(x for x, _ in shapes[n]) + max(x for x, _ in shapes[n])) / 2 for t, n in xs.items()}
+    pitch = min(abs(centre[t + 1] - centre[t]) for t in range(4))
+    for t, x in xs.items():
+        (rev,) = [n for n in steps[f"layer 0 ← · t={t}"] if n in cells]
+        pts = path_points(paths[f"{x}->{rev}"])
+        # no detour around the picture: the arrow stays in its own column's reach ...
+        assert max(abs(px - centre[t]) for px, _ in pts) < pitch * 0.75, t
+        # ... and passes beside the forward cells, through none of them
+        for c, (x0, x1, y0, y1) in box.items():
+            if c != rev:
+                assert not [p for p in pts if x0 + 2 < p[0] < x1 - 2 and y0 + 2 < p[1] < y1 - 2], (t, c)

@@ -249,6 +249,7 @@ class _Builder:
         self.yall = []
         self.step_index = self.row_members = self.slots = self.twins = None
         self.corners = 0  # corner points of the state arrows between steps drawn as equations
+        self.columns = None  # t -> Graphviz group of that step's column
         self.occurrence = {}  # id(fn) -> (op name, how many ops of that name came before it in its step)
 
     # -- 1. what each node is drawn as -----------------------------------------------------
@@ -576,7 +577,7 @@ class _Builder:
             fill = None
             if norms is not None and b.kind == "cell" and b.sid is not None and b.sid[1] in norms:
                 fill = grad_colour(norms[b.sid[1]], self.top_norm)
-            out.node(b.sid, b.name, label, b.kind, fill=fill)
+            out.node(b.sid, b.name, label, b.kind, fill=fill, group=self._column(b.t) if b.kind == "cell" else None)
 
     def _used_weights(self, b, positions=None) -> list:
         """Short names of the row weights box ``b`` reads, in the order of the row's weight node."""
@@ -928,7 +929,8 @@ class _Builder:
             name = self.const_names[key] = f"k{len(self.const_names)}"
             if self.show_shapes:
                 label += "\n" + format_shape(shape)
-            out.node(self._x_home(b.t) if b.sid is not None else None, name, label, "input")
+            out.node(self._x_home(b.t) if b.sid is not None else None, name, label, "input",
+                     group=self._column(b.t) if b.sid is not None else None)
             if b.sid is not None:
                 self.xcol.setdefault(b.t, []).append(name)
         for t in targets:
@@ -973,8 +975,9 @@ class _Builder:
         if b.sid is None:
             self._sequence_out(gb, b, targets, seen)
             return
-        weights = self._glue_weights(gb)
-        label = " ".join(weights)
+        # at detail="op" the input arrows name the weight they are multiplied by (the product is
+        # computed for all steps at once, outside them); a cell names its weights in its box
+        label = " ".join(self._glue_weights(gb)) if self.detail != "cell" else ""
         for r in rows:
             src_b = self._box_at(r, b.t)
             if src_b is None:
@@ -983,7 +986,7 @@ class _Builder:
             for t in targets:
                 if (src, t) not in seen:
                     seen.add((src, t))
-                    self.out.edge(src, t, f"label={_q(label)}" if label else "")
+                    self.out.edge(src, t, f"xlabel={_q(label)}" if label else "")
         for e in entries:
             if self.backward and e[0] == "const":
                 continue  # no gradient flows into a constant input
@@ -991,7 +994,7 @@ class _Builder:
             for i, t in enumerate(targets):
                 if (name, t) not in seen:
                     seen.add((name, t))
-                    self.out.edge(name, t, f"label={_q(label)}" if label and i == 0 else "")
+                    self.out.edge(name, t, f"xlabel={_q(label)}" if label and i == 0 else "")
 
     def _glue_weights(self, gb) -> list:
         """Short names of the row weights read inside a glue region (W_ih ... of the input projection)."""
@@ -1044,7 +1047,7 @@ class _Builder:
             T = len(self.xsteps)
             if self.show_shapes and shape is not None and len(shape) > 1 and T and shape[0] % T == 0:
                 label += "\n" + format_shape(((shape[0] // T,) if shape[0] != T else ()) + tuple(shape[1:]))
-            self.out.node(self._x_home(t), name, label, "input")
+            self.out.node(self._x_home(t), name, label, "input", group=self._column(t))
             self.xcol.setdefault(t, []).append(name)
             if entry[0] == "box":
                 pb = self.boxes[entry[1]]
@@ -1052,10 +1055,21 @@ class _Builder:
                     self.out.edge(self._source(pb, entry[2]), name, "")
         return name
 
+    def _column(self, t):
+        """The Graphviz group of the cells, x_t and y_t at step t (detail="cell"): edges between
+        them are kept straight, so each step's column stays in line from x_t up to y_t."""
+        if self.detail != "cell":
+            return None
+        cols = self.columns
+        if cols is None:
+            order = sorted(self.xsteps, key=lambda t: step_sort_key((("t", t),)))
+            cols = self.columns = {t: f"col{i}" for i, t in enumerate(order)}
+        return cols.get(t)
+
     def _x_home(self, t):
         """The cluster x_t is drawn in: none at detail="cell" (x_t below the step). A step drawn
-        as its equations takes x_t in, beside its lowest node, so that the state arrow running
-        level into that node from the step before crosses no input arrow."""
+        as its equations takes x_t in (see ``_layout``), so that no input arrow passes between
+        the steps where the state arrows run."""
         if self.detail == "cell" or not self.rows:
             return None
         row = self.rows[0]
@@ -1101,7 +1115,7 @@ class _Builder:
             label = f"y{_sub(t)}"
             if self.show_shapes and len(shape) > 1:
                 label += "\n" + format_shape(shape[1:])
-            self.out.node(None, name, label, "output")
+            self.out.node(None, name, label, "output", group=self._column(t))
             self.ycol.setdefault(t, []).append(name)
             for s in srcs:
                 self.out.edge(self._source(s, 0), name, "")
@@ -1163,8 +1177,6 @@ class _Builder:
                 out.raw(f"{{rank=same; {'; '.join(extra + names)}}}")
             for a, c in zip(names, names[1:]):
                 out.raw(f"{a} -> {c} [style=invis weight=4]")
-            if wnode and names:
-                out.raw(f"{names[-1]} -> {wnode} [style=invis]")
         # rows: each above the one before, column by column
         for lower, upper in zip(self.rows, self.rows[1:]):
             for t in self.row_ts[lower][:1] + self.row_ts[lower][-1:]:
@@ -1172,6 +1184,14 @@ class _Builder:
                 b = self._anchor(upper, t)[0]
                 if a and b:
                     out.raw(f"{a} -> {b} [style=invis]")
+        if self.rows and self.detail != "cell":
+            # a step drawn as its equations takes x_t above h's matmul (its first node), so that
+            # h runs level into that matmul from the step before without crossing x_t's arrow
+            for t, xs in self.xcol.items():
+                b = self._box_at(self.rows[0], t)
+                first = self._anchor(self.rows[0], t)[0]
+                if b is not None and b.kind == "template" and first:
+                    out.raw(f"{first} -> {xs[0]} [style=invis]")
         for attr in ("xcol", "ycol"):
             cols = getattr(self, attr)
             if not cols:
@@ -1271,13 +1291,17 @@ class _Out:
         self.body = body
         self.clusters = {}  # step id -> [line]
         self.outside = []
+        self.heads = []  # the rows' weight nodes: written first, so that they start their rows
         self.edges = []
         self.raws = []
 
     def node(self, sid, name, label, kind, fill=None, group=None):
         extra = (f' fillcolor="{fill}"' if fill else "") + (f" group={group}" if group else "")
         line = f"{name} [label={_q(label)} {STYLE_TEXT[kind]}{extra}]"
-        (self.clusters.setdefault(sid, []) if sid is not None else self.outside).append(line)
+        if kind == "weights":
+            self.heads.append(line)
+        else:
+            (self.clusters.setdefault(sid, []) if sid is not None else self.outside).append(line)
 
     def edge(self, src, dst, attrs, raw=False):
         self.edges.append((src, dst, attrs, raw))
@@ -1299,6 +1323,7 @@ class _Out:
                 return (str(row[0]), step_sort_key(row[1] + (("t", t),)))
             return (str(sid[0]), step_sort_key(sid[1]))
 
+        body.extend(f"\t{line}\n" for line in self.heads)
         i = 0
         loops = {sid[0] for sid in self.clusters if sid[0] != "…"}
         for sid in sorted(self.clusters, key=order):

@@ -250,6 +250,7 @@ class _Builder:
         self.step_index = self.row_members = self.slots = self.twins = None
         self.corners = 0  # corner points of the state arrows between steps drawn as equations
         self.columns = None  # t -> Graphviz group of that step's column
+        self.x_inside = set()  # x_t nodes drawn inside their step (detail="op")
         self.occurrence = {}  # id(fn) -> (op name, how many ops of that name came before it in its step)
 
     # -- 1. what each node is drawn as -----------------------------------------------------
@@ -929,7 +930,7 @@ class _Builder:
             name = self.const_names[key] = f"k{len(self.const_names)}"
             if self.show_shapes:
                 label += "\n" + format_shape(shape)
-            out.node(self._x_home(b.t) if b.sid is not None else None, name, label, "input",
+            out.node(self._x_home(b, name) if b.sid is not None else None, name, label, "input",
                      group=self._column(b.t) if b.sid is not None else None)
             if b.sid is not None:
                 self.xcol.setdefault(b.t, []).append(name)
@@ -990,7 +991,7 @@ class _Builder:
         for e in entries:
             if self.backward and e[0] == "const":
                 continue  # no gradient flows into a constant input
-            name = self._x_node(e, b.t)
+            name = self._x_node(e, b)
             for i, t in enumerate(targets):
                 if (name, t) not in seen:
                     seen.add((name, t))
@@ -1036,8 +1037,9 @@ class _Builder:
                         idx[(bb.row, bb.t)] = bb
         return idx.get((row, t))
 
-    def _x_node(self, entry, t) -> str:
-        """The node of input x at step t (one per input sequence and step)."""
+    def _x_node(self, entry, b) -> str:
+        """The node of input x at the step of box ``b`` (one per input sequence and step)."""
+        t = b.t
         key = (entry, t)
         name = self.xnodes.get(key)
         if name is None:
@@ -1047,7 +1049,7 @@ class _Builder:
             T = len(self.xsteps)
             if self.show_shapes and shape is not None and len(shape) > 1 and T and shape[0] % T == 0:
                 label += "\n" + format_shape(((shape[0] // T,) if shape[0] != T else ()) + tuple(shape[1:]))
-            self.out.node(self._x_home(t), name, label, "input", group=self._column(t))
+            self.out.node(self._x_home(b, name), name, label, "input", group=self._column(t))
             self.xcol.setdefault(t, []).append(name)
             if entry[0] == "box":
                 pb = self.boxes[entry[1]]
@@ -1066,19 +1068,15 @@ class _Builder:
             cols = self.columns = {t: f"col{i}" for i, t in enumerate(order)}
         return cols.get(t)
 
-    def _x_home(self, t):
-        """The cluster x_t is drawn in: none at detail="cell" (x_t below the step). A step drawn
-        as its equations takes x_t in (see ``_layout``), so that no input arrow passes between
-        the steps where the state arrows run."""
-        if self.detail == "cell" or not self.rows:
+    def _x_home(self, b, name):
+        """The cluster x_t (DOT name ``name``, read by step box ``b``) is drawn in: none at
+        detail="cell" (x_t below the step). A step of the bottom row drawn as its equations
+        takes x_t in (see ``_layout``), so that no input arrow passes between the steps where
+        the state arrows run."""
+        if self.detail == "cell" or not self.rows or b.row != self.rows[0] or b.name is None:
             return None
-        row = self.rows[0]
-        if t not in self.row_ts[row] or t in self.elided.get(row, ()):
-            return None
-        for b in self.boxes.values():
-            if b.row == row and b.t == t and b.name is not None:
-                return b.sid
-        return None
+        self.x_inside.add(name)
+        return b.sid
 
     def _entry_shape(self, entry):
         if entry[0] == "const":
@@ -1190,7 +1188,7 @@ class _Builder:
             for t, xs in self.xcol.items():
                 b = self._box_at(self.rows[0], t)
                 first = self._anchor(self.rows[0], t)[0]
-                if b is not None and b.kind == "template" and first:
+                if b is not None and b.kind == "template" and first and xs[0] in self.x_inside:
                     out.raw(f"{first} -> {xs[0]} [style=invis]")
         for attr in ("xcol", "ycol"):
             cols = getattr(self, attr)

@@ -444,3 +444,15 @@ def test_bilstm_inputs_reach_the_reverse_row_between_the_forward_cells():
         for c, (x0, x1, y0, y1) in box.items():
             if c != rev:
                 assert not [p for p in pts if x0 + 2 < p[0] < x1 - 2 and y0 + 2 < p[1] < y1 - 2], (t, c)
+
+
+@pytest.mark.parametrize("detail", ["cell", "op"])
+def test_an_input_sequence_that_requires_grad_is_drawn_as_x_t_not_as_a_shared_weight(detail):
+    cell, x, h = ts.nn.RNNCell(3, 4), ts.randn(3, 2, 3, requires_grad=True), None
+    for t in range(3):
+        with ts.viz.step(t):
+            h = cell(x[t], h)
+    src = ts.viz.draw(h.sum(), detail=detail).source
+    (w,) = labelled(src, "shared by every step:")
+    assert "(3, 2, 3)" not in nodes(src)[w]["label"] and "(3, 2, 3)" not in src
+    assert all(len(labelled(src, f"x{sub}")) == 1 for sub in "₀₁₂")

@@ -255,10 +255,15 @@ class _Builder:
 
     # -- 1. what each node is drawn as -----------------------------------------------------
     def _views(self):
-        """(id(fn) -> leaf for views of one leaf; id(fn) -> (parent, idx) for ops to look through)."""
+        """(id(fn) -> leaf for views of one leaf; id(fn) -> (parent, idx) for ops to look through).
+
+        Also fills ``self.sliced``: id(fn) -> shape for ``x[t]`` taken inside step t from a
+        leaf input sequence x (T, ...) that is not a Parameter: drawn as the input x_t."""
         param_of, through = {}, {}
+        self.sliced = {}
         if self.detail == "literal":
             return param_of, through
+        info = self.graph.info
         look_through = self.detail == "op"
         for fn in self.graph.fns:
             name = fn.name.lstrip("_")
@@ -269,6 +274,11 @@ class _Builder:
             if len(tensors) != 1:
                 continue
             p, i = tensors[0]
+            if name == "GetItem" and i < 0 and type(p).__name__ != "Parameter" and info[id(fn)].step is not None:
+                shape = tuple(fn.out_meta[0][0])
+                if shape == tuple(p.shape[1:]):
+                    self.sliced[id(fn)] = shape
+                    continue
             leaf = p if i < 0 else param_of.get(id(p))
             if leaf is not None:  # W.T, W[:, :C]: drawn as W, inside the steps too
                 param_of[id(fn)] = leaf
@@ -303,7 +313,7 @@ class _Builder:
         boxes, box_of = {}, {}
         cache = {}
         for fn in graph.fns:
-            if id(fn) in self.param_of or id(fn) in self.through:
+            if id(fn) in self.param_of or id(fn) in self.through or id(fn) in self.sliced:
                 continue
             s = info[id(fn)]
             hit = cache.get(id(s)) if self.detail in ("cell", "module") else None
@@ -329,6 +339,8 @@ class _Builder:
                 return ("const", idx)
             if idx < 0:
                 return ("leaf", parent)
+            if id(parent) in self.sliced:
+                return ("const", self.sliced[id(parent)])
             leaf = self.param_of.get(id(parent))
             if leaf is not None:
                 return ("leaf", leaf)

@@ -5,7 +5,9 @@ right; the input x_t below each step and its output y_t above; h (and c)
 flowing horizontally from step to step; one row per layer and direction,
 layer 0 at the bottom, a reverse direction on its own row with its state
 arrows running right to left. Each row's shared weights are drawn once, in a
-node at the row's end, and named inside every step that uses them.
+node at the row's start, and named inside every step that uses them. The cells,
+x_t and y_t of one step share a Graphviz group, which keeps the column straight
+and lets the arrows into a row above pass between the cells of the rows below.
 
 How it is built:
 

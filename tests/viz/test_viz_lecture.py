@@ -307,3 +307,152 @@ def test_a_hand_written_loop_names_only_its_hidden_state_h():
     others = [a.get("xlabel") for s, d, a in state if nodes(src)[d]["label"] != "MatMul · Whh"]
     assert into_matmul == ["h", "h"] and others == [None, None]
     (h0,) = labelled(src, "h₀")
+
+
+class _MyCell(ts.nn.Module):
+    """A user's own cell whose weights' names say nothing about x or h."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.W = ts.nn.Parameter(ts.randn(n, n))
+        self.U = ts.nn.Parameter(ts.randn(n, n))
+
+    def forward(self, x, h):
+        return (x @ self.W + h @ self.U).tanh()
+
+
+@pytest.mark.parametrize("detail", ["cell", "op"])
+def test_h0_is_what_flows_into_the_state_input_not_any_input_shaped_like_h(detail):
+    ts.manual_seed(0)
+    cell, x, h = _MyCell(4), ts.randn(3, 2, 4), ts.zeros(2, 4)  # x_t has h's shape
+    for t in range(3):
+        with ts.viz.step(t):
+            h = cell(x[t], h)
+    src = ts.viz.draw(h.sum(), detail=detail).source
+    (h0,) = labelled(src, "h₀")
+    into = [d for s, d, a in edges(src) if s == h0 and a.get("style") != "invis"]
+    assert len(into) == 1 and nodes(src)[into[0]]["label"].lower().startswith("matmul · u")
+    for sub in "₀₁₂":
+        (xt,) = labelled(src, f"x{sub}")
+        (dst,) = [d for s, d, a in edges(src) if s == xt and a.get("style") != "invis"]
+        assert nodes(src)[dst]["label"].lower().startswith("matmul · w")
+    # the state arrows between the steps are named h
+    state = [a.get("xlabel") for s, d, a in edges(src) if a.get("penwidth") == "1.6" and d.startswith("n")]
+    assert [x for x in state if x] == ["h", "h", "h"]  # from h₀ and between the steps (op: the last leg)
+
+
+@pytest.mark.parametrize("cls", [ts.nn.RNNCell, ts.nn.GRUCell, ts.nn.LSTMCell])
+@pytest.mark.parametrize("fused", [True, False])
+def test_h0_of_a_loop_over_library_cells_is_their_hx(cls, fused):
+    ts.manual_seed(0)
+    cell, x = cls(4, 4, fused=fused), ts.randn(3, 2, 4)
+    h = (ts.zeros(2, 4), ts.zeros(2, 4)) if cls is ts.nn.LSTMCell else ts.zeros(2, 4)
+    for t in range(3):
+        with ts.viz.step(t):
+            h = cell(x[t], h)
+    out = h[0] if isinstance(h, tuple) else h
+    for detail in ("cell", "op"):
+        src = ts.viz.draw(out.sum(), detail=detail).source
+        assert len(labelled(src, "h₀, c₀" if cls is ts.nn.LSTMCell else "h₀")) == 1, detail
+        assert all(len(labelled(src, f"x{sub}")) == 1 for sub in "₀₁₂"), detail
+
+
+_SHAPE_SVG = re.compile(r'<title>([^<]+)</title>\s*<(?:polygon|path|ellipse)([^>]*)>')
+
+
+def svg_shapes(svg: str) -> dict:
+    """node or edge title ("a->b") -> [(x, y)] of its first shape (outline or path), from Graphviz's SVG."""
+    out = {}
+    for title, attrs_ in _SHAPE_SVG.findall(svg):
+        title = title.replace("&#45;&gt;", "->")
+        m = re.search(r'cx="([-\d.]+)" cy="([-\d.]+)" rx="([-\d.]+)" ry="([-\d.]+)"', attrs_)
+        if m:
+            cx, cy, rx, ry = map(float, m.groups())
+            out[title] = [(cx - rx, cy - ry), (cx + rx, cy + ry)]
+            continue
+        nums = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", re.search(r'(?:points|d)="([^"]+)"', attrs_).group(1))]
+        out[title] = list(zip(nums[::2], nums[1::2]))
+    return out
+
+
+@needs_renderer
+@pytest.mark.parametrize("cls", [ts.nn.LSTM, ts.nn.GRU])
+def test_op_detail_h_leaves_each_step_on_its_right_and_enters_the_next_on_its_left_level(cls):
+    ts.manual_seed(0)
+    out, _ = cls(3, 4)(ts.randn(3, 2, 3))
+    g = ts.viz.draw(out.sum(), detail="op")
+    src, shapes = g.source, svg_shapes(g.pipe(format="svg", encoding="utf-8"))
+    steps = members(src)
+    into = {}  # the edges that carry a state into a step, by the node they enter
+    for s, d, a in edges(src):
+        from_h0 = "₀" in nodes(src)[s].get("label", "")
+        if a.get("xlabel") == "h" and nodes(src)[d]["label"].startswith("matmul · W_hh") and not from_h0:
+            into[d] = s
+    assert len(into) == 2  # t=0 -> t=1 and t=1 -> t=2
+    for t in (1, 2):
+        (mh,) = [n for n in steps[f"layer 0 → · t={t}"] if n in into]
+        box = shapes[mh]
+        cy = (min(y for _, y in box) + max(y for _, y in box)) / 2
+        path = shapes[f"{into[mh]}->{mh}"]
+        assert max(abs(y - cy) for _, y in path) < 3, (t, path, cy)  # level
+        assert max(x for x, _ in path) <= min(x for x, _ in box) + 2  # from the left
+        # it left step t-1 on that step's right: where the arrow starts, no node of step t-1 lies further right
+        start = min(x for x, _ in path)
+        prev = [n for n in steps[f"layer 0 → · t={t - 1}"] if n in shapes and not n.startswith("r")]
+        assert start >= max(x for n in prev for x, _ in shapes[n]) - 1, t
+
+
+def path_points(d: str) -> list:
+    """Points along an SVG edge path "M p C p p p ..." (each cubic sampled 8 times)."""
+    nums = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", d)]
+    pts = list(zip(nums[::2], nums[1::2]))
+    out = [pts[0]]
+    for i in range(1, len(pts) - 2, 3):
+        p0, p1, p2, p3 = pts[i - 1], pts[i], pts[i + 1], pts[i + 2]
+        for k in range(1, 9):
+            u = k / 8
+            out.append(tuple(
+                (1 - u) ** 3 * a + 3 * (1 - u) ** 2 * u * b + 3 * (1 - u) * u**2 * c + u**3 * e
+                for a, b, c, e in zip(p0, p1, p2, p3)
+            ))  # fmt: skip
+    return out
+
+
+@needs_renderer
+def test_bilstm_inputs_reach_the_reverse_row_between_the_forward_cells():
+    ts.manual_seed(0)
+    out, _ = ts.nn.LSTM(3, 4, num_layers=2, bidirectional=True)(ts.randn(5, 2, 3))
+    g = ts.viz.draw(out.sum())
+    src, svg = g.source, g.pipe(format="svg", encoding="utf-8")
+    shapes = svg_shapes(svg)
+    found = re.findall(r'<title>([^<]+)</title>\s*<path[^>]*d="([^"]+)"', svg)
+    paths = {t.replace("&#45;&gt;", "->"): d for t, d in found}
+    cells = labelled(src, "LSTMCell")
+    box = {c: (min(x for x, _ in shapes[c]), max(x for x, _ in shapes[c]), min(y for _, y in shapes[c]),
+               max(y for _, y in shapes[c])) for c in cells}  # fmt: skip
+    steps = members(src)
+    xs = {int("₀₁₂₃₄".index(nodes(src)[n]["label"][1])): n for n in labelled(src, "x₀") + labelled(src, "x₁")
+          + labelled(src, "x₂") + labelled(src, "x₃") + labelled(src, "x₄")}  # fmt: skip
+    centre = {t: (min(x for x, _ in shapes[n]) + max(x for x, _ in shapes[n])) / 2 for t, n in xs.items()}
+    pitch = min(abs(centre[t + 1] - centre[t]) for t in range(4))
+    for t, x in xs.items():
+        (rev,) = [n for n in steps[f"layer 0 ← · t={t}"] if n in cells]
+        pts = path_points(paths[f"{x}->{rev}"])
+        # no detour around the picture: the arrow stays in its own column's reach ...
+        assert max(abs(px - centre[t]) for px, _ in pts) < pitch * 0.75, t
+        # ... and passes beside the forward cells, through none of them
+        for c, (x0, x1, y0, y1) in box.items():
+            if c != rev:
+                assert not [p for p in pts if x0 + 2 < p[0] < x1 - 2 and y0 + 2 < p[1] < y1 - 2], (t, c)
+
+
+@pytest.mark.parametrize("detail", ["cell", "op"])
+def test_an_input_sequence_that_requires_grad_is_drawn_as_x_t_not_as_a_shared_weight(detail):
+    cell, x, h = ts.nn.RNNCell(3, 4), ts.randn(3, 2, 3, requires_grad=True), None
+    for t in range(3):
+        with ts.viz.step(t):
+            h = cell(x[t], h)
+    src = ts.viz.draw(h.sum(), detail=detail).source
+    (w,) = labelled(src, "shared by every step:")
+    assert "(3, 2, 3)" not in nodes(src)[w]["label"] and "(3, 2, 3)" not in src
+    assert all(len(labelled(src, f"x{sub}")) == 1 for sub in "₀₁₂")

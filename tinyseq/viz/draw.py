@@ -5,7 +5,9 @@ right; the input x_t below each step and its output y_t above; h (and c)
 flowing horizontally from step to step; one row per layer and direction,
 layer 0 at the bottom, a reverse direction on its own row with its state
 arrows running right to left. Each row's shared weights are drawn once, in a
-node at the row's end, and named inside every step that uses them.
+node at the row's start, and named inside every step that uses them. The cells,
+x_t and y_t of one step share a Graphviz group, which keeps the column straight
+and lets the arrows into a row above pass between the cells of the rows below.
 
 How it is built:
 
@@ -69,6 +71,7 @@ STYLES = {
     "output": {"shape": "box", "style": "rounded,filled", "fillcolor": "#c8efc8", "color": "#2e7d32"},
     "elided": {"shape": "box", "style": "rounded,dashed", "color": "#8c8c8c", "fontcolor": "#555555"},
     "legend": {"shape": "plaintext", "fontsize": "9"},
+    "corner": {"shape": "point", "width": "0.01", "height": "0.01", "color": "#1f1f1f"},
 }
 CLUSTER_FILL = {None: "#f2f6fc", 0: "#f2f6fc", 1: "#fcf2f4"}  # by direction
 PARAM_EDGE_ATTRS = {"color": "#5b84d1", "arrowsize": "0.6", "penwidth": "0.8"}
@@ -246,14 +249,23 @@ class _Builder:
         self.glue_w = {}  # glue box key -> short names of the weights it reads
         self.anchors = {}  # (row, t) -> (first, last) DOT names of that step
         self.yall = []
-        self.step_index = self.row_members = self.state_shapes = None
+        self.step_index = self.row_members = self.slots = self.twins = None
+        self.corners = 0  # corner points of the state arrows between steps drawn as equations
+        self.columns = None  # t -> Graphviz group of that step's column
+        self.x_inside = set()  # x_t nodes drawn inside their step (detail="op")
+        self.occurrence = {}  # id(fn) -> (op name, how many ops of that name came before it in its step)
 
     # -- 1. what each node is drawn as -----------------------------------------------------
     def _views(self):
-        """(id(fn) -> leaf for views of one leaf; id(fn) -> (parent, idx) for ops to look through)."""
+        """(id(fn) -> leaf for views of one leaf; id(fn) -> (parent, idx) for ops to look through).
+
+        Also fills ``self.sliced``: id(fn) -> shape for ``x[t]`` taken inside step t from a
+        leaf input sequence x (T, ...) that is not a Parameter: drawn as the input x_t."""
         param_of, through = {}, {}
+        self.sliced = {}
         if self.detail == "literal":
             return param_of, through
+        info = self.graph.info
         look_through = self.detail == "op"
         for fn in self.graph.fns:
             name = fn.name.lstrip("_")
@@ -264,6 +276,11 @@ class _Builder:
             if len(tensors) != 1:
                 continue
             p, i = tensors[0]
+            if name == "GetItem" and i < 0 and type(p).__name__ != "Parameter" and info[id(fn)].step is not None:
+                shape = tuple(fn.out_meta[0][0])
+                if shape == tuple(p.shape[1:]):
+                    self.sliced[id(fn)] = shape
+                    continue
             leaf = p if i < 0 else param_of.get(id(p))
             if leaf is not None:  # W.T, W[:, :C]: drawn as W, inside the steps too
                 param_of[id(fn)] = leaf
@@ -298,7 +315,7 @@ class _Builder:
         boxes, box_of = {}, {}
         cache = {}
         for fn in graph.fns:
-            if id(fn) in self.param_of or id(fn) in self.through:
+            if id(fn) in self.param_of or id(fn) in self.through or id(fn) in self.sliced:
                 continue
             s = info[id(fn)]
             hit = cache.get(id(s)) if self.detail in ("cell", "module") else None
@@ -324,6 +341,8 @@ class _Builder:
                 return ("const", idx)
             if idx < 0:
                 return ("leaf", parent)
+            if id(parent) in self.sliced:
+                return ("const", self.sliced[id(parent)])
             leaf = self.param_of.get(id(parent))
             if leaf is not None:
                 return ("leaf", leaf)
@@ -573,7 +592,7 @@ class _Builder:
             fill = None
             if norms is not None and b.kind == "cell" and b.sid is not None and b.sid[1] in norms:
                 fill = grad_colour(norms[b.sid[1]], self.top_norm)
-            out.node(b.sid, b.name, label, b.kind, fill=fill)
+            out.node(b.sid, b.name, label, b.kind, fill=fill, group=self._column(b.t) if b.kind == "cell" else None)
 
     def _used_weights(self, b, positions=None) -> list:
         """Short names of the row weights box ``b`` reads, in the order of the row's weight node."""
@@ -630,11 +649,9 @@ class _Builder:
 
         return "c" if getattr(fn, "label", None) == GATE_LABELS["c"] else "h"
 
-    def _input_role(self, fn, pos, by_shape=True) -> str:
-        """What a step node's input ``pos`` is when it comes from outside: "h", "c" or "x".
-
-        by_shape: in a hand-written loop, also take an input shaped like a state the
-        step hands on for that state (used for the constants that start a row)."""
+    def _input_role(self, fn, pos) -> str:
+        """What a step node's input ``pos`` is when it comes from outside: "h", "c", "x",
+        or "" for something else carried from step to step (a running sum)."""
         from ..nn.recurrent.equations import GATE_LABELS
 
         if fn.name in H_INPUT_OPS:
@@ -653,19 +670,72 @@ class _Builder:
                     return "h"
                 if src[0] == "leaf" and "ih" in self.leaf_name(src[1]):
                     return "x"
-        # a hand-written loop: an input shaped like the state the step hands on is that state
-        p, i = fn.parents[pos]
-        shape = tuple(i) if p is None else tuple(p.shape) if i < 0 else None
-        if by_shape and shape is not None and shape in self._state_shapes():
-            return "h"
-        return "x"
+        # a hand-written loop: the input is a state when the same input of the same op takes
+        # the previous step's state at the other steps (never guessed from its shape: x_t may look alike)
+        role = self._slots_of(fn).get(self.occurrence.get(id(fn), (None, 0)) + (pos,))
+        return "x" if role is None else role
 
-    def _state_shapes(self) -> set:
-        shapes = self.state_shapes
-        if shapes is None:
-            leaving, _ = self.graph.leaving()
-            shapes = self.state_shapes = {tuple(fn.out_meta[i][0]) for pairs in leaving.values() for fn, i in pairs}
-        return shapes
+    def _slots_of(self, fn) -> dict:
+        """The carried inputs of the row ``fn`` belongs to (see ``_carried``)."""
+        s = self.graph.info[id(fn)]
+        if s.step is None:
+            return {}
+        if self.slots is None:
+            self.slots = self._carried()
+        return self.slots.get((s.loop_module, split_step(s.step)[0]), {})
+
+    def _carried(self) -> dict:
+        """row -> {(op name, occurrence in its step, input position): role} for the inputs that
+        take what the previous step hands on: "h" or "c" for a state, "" for anything else.
+
+        Read off one step of each row (the second in the state's flow: every step runs the
+        same code, so the k-th op of a name is the same op in each). A carried value is a state
+        when, inside the step, it reaches everything the step hands on: h_{t-1} feeds h_t and a
+        running loss, while the loss of step t-1 feeds only the loss of step t."""
+        info = self.graph.info
+        steps = {}
+        for fn in self.graph.fns:
+            s = info[id(fn)]
+            if s.step is not None:
+                seq, t = split_step(s.step)
+                steps.setdefault(((s.loop_module, seq), t), []).append(fn)
+        occurrence = self.occurrence
+        for fns in steps.values():
+            fns.sort(key=lambda f: f.seq)
+            count = {}
+            for f in fns:
+                occurrence[id(f)] = (f.name, count.get(f.name, 0))
+                count[f.name] = count.get(f.name, 0) + 1
+        slots = {}
+        for row, ts in self.row_ts.items():
+            if len(ts) < 2:
+                continue
+            fns = steps.get((row, ts[-2] if self._is_reverse_row(row) else ts[1]), ())
+            ids = {id(f) for f in fns}
+            carried, children = [], {}
+            for f in fns:
+                for pos, (p, i) in enumerate(f.parents):
+                    if p is None or i < 0:
+                        continue
+                    if id(p) in ids:
+                        children.setdefault(id(p), []).append(f)
+                        continue
+                    sp = info[id(p)]
+                    if sp.step is not None and (sp.loop_module, split_step(sp.step)[0]) == row:
+                        carried.append((f, pos, p, i))
+            handed = {occurrence[id(p)] for _, _, p, _ in carried}
+            handed = [id(f) for f in fns if occurrence[id(f)] in handed]
+            here = slots[row] = {}
+            for f, pos, p, i in carried:
+                reach, stack = set(), [f]
+                while stack:
+                    g = stack.pop()
+                    if id(g) not in reach:
+                        reach.add(id(g))
+                        stack.extend(children.get(id(g), ()))
+                state = all(h in reach for h in handed)
+                here[occurrence[id(f)] + (pos,)] = self._state_role(p, i) if state else ""
+        return slots
 
     def _edges(self):
         out, boxes, glue = self.out, self.boxes, self.glue
@@ -725,12 +795,7 @@ class _Builder:
             text = "\n".join(x for x in [", ".join(sorted(filter(None, roles), key=lambda r: r != "h")), *extra] if x)
             if text:
                 a.append("xlabel=" + _q(text))
-            if pb.kind != "cell" or b.kind != "cell":  # steps of several nodes: keep the ranks of each
-                a.append("constraint=false")
-            if self._reverse_order(pb, b):
-                self.out.edge(t, src, " ".join(a + ["dir=back"]), raw=True)
-            else:
-                self.out.edge(src, t, " ".join(a))
+            self._state_edge(pb, b, src, t, a)
         self._initial_states()
         self._outputs(seen)
 
@@ -741,7 +806,7 @@ class _Builder:
         if same_row:
             role = self._state_role(pfn, pidx)
             plain = not {pb.kind, b.kind} & {"cell", "template"} and getattr(pfn, "label", None) is None
-            if plain and role == "h" and self._input_role(fn, pos, by_shape=False) != "h":
+            if plain and role == "h" and self._input_role(fn, pos) != "h":
                 role = ""  # a hand-written loop carries other things too (a running loss): no name for those
             attrs.append(STATE_EDGE)
             text = role
@@ -767,16 +832,60 @@ class _Builder:
             if ek in seen:
                 continue
             seen.add(ek)
-            a = list(attrs)
             if same_row:
-                if pb.kind != "cell" or b.kind != "cell":  # steps of several nodes: keep the ranks of each
-                    a.append("constraint=false")
-                if self._reverse_order(pb, b):
-                    out_src, out_dst = t, src
-                    a.append("dir=back")
-                    self.out.edge(out_src, out_dst, " ".join(a), raw=True)
-                    continue
-            self.out.edge(src, t, " ".join(a))
+                self._state_edge(pb, b, src, t, list(attrs))
+                continue
+            self.out.edge(src, t, " ".join(attrs))
+
+    def _state_edge(self, pb, b, src, dst, attrs):
+        """A state arrow from step ``pb`` to the next step ``b`` of its row.
+
+        Between two cells: one level arrow. Between steps drawn as their equations
+        (detail="op"), the arrow leaves its step on the side facing the next step, at the height
+        of the node it enters, and runs level into it (through a corner point in ``pb``'s
+        step), as h and c run along an unrolled LSTM in the lecture's figure."""
+        back = self._reverse_order(pb, b)
+        if self.detail != "op" or (pb.kind == "cell" and b.kind == "cell"):
+            if pb.kind != "cell" or b.kind != "cell":  # steps of several nodes: keep the ranks of each
+                attrs = attrs + ["constraint=false"]
+            if back:
+                self.out.edge(dst, src, " ".join(attrs + ["dir=back"]), raw=True)
+            else:
+                self.out.edge(src, dst, " ".join(attrs))
+            return
+        # src -> a (beside src) -> down the side -> b (beside dst's twin in pb's step) -> dst
+        a, z = f"r{self.corners}", f"r{self.corners + 1}"
+        self.corners += 2
+        for name in (a, z):
+            self.out.node(pb.sid, name, "", "corner", group=a)  # one group: the vertical stays straight
+        line = [x for x in attrs if not x.startswith(("xlabel=", "label="))]
+        twin = self._twin(pb, b, dst)  # the node of pb's step that plays dst's part: b goes beside it
+        self.out.raw(f"{{rank=same; {src}; {a}}}")
+        self.out.raw(f"{{rank=same; {z}; {dst}{'; ' + twin if twin else ''}}}")
+        self.out.edge(z, a, " ".join(line + ["dir=none"]))
+        if back:
+            self.out.edge(a, src, " ".join(line + ["dir=none"]))
+            self.out.edge(dst, z, " ".join(attrs + ["dir=back"]), raw=True)
+            if twin:
+                self.out.raw(f"{z} -> {twin} [style=invis]")
+        else:
+            self.out.edge(src, a, " ".join(line + ["dir=none"]))
+            self.out.edge(z, dst, " ".join(attrs))
+            if twin:
+                self.out.raw(f"{twin} -> {z} [style=invis]")
+
+    def _twin(self, pb, b, dst):
+        """DOT name of the node in step ``pb`` that plays the part node ``dst`` plays in step ``b``."""
+        if b.kind == "template":
+            return pb.name + dst[len(b.name) :] if pb.kind == "template" else None
+        self._slots_of(b.fn)  # numbers the ops of each step
+        index = self.twins
+        if index is None:
+            index = self.twins = {}
+            for bb in self.boxes.values():
+                if bb.sid is not None and bb.name is not None and bb.kind != "template":
+                    index[(bb.row, bb.t, self.occurrence.get(id(bb.fn)))] = bb.name
+        return index.get((pb.row, pb.t, self.occurrence.get(id(b.fn))))
 
     def _reverse_order(self, pb, b) -> bool:
         """True when an edge runs from a later step to an earlier one (a reverse row)."""
@@ -835,7 +944,8 @@ class _Builder:
             name = self.const_names[key] = f"k{len(self.const_names)}"
             if self.show_shapes:
                 label += "\n" + format_shape(shape)
-            out.node(None, name, label, "input")
+            out.node(self._x_home(b, name) if b.sid is not None else None, name, label, "input",
+                     group=self._column(b.t) if b.sid is not None else None)
             if b.sid is not None:
                 self.xcol.setdefault(b.t, []).append(name)
         for t in targets:
@@ -880,8 +990,9 @@ class _Builder:
         if b.sid is None:
             self._sequence_out(gb, b, targets, seen)
             return
-        weights = self._glue_weights(gb)
-        label = " ".join(weights)
+        # at detail="op" the input arrows name the weight they are multiplied by (the product is
+        # computed for all steps at once, outside them); a cell names its weights in its box
+        label = " ".join(self._glue_weights(gb)) if self.detail != "cell" else ""
         for r in rows:
             src_b = self._box_at(r, b.t)
             if src_b is None:
@@ -890,15 +1001,15 @@ class _Builder:
             for t in targets:
                 if (src, t) not in seen:
                     seen.add((src, t))
-                    self.out.edge(src, t, f"label={_q(label)}" if label else "")
+                    self.out.edge(src, t, f"xlabel={_q(label)}" if label else "")
         for e in entries:
             if self.backward and e[0] == "const":
                 continue  # no gradient flows into a constant input
-            name = self._x_node(e, b.t)
+            name = self._x_node(e, b)
             for i, t in enumerate(targets):
                 if (name, t) not in seen:
                     seen.add((name, t))
-                    self.out.edge(name, t, f"label={_q(label)}" if label and i == 0 else "")
+                    self.out.edge(name, t, f"xlabel={_q(label)}" if label and i == 0 else "")
 
     def _glue_weights(self, gb) -> list:
         """Short names of the row weights read inside a glue region (W_ih ... of the input projection)."""
@@ -940,8 +1051,9 @@ class _Builder:
                         idx[(bb.row, bb.t)] = bb
         return idx.get((row, t))
 
-    def _x_node(self, entry, t) -> str:
-        """The node of input x at step t (one per input sequence and step)."""
+    def _x_node(self, entry, b) -> str:
+        """The node of input x at the step of box ``b`` (one per input sequence and step)."""
+        t = b.t
         key = (entry, t)
         name = self.xnodes.get(key)
         if name is None:
@@ -951,13 +1063,34 @@ class _Builder:
             T = len(self.xsteps)
             if self.show_shapes and shape is not None and len(shape) > 1 and T and shape[0] % T == 0:
                 label += "\n" + format_shape(((shape[0] // T,) if shape[0] != T else ()) + tuple(shape[1:]))
-            self.out.node(None, name, label, "input")
+            self.out.node(self._x_home(b, name), name, label, "input", group=self._column(t))
             self.xcol.setdefault(t, []).append(name)
             if entry[0] == "box":
                 pb = self.boxes[entry[1]]
                 if pb.name is not None:
                     self.out.edge(self._source(pb, entry[2]), name, "")
         return name
+
+    def _column(self, t):
+        """The Graphviz group of the cells, x_t and y_t at step t (detail="cell"): edges between
+        them are kept straight, so each step's column stays in line from x_t up to y_t."""
+        if self.detail != "cell":
+            return None
+        cols = self.columns
+        if cols is None:
+            order = sorted(self.xsteps, key=lambda t: step_sort_key((("t", t),)))
+            cols = self.columns = {t: f"col{i}" for i, t in enumerate(order)}
+        return cols.get(t)
+
+    def _x_home(self, b, name):
+        """The cluster x_t (DOT name ``name``, read by step box ``b``) is drawn in: none at
+        detail="cell" (x_t below the step). A step of the bottom row drawn as its equations
+        takes x_t in (see ``_layout``), so that no input arrow passes between the steps where
+        the state arrows run."""
+        if self.detail == "cell" or not self.rows or b.row != self.rows[0] or b.name is None:
+            return None
+        self.x_inside.add(name)
+        return b.sid
 
     def _entry_shape(self, entry):
         if entry[0] == "const":
@@ -994,7 +1127,7 @@ class _Builder:
             label = f"y{_sub(t)}"
             if self.show_shapes and len(shape) > 1:
                 label += "\n" + format_shape(shape[1:])
-            self.out.node(None, name, label, "output")
+            self.out.node(None, name, label, "output", group=self._column(t))
             self.ycol.setdefault(t, []).append(name)
             for s in srcs:
                 self.out.edge(self._source(s, 0), name, "")
@@ -1056,8 +1189,6 @@ class _Builder:
                 out.raw(f"{{rank=same; {'; '.join(extra + names)}}}")
             for a, c in zip(names, names[1:]):
                 out.raw(f"{a} -> {c} [style=invis weight=4]")
-            if wnode and names:
-                out.raw(f"{names[-1]} -> {wnode} [style=invis]")
         # rows: each above the one before, column by column
         for lower, upper in zip(self.rows, self.rows[1:]):
             for t in self.row_ts[lower][:1] + self.row_ts[lower][-1:]:
@@ -1065,6 +1196,14 @@ class _Builder:
                 b = self._anchor(upper, t)[0]
                 if a and b:
                     out.raw(f"{a} -> {b} [style=invis]")
+        if self.rows and self.detail != "cell":
+            # a step drawn as its equations takes x_t above h's matmul (its first node), so that
+            # h runs level into that matmul from the step before without crossing x_t's arrow
+            for t, xs in self.xcol.items():
+                b = self._box_at(self.rows[0], t)
+                first = self._anchor(self.rows[0], t)[0]
+                if b is not None and b.kind == "template" and first and xs[0] in self.x_inside:
+                    out.raw(f"{first} -> {xs[0]} [style=invis]")
         for attr in ("xcol", "ycol"):
             cols = getattr(self, attr)
             if not cols:
@@ -1164,13 +1303,17 @@ class _Out:
         self.body = body
         self.clusters = {}  # step id -> [line]
         self.outside = []
+        self.heads = []  # the rows' weight nodes: written first, so that they start their rows
         self.edges = []
         self.raws = []
 
-    def node(self, sid, name, label, kind, fill=None):
-        extra = f' fillcolor="{fill}"' if fill else ""
+    def node(self, sid, name, label, kind, fill=None, group=None):
+        extra = (f' fillcolor="{fill}"' if fill else "") + (f" group={group}" if group else "")
         line = f"{name} [label={_q(label)} {STYLE_TEXT[kind]}{extra}]"
-        (self.clusters.setdefault(sid, []) if sid is not None else self.outside).append(line)
+        if kind == "weights":
+            self.heads.append(line)
+        else:
+            (self.clusters.setdefault(sid, []) if sid is not None else self.outside).append(line)
 
     def edge(self, src, dst, attrs, raw=False):
         self.edges.append((src, dst, attrs, raw))
@@ -1192,6 +1335,7 @@ class _Out:
                 return (str(row[0]), step_sort_key(row[1] + (("t", t),)))
             return (str(sid[0]), step_sort_key(sid[1]))
 
+        body.extend(f"\t{line}\n" for line in self.heads)
         i = 0
         loops = {sid[0] for sid in self.clusters if sid[0] != "…"}
         for sid in sorted(self.clusters, key=order):

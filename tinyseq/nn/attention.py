@@ -18,7 +18,8 @@ from ..autograd import OpError
 from ..factories import empty, zeros
 from ..tensor import Tensor
 from . import init
-from .linear import Linear
+from .dropout import dropout
+from .linear import Linear, linear
 from .module import Module, Parameter
 
 
@@ -71,8 +72,6 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         scores = scores + _canonical_mask(attn_mask, "attn_mask", query.dtype)
     weights = ops.softmax(scores, -1)
     if dropout_p > 0.0:
-        from .functional import dropout
-
         weights = dropout(weights, dropout_p, True)
     return ops.matmul(weights, value)
 
@@ -156,7 +155,6 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     b_q = b_k = b_v = None
     if in_proj_bias is not None:
         b_q, b_k, b_v = in_proj_bias[:e], in_proj_bias[e : 2 * e], in_proj_bias[2 * e :]
-    from .functional import dropout, linear
 
     q, k, v = linear(query, w_q, b_q), linear(key, w_k, b_k), linear(value, w_v, b_v)
 

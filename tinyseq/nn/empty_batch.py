@@ -56,11 +56,9 @@ def recurrent_layer(layer, input, x, h0):
     return (outs[0], (outs[1], outs[2])) if lstm else (outs[0], outs[1])
 
 
-def conv_recurrent_layer(layer, x, h0):
+def conv_recurrent_layer(layer, x, h0, gather):
     """ConvRNN/ConvLSTM/ConvGRU on ``x`` (T, B, C, H, W) with B == 0 -> the empty
-    (output, h_n) / (output, (h_n, c_n))."""
-    from .recurrent.conv import _gather
-
+    (output, h_n) / (output, (h_n, c_n)); ``gather`` joins per-layer states as the layer does."""
     T, B, _, H, W = x.shape
     layer._initial_states(h0, B, H, W)  # checks h0's shapes
     dirs = layer.num_directions
@@ -71,9 +69,9 @@ def conv_recurrent_layer(layer, x, h0):
     states = [s for pair in _states(h0) for s in (_states(pair) if isinstance(pair, (tuple, list)) else [pair])]
     lstm = layer.kind == "lstm"
     zeros = _zeros_like_graph([out] + maps * (2 if lstm else 1), x, [x, *layer.parameters(), *states])
-    h_n = _gather(zeros[1 : 1 + len(maps)])
+    h_n = gather(zeros[1 : 1 + len(maps)])
     if lstm:
-        return zeros[0], (h_n, _gather(zeros[1 + len(maps) :]))
+        return zeros[0], (h_n, gather(zeros[1 + len(maps) :]))
     return zeros[0], h_n
 
 

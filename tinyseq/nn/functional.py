@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from .. import ops
@@ -15,6 +13,8 @@ from ..ops.extra.normalization import layer_norm  # noqa: F401  (re-exported)
 from ..ops.extra.pooling import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d  # noqa: F401  (re-exported)
 from ..ops.fused.xent import SoftmaxCrossEntropy
 from ..tensor import Tensor
+from .dropout import dropout, dropout1d, dropout2d  # noqa: F401  (re-exported)
+from .linear import linear  # noqa: F401  (re-exported)
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -280,65 +280,6 @@ _SQRT_HALF = 0.7071067811865476
 _SQRT_2_OVER_PI = 0.7978845608028654
 
 
-def dropout(input, p=0.5, training=True):
-    """Zero each element with probability ``p`` and scale the rest by 1/(1-p), in training."""
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout: probability must be in [0, 1], got {p}")
-    if not training or p == 0:
-        return input
-    if p == 1:
-        return input * 0.0
-    be = input._backend
-    # generators draw float32 or float64 only; the mask's precision does not matter
-    draw = input.dtype if input.dtype.itemsize >= 4 else np.float32
-    keep = be.rng.random(input.shape, dtype=draw) >= p
-    mask = keep.astype(input.dtype)
-    mask *= input.dtype.type(1 / (1 - p))  # in place: one array fewer per call
-    return input * Tensor._make(mask, be)
-
-
-def _feature_dropout(input, p, training, name):
-    """Zero whole channels: one draw per (sample, channel) of an (N, C, *) input."""
-    if not 0 <= p <= 1:
-        raise ValueError(f"{name}: probability must be in [0, 1], got {p}")
-    if input.ndim < 2:
-        raise OpError(f"{name}: needs an input of shape (N, C, *), got {input.shape}")
-    if not training or p == 0:
-        return input
-    if p == 1:
-        return input * 0.0
-    be = input._backend
-    draw = input.dtype if input.dtype.itemsize >= 4 else np.float32
-    shape = input.shape[:2] + (1,) * (input.ndim - 2)
-    keep = be.rng.random(shape, dtype=draw) >= p
-    mask = Tensor._make(keep.astype(input.dtype) * input.dtype.type(1 / (1 - p)), be)
-    return input * mask
-
-
-def dropout1d(input, p=0.5, training=True, inplace=False):
-    """Channel-wise dropout of (N, C, L) input (each channel zeroed with probability p, the rest scaled)."""
-    if input.ndim not in (2, 3):
-        raise OpError(f"dropout1d: expects a 2-D or 3-D input, got {input.shape}")
-    if input.ndim == 2:  # (C, L): one sample
-        return _feature_dropout(input.unsqueeze(0), p, training, "dropout1d").squeeze(0)
-    return _feature_dropout(input, p, training, "dropout1d")
-
-
-def dropout2d(input, p=0.5, training=True, inplace=False):
-    """Channel-wise dropout of (N, C, H, W) input: each channel of each sample is zeroed with
-    probability p, the rest scaled by 1/(1-p). As PyTorch, a 3-D input is read as (N, C, L)
-    (with the same warning)."""
-    if input.ndim not in (3, 4):
-        warnings.warn(
-            f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated; "
-            "dropout2d expects (N, C, H, W) or (C, H, W) input", stacklevel=2)
-    elif input.ndim == 3:
-        warnings.warn(
-            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout behavior "
-            "is desired - input is interpreted as shape (N, C, L), as PyTorch does", stacklevel=2)
-    return _feature_dropout(input, p, training, "dropout2d")
-
-
 def one_hot(tensor, num_classes=-1):
     """Int64 one-hot encoding with a new last dim of ``num_classes``."""
     if tensor.dtype.kind not in "iu":
@@ -353,17 +294,5 @@ def one_hot(tensor, num_classes=-1):
 
 
 # -- layers ------------------------------------------------------------------------------
-def linear(input, weight, bias=None):
-    """input @ weight.T + bias. input: (*, in_features); weight: (out_features, in_features);
-    bias: (out_features,). Returns (*, out_features)."""
-    if weight.ndim != 2 or input.ndim == 0 or input.shape[-1] != weight.shape[1]:
-        raise OpError(
-            f"linear: input of shape {input.shape} does not fit weight of shape {weight.shape} "
-            f"(expected input (*, {weight.shape[-1]}), weight (out_features, in_features))"
-        )
-    out = ops.matmul(input, weight.T)
-    return out if bias is None else out + bias
-
-
 from .attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: E402, F401
 from .batchnorm import batch_norm  # noqa: E402, F401

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from .. import ops
+from ..autograd import OpError
 from ..factories import empty
-from . import functional as F
 from . import init
 from .module import Module, Parameter
+
+
+def linear(input, weight, bias=None):
+    """input @ weight.T + bias. input: (*, in_features); weight: (out_features, in_features);
+    bias: (out_features,). Returns (*, out_features)."""
+    if weight.ndim != 2 or input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        raise OpError(
+            f"linear: input of shape {input.shape} does not fit weight of shape {weight.shape} "
+            f"(expected input (*, {weight.shape[-1]}), weight (out_features, in_features))"
+        )
+    out = ops.matmul(input, weight.T)
+    return out if bias is None else out + bias
 
 
 class Identity(Module):
@@ -41,7 +54,7 @@ class Linear(Module):
         init.default_affine_(self.weight, self.bias)
 
     def forward(self, input):
-        return F.linear(input, self.weight, self.bias)
+        return linear(input, self.weight, self.bias)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -27,8 +27,8 @@ import math
 
 from ... import ops
 from ...autograd import OpError, scope
-from ...ops.fused.cells import ConvLSTMCellOp, GRUCellOp, LSTMCellOp, RNNCellOp
 from ...factories import empty, zeros
+from ...ops.fused.cells import ConvLSTMCellOp, GRUCellOp, LSTMCellOp, RNNCellOp
 from ...tensor import Tensor
 from .. import init
 from ..module import Module, Parameter

@@ -94,7 +94,7 @@ class _ConvRecurrent(_Stack):
             raise OpError(f"{name}: input of shape {x.shape} has no time steps")
         checks.dtype(name, x, self.weight_l0)
         if B == 0:  # an empty batch: empty outputs, as PyTorch's recurrent layers give
-            return empty_batch.conv_recurrent_layer(self, x, h0)
+            return empty_batch.conv_recurrent_layer(self, x, h0, _gather)
         x, h_n, c_n = self._stack(x, self._initial_states(h0, B, H, W), self._direction)
         output = x.transpose(0, 1) if self.batch_first else x
         if self.kind == "lstm":

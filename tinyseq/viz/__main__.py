@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 
 from ..backend import manual_seed
+from ..factories import randn
 from ..nn import GRU, LSTM, RNN, ConvGRU, ConvLSTM, ConvRNN
-from ..tensor import randn
 from .draw import draw
 from .html import LEVELS, html
 

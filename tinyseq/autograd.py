@@ -24,7 +24,8 @@ import heapq
 import inspect
 import itertools
 import threading
-import weakref
+
+from .post_hooks import _post_hooked, count_down, count_hooked_edges, run_post_hooks
 
 
 class _EngineState:
@@ -478,99 +479,6 @@ def _run_hooks(fn, out_grads, make, accumulate=True) -> None:
                 out_grads[i] = getattr(new, "_data", new)
 
 
-# Leaves with post-accumulate-grad hooks: id(leaf) -> (weak reference to it, [hooks]). Kept here,
-# not on the tensor, so that copies of a tensor do not inherit them; a backward pass counts
-# gradient edges only while this is non-empty, so the engine's loop is unchanged otherwise.
-_post_hooked: dict = {}
-
-
-def _post_hooks(t):
-    entry = _post_hooked.get(id(t))
-    return entry[1] if entry is not None and entry[0]() is t else None
-
-
-def register_post_accumulate_grad_hook(leaf, hook):
-    """``Tensor.register_post_accumulate_grad_hook``: see there."""
-    if leaf._ctx is not None:
-        raise RuntimeError(
-            f"register_post_accumulate_grad_hook: post accumulate grad hooks cannot be registered on "
-            f"non-leaf tensors (this one, of shape {leaf.shape}, was made by {leaf._ctx.name})"
-        )
-    if not leaf.requires_grad:
-        raise RuntimeError(
-            "register_post_accumulate_grad_hook: cannot register a hook on a tensor that doesn't require "
-            f"gradient (shape {leaf.shape}); call requires_grad_() first"
-        )
-    hooks = _post_hooks(leaf)
-    if hooks is None:
-        key, hooks = id(leaf), []
-
-        def forget(ref, key=key, table=_post_hooked):  # the leaf died: its entry goes (unless reused)
-            if table.get(key, (None,))[0] is ref:
-                del table[key]
-
-        _post_hooked[key] = (weakref.ref(leaf, forget), hooks)
-    hooks.append(hook)
-    return _PostHookHandle(leaf, hook)
-
-
-class _PostHookHandle:
-    def __init__(self, leaf, hook):
-        self._leaf, self._hook = weakref.ref(leaf), hook
-
-    def remove(self) -> None:
-        leaf = self._leaf()
-        hooks = None if leaf is None else _post_hooks(leaf)
-        if hooks and self._hook in hooks:
-            hooks.remove(self._hook)
-            if not hooks:
-                del _post_hooked[id(leaf)]
-
-
-def _count_hooked_edges(roots) -> dict:
-    """leaf -> how many gradients it will be handed in this backward, for every leaf with
-    post-accumulate hooks that the roots reach (one walk over the graph)."""
-    counts: dict = {}
-    seen: set = set()
-    stack: list = []
-    for root in roots:
-        fn = root._ctx
-        if fn is None:
-            if _post_hooks(root):
-                counts[root] = counts.get(root, 0) + 1
-        elif fn not in seen:
-            seen.add(fn)
-            stack.append(fn)
-    while stack:
-        for parent, idx in stack.pop().parents:
-            if parent is None:
-                continue
-            if idx < 0:
-                if _post_hooks(parent):
-                    counts[parent] = counts.get(parent, 0) + 1
-            elif parent not in seen:
-                seen.add(parent)
-                stack.append(parent)
-    return counts
-
-
-def _count_down(parents, counts, held) -> None:
-    """One gradient edge of each hooked leaf in ``parents`` is done (its gradient, if any,
-    already added); a leaf whose last edge this was runs its hooks now, unless
-    ``register_hook`` hooks hold its gradient until the end of the pass."""
-    for parent, _ in parents:
-        if parent in counts:  # only leaves are keys
-            counts[parent] -= 1
-            if counts[parent] == 0 and parent not in held:
-                del counts[parent]
-                _run_post_hooks(parent)
-
-
-def _run_post_hooks(leaf) -> None:
-    for hook in list(_post_hooks(leaf) or ()):
-        hook(leaf)
-
-
 def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, input_observer=None):
     """Backpropagate ``grads`` (arrays) from ``roots`` (tensors).
 
@@ -590,7 +498,7 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
     held: dict = {}  # gradients of leaves with hooks, released at the end
     heap: list = []
     push = heapq.heappush
-    counts = _count_hooked_edges(roots) if _post_hooked and accumulate else None
+    counts = count_hooked_edges(roots) if _post_hooked and accumulate else None
     for root, g in zip(roots, grads):
         fn = root._ctx
         if fn is None:
@@ -606,7 +514,7 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
             push(heap, (-fn.generation, -fn.seq, fn))
         slot[root._idx] = g if slot[root._idx] is None else slot[root._idx] + g
     if counts:
-        _count_down([(root, -1) for root in roots if root._ctx is None], counts, held)
+        count_down([(root, -1) for root in roots if root._ctx is None], counts, held)
     anomaly = _local.state.anomaly
     pop = heapq.heappop
     while heap:
@@ -674,10 +582,10 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
             else:
                 slot[idx] = slot[idx] + g
         if counts:
-            _count_down(fn.parents, counts, held)
+            count_down(fn.parents, counts, held)
     if held:
         _release_leaves(held)
     if counts:
         for leaf in counts:  # held by register_hook, or on a branch no gradient reached
-            _run_post_hooks(leaf)
+            run_post_hooks(leaf)
 

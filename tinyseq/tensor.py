@@ -13,7 +13,7 @@ import weakref
 
 import numpy as np
 
-from . import autograd
+from . import autograd, post_hooks
 from .backend import device, get_backend
 from .dtypes import (
     _DTYPES,
@@ -317,7 +317,7 @@ class Tensor:
         complete), while the rest of the graph may still be running backward. Data-parallel
         training starts reducing gradients from here. Returns a handle whose ``remove()``
         unregisters the hook."""
-        return autograd.register_post_accumulate_grad_hook(self, hook)
+        return post_hooks.register_post_accumulate_grad_hook(self, hook)
 
     # -- conversion ---------------------------------------------------------
     def numpy(self) -> np.ndarray:

@@ -29,6 +29,7 @@ LAYERS = {
     "tinyseq.cuda": 1,  # ts.cuda: device queries
     "tinyseq.accelerator": 1,
     "tinyseq.autograd": 2,
+    "tinyseq.post_hooks": 2,
     "tinyseq.tensor": 3,
     "tinyseq.dtypes": 3,
     "tinyseq.factories": 3,

@@ -113,7 +113,7 @@ def test_remove_and_the_engine_skips_counting_without_hooks(monkeypatch):
     def no_walk(roots):
         raise AssertionError("backward walked the graph although no leaf has post-accumulate hooks")
 
-    monkeypatch.setattr(autograd, "_count_hooked_edges", no_walk)
+    monkeypatch.setattr(autograd, "count_hooked_edges", no_walk)
     (w * 2).sum().backward()
     assert seen == [] and w.grad.tolist() == [2.0, 2.0]
 

@@ -82,6 +82,18 @@ OP_CASES = {
     "sign": ([R(3, 4)], lambda a: (ts.sign(a), a * 1.0)),
     ("clamp", "clip"): ([R(3, 4)], lambda a: (ts.clamp(a, -0.5, 0.7), a.clip(min=0.1))),
     ("maximum", "minimum"): ([R(3, 4), R(4)], lambda a, b: ts.maximum(a, b) - ts.minimum(a, b)),
+    ("type_as", "type", "contiguous", "t"): ([R(3, 4), R(4, 3)], lambda a, b: (a.type_as(b), a.type(a.dtype) * 2.0,
+                                                                          a.t().contiguous(), b.t())),
+    ("is_floating_point", "is_complex", "is_contiguous", "element_size", "nelement", "ndimension"): (
+        [R(3, 4)], lambda a: a * float(a.is_floating_point() + a.is_complex() + a.is_contiguous() + a.element_size()
+                                       + a.nelement() + a.ndimension())),
+    ("new_full", "new_zeros", "new_ones", "new_empty", "new_tensor"): (
+        [R(2, 3)], lambda a: (a.new_full((2, 3), 1.5) + a.new_zeros(2, 3) + a.new_ones(2, 3) + a,
+                              a.new_zeros(a.new_empty(2, 3).shape), a.new_tensor([1.0, 2.0]))),
+    ("masked_fill_", "clamp_", "uniform_", "normal_"): (
+        [R(3, 4), B(3, 4)], lambda a, m: (a.detach().clone().masked_fill_(m, 0.25).clamp_(-0.5, 0.5),
+                                          a.detach().clone().uniform_(-1, 1, generator=ts.Generator().manual_seed(0)),
+                                          a.detach().clone().normal_(0, 2, generator=ts.Generator().manual_seed(1)))),
     "where": ([B(3, 4), R(3, 4), R(4)], lambda m, a, b: (ts.where(m, a, b), a.where(m, b))),
     "masked_fill": ([R(3, 4), B(3, 4)], lambda a, m: ts.masked_fill(a, m, 0.25)),
     ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or"): (

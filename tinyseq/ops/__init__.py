@@ -24,6 +24,6 @@ Every registered op is also ``tinyseq.ops.<name>``.
 """
 
 from ..tensor import Tensor
-from . import registry
+from . import extra, registry  # noqa: F401  (extra declares its ops on import)
 
 registry.install(globals(), None, Tensor)

@@ -11,7 +11,7 @@
 Adding an op takes its Function and wrapper in a family file plus one line here
 (and a device case in tests/device_cases.py, keyed by the same name). The table
 names each op's family file: C convert, E elementwise, R reduce, S shape, M matmul;
-X* the PyTorch-parity modules in ``extra/``.
+the PyTorch-parity ops are declared the same way in ``extra/__init__.py``.
 """
 
 from __future__ import annotations
@@ -24,13 +24,6 @@ from . import elementwise as E
 from . import matmul as M
 from . import reduce as R
 from . import shape as S
-from .extra import einsum as Xeinsum
-from .extra import math as Xmath
-from .extra import pad as Xpad
-from .extra import reduce as Xreduce
-from .extra import sampling as Xsampling
-from .extra import select as Xselect
-from .extra import special as Xspecial
 
 
 class Op(NamedTuple):
@@ -190,49 +183,3 @@ op("chunk", S.chunk, method=True)
 op("matmul", M.matmul, method=True, operators=("__matmul__", "__rmatmul__"))
 op("mm", M.mm, method=True)
 op("bmm", M.bmm, method=True)
-# -- extra: PyTorch parity --------------------------------------------------------------
-op("pow", Xmath.pow, method=True, operators=("__pow__", "__rpow__"))
-op("square", Xmath.square, method=True)
-op("sqrt", Xmath.sqrt, method=True)
-op("abs", Xmath.abs, method=True, operators=("__abs__",))
-op("maximum", Xmath.maximum, method=True)
-op("minimum", Xmath.minimum, method=True)
-op("clamp", Xmath.clamp, method=True)
-op("clip", Xmath.clamp, method=True)
-op("masked_fill", Xmath.masked_fill, method=True)
-op("floor_divide", Xmath.floor_divide, method=True, operators=("__floordiv__", "__rfloordiv__"))
-op("remainder", Xmath.remainder, method=True, operators=("__mod__", "__rmod__"))
-op("log1p", Xmath.log1p, method=True)
-op("sin", Xmath.sin, method=True)
-op("cos", Xmath.cos, method=True)
-op("sign", Xmath.sign, method=True)
-op("isnan", Xmath.isnan, method=True)
-op("isfinite", Xmath.isfinite, method=True)
-op("isclose", Xmath.isclose, method=True)
-op("allclose", Xmath.allclose, method=True)
-op("tril", Xmath.tril, method=True)
-op("triu", Xmath.triu, method=True)
-op("erf", Xspecial.erf, method=True)
-op("max", Xreduce.max, method=True)
-op("min", Xreduce.min, method=True)
-op("argmax", Xreduce.argmax, method=True)
-op("argmin", Xreduce.argmin, method=True)
-op("any", Xreduce.any, method=True)
-op("all", Xreduce.all, method=True)
-op("var", Xreduce.var, method=True)
-op("std", Xreduce.std, method=True)
-op("norm", Xreduce.norm, method=True)
-op("prod", Xreduce.prod, method=True)
-op("pad", Xpad.pad)
-op("flip", Xselect.flip, method=True)
-op("narrow", Xselect.narrow, method=True)
-op("unbind", Xselect.unbind, method=True)
-op("index_select", Xselect.index_select, method=True)
-op("gather", Xselect.gather, method=True)
-op("sort", Xselect.sort, method=True)
-op("argsort", Xselect.argsort, method=True)
-op("topk", Xselect.topk, method=True)
-op("cumsum", Xselect.cumsum, method=True)
-op("repeat", Xselect.repeat, method=True)
-op("einsum", Xeinsum.einsum)
-op("multinomial", Xsampling.multinomial, method=True)

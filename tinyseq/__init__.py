@@ -24,7 +24,6 @@ from . import (  # noqa: F401
 )
 from .autograd import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .backend import (
-    Generator,
     default_device,
     device,
     get_backend,
@@ -55,26 +54,29 @@ from .factories import (
     arange,
     as_tensor,
     empty,
-    eye,
-    from_numpy,
     full,
-    full_like,
     is_tensor,
-    linspace,
     ones,
-    ones_like,
     rand,
-    rand_like,
     randint,
     randn,
-    randn_like,
-    randperm,
     tensor,
     zeros,
-    zeros_like,
 )
 from .gradcheck import GradcheckError, gradcheck
 from .ops import registry as _registry
+from .ops.extra.factories import (
+    eye,
+    from_numpy,
+    full_like,
+    linspace,
+    ones_like,
+    rand_like,
+    randn_like,
+    randperm,
+    zeros_like,
+)
+from .random import Generator
 from .serialization import CheckpointError, load, save
 from .tensor import Tensor
 

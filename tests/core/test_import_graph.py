@@ -26,7 +26,8 @@ LAYERS = {
     "tinyseq.backend": 0,  # devices and their array modules; a device kind's module loads by name
     "tinyseq.backends": 0,  # PyTorch's torch.backends switches
     "tinyseq.devices": 1,  # devices beyond cpu/cuda, each registering itself with the backend
-    "tinyseq.cuda": 1,  # ts.cuda: device queries
+    "tinyseq.cuda": 1,
+    "tinyseq.random": 1,  # ts.Generator  # ts.cuda: device queries
     "tinyseq.accelerator": 1,
     "tinyseq.autograd": 2,
     "tinyseq.post_hooks": 2,

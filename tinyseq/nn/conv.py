@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..autograd import OpError
 from ..factories import empty
-from ..ops.args import ntuple
+from ..ops.extra.args import ntuple
 from . import functional as F
 from . import init
 from .linear import _size

@@ -4,7 +4,7 @@ The core, the primitives that autograd, the recurrent layers, viz and the device
 switch build on:
 
     registry.py     the one list of public ops: ts.<name>, Tensor methods and operators
-    args.py         argument normalisation (dims, sizes, indices, operand dtypes)
+    args.py         argument normalisation (dims, operand dtypes and Python numbers)
     convert.py      clone, cast, device moves (Tensor.to)
     elementwise.py  add/sub/mul/div, exp/log, tanh/sigmoid/relu, where, comparisons
     reduce.py       sum, mean, amax/amin, logsumexp, softmax / log_softmax
@@ -18,7 +18,9 @@ Beyond it:
                     closeness), reduce.py (max/min with indices, arg-max, var/std, norm,
                     prod), select.py (gather, sort, topk, cumsum, ...), einsum.py, special.py
                     (erf), pad.py, conv.py, pooling.py, embedding.py, normalization.py
-                    (layer norm), sampling.py (multinomial)
+                    (layer norm), sampling.py (multinomial),
+                    factories.py (eye, linspace, *_like, ...), methods.py (Tensor.type,
+                    new_*, in-place fills), args.py (their argument checks)
 
 Every registered op is also ``tinyseq.ops.<name>``.
 """

@@ -1,5 +1,5 @@
 """Reductions: sum, mean, max/min, logsumexp, norms, softmax; ``axis`` is None
-(all) or a tuple of non-negative ints (``args.axes`` turns PyTorch's ``dim`` into it)."""
+(all) or a tuple of non-negative ints (``args.axes_of`` turns PyTorch's ``dim`` into it)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import math
 
 from .. import ops
 from ..autograd import enable_grad, no_grad
-from ..factories import zeros_like
+from ..ops.extra.factories import zeros_like
 from .optimizer import Optimizer
 
 

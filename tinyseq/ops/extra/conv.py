@@ -20,7 +20,7 @@ holds on to the input and the weight only, not 9x the input.
 from __future__ import annotations
 
 from ...autograd import Function, OpError
-from ..args import ntuple, positive_int
+from .args import ntuple, positive_int
 
 # Bytes of im2col columns per chunk on the CPU: a core's L2 cache holds them. Other
 # devices (GPUs: plenty of memory, costly kernel launches) get DEVICE_CHUNK_BYTES;

@@ -15,7 +15,7 @@ import numpy as np
 
 from ...autograd import OpError
 from ...tensor import Tensor
-from ..args import ntuple, positive_int
+from .args import ntuple, positive_int
 from .pad import pad
 from .reduce import max as _max
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from ...autograd import Function, OpError
 from ...tensor import Tensor
-from ..args import index_array, one_dim
+from .args import index_array, one_dim
 
 _Sorted = namedtuple("sort", ["values", "indices"])
 _TopK = namedtuple("topk", ["values", "indices"])

@@ -214,10 +214,10 @@ class Function:
     # end). ``apply`` keeps those inputs' tensors, and backward first checks that none was
     # changed in place after this node was made (an optimizer step before a retained
     # graph's second backward): that raises instead of giving a wrong gradient, if
-    # ``uses_saved`` says that backward reads the array (a product reads each factor for
+    # ``uses_saved_input`` says that backward reads the array (a product reads each factor for
     # the other's gradient only).
-    saves = ()
-    versions = None  # the input tensors, when ``saves`` names some
+    saved_inputs = ()
+    versions = None  # the input tensors, when ``saved_inputs`` names some
     # True when ``forward`` keeps its own output(s) for backward (exp, tanh, sigmoid, ...):
     # ``apply`` then gives the outputs version counters and keeps them in ``out_versions``,
     # so that an in-place change through ``detach()`` or a view is caught as for inputs.
@@ -274,7 +274,7 @@ class Function:
         fn.generation = gen + 1
         fn.seq = next(_creation)
         fn.scope = st.scope[-1]
-        if fn.saves:
+        if fn.saved_inputs:
             fn.versions = inputs
         if multi:
             meta = []
@@ -313,8 +313,8 @@ class Function:
     def needs(self, i: int) -> bool:
         return self.parents[i][0] is not None
 
-    def uses_saved(self, i: int) -> bool:
-        """Whether backward reads the saved array of input ``i`` (one of ``saves``)."""
+    def uses_saved_input(self, i: int) -> bool:
+        """Whether backward reads the saved array of input ``i`` (one of ``saved_inputs``)."""
         return True
 
     @property
@@ -358,9 +358,9 @@ def check_versions(fn) -> None:
     inputs = fn.versions
     if inputs is None:
         return
-    for i in fn.saves:
+    for i in fn.saved_inputs:
         changed = inputs[i]._version
-        if changed is not None and changed[0] > fn.seq and fn.uses_saved(i):
+        if changed is not None and changed[0] > fn.seq and fn.uses_saved_input(i):
             raise RuntimeError(
                 f"backward: {fn.name} needs its input {i % len(inputs)} (shape {inputs[i].shape}) as it was "
                 "in the forward pass, but that tensor was modified in place since. An optimizer step or "

@@ -10,7 +10,7 @@ from tinyseq.ops import registry
 
 
 class Cube(Function):
-    saves = (0,)
+    saved_inputs = (0,)
 
     def forward(self, a):
         self.saved = (a,)

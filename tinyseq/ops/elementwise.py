@@ -33,9 +33,9 @@ class Sub(Function):
 
 
 class Mul(Function):
-    saves = (0, 1)
+    saved_inputs = (0, 1)
 
-    def uses_saved(self, i):
+    def uses_saved_input(self, i):
         return self.needs(1 - i)  # each factor, for the other's gradient
 
     def forward(self, a, b):
@@ -48,9 +48,9 @@ class Mul(Function):
 
 
 class Div(Function):
-    saves = (0, 1)
+    saved_inputs = (0, 1)
 
-    def uses_saved(self, i):
+    def uses_saved_input(self, i):
         return i == 1 or self.needs(1)  # b for both gradients, a for b's
 
     def forward(self, a, b):
@@ -141,7 +141,7 @@ class Exp(Function):
 
 
 class Log(Function):
-    saves = (0,)
+    saved_inputs = (0,)
 
     def forward(self, a):
         self.saved = (a,)

@@ -18,9 +18,9 @@ def _mismatch(sa, sb) -> str:
 
 
 class MatMul(Function):
-    saves = (0, 1)
+    saved_inputs = (0, 1)
 
-    def uses_saved(self, i):
+    def uses_saved_input(self, i):
         return self.needs(1 - i)  # each factor, for the other's gradient
 
     def forward(self, a, b):

@@ -52,7 +52,7 @@ class Amax(Function):
     """max over ``axis``; tied maxima share the gradient evenly (PyTorch's amax)."""
 
     sign = 1
-    saves = (0,)
+    saved_inputs = (0,)
     saves_outputs = True  # the max, which the returned tensor views
 
     def forward(self, a, axis, keepdims):

@@ -285,9 +285,9 @@ class InputProjection(_SumsTerms):
     r * (...) in its steps). Backward: dx = DG W_ih, dW_ih = DG^T X, db = column
     sums of DG, with DG (T, B, G*H) all steps' gate gradients."""
 
-    saves = (0, 1)
+    saved_inputs = (0, 1)
 
-    def uses_saved(self, i):  # x for dW_ih, W_ih for dx
+    def uses_saved_input(self, i):  # x for dW_ih, W_ih for dx
         return self.needs(1 - i)
 
     def forward(self, x, w_ih, *biases, seq):
@@ -325,7 +325,7 @@ class SharedWeight(_SumsTerms):
     GRU's h-side gate gradients summed over the batch; "w_hr" dh_t^T hf_t).
     Backward evaluates dW = sum over the ``steps`` steps of those terms, as one GEMM."""
 
-    saves = (0,)  # every step's backward reads W
+    saved_inputs = (0,)  # every step's backward reads W
     view = True  # the output is the weight itself
 
     def forward(self, w, seq, what):
@@ -509,7 +509,7 @@ class LSTMStep(_Step):
     gates = gx[t] + h_prev W_hh^T, then the fused cell; h = (o * tanh(c)) W_hr^T
     with a projection."""
 
-    saves = (2,)  # c_0, which the first step's cell keeps (later steps keep internal buffers)
+    saved_inputs = (2,)  # c_0, which the first step's cell keeps (later steps keep internal buffers)
 
     def forward(self, gx, h_prev, c_prev, *weights, seq, t):
         xp = seq.xp
@@ -574,7 +574,7 @@ class GRUStep(_Step):
     """Step t of a GRU direction: (gx, h_prev (B, H), W_hh[, b_hh]) -> h (B, H), with
     gh = h_prev W_hh^T + b_hh computed here and gx[t] from the input node."""
 
-    saves = (1,)  # h_0, which the first step's cell keeps
+    saved_inputs = (1,)  # h_0, which the first step's cell keeps
 
     def forward(self, gx, h_prev, *weights, seq, t):
         xp = seq.xp

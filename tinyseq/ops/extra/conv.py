@@ -100,9 +100,9 @@ class Conv2d(Function):
     Returns (N, O, Ho, Wo).
     """
 
-    saves = (0, 1)
+    saved_inputs = (0, 1)
 
-    def uses_saved(self, i):
+    def uses_saved_input(self, i):
         return self.needs(1 - i)  # x for the weight's gradient, the weight for x's
 
     def forward(self, x, w, *b, stride, padding, dilation, groups):

@@ -20,7 +20,7 @@ from ..elementwise import _binary, _unary, div, where
 class PowScalar(Function):
     """a ** p for a Python number p."""
 
-    saves = (0,)
+    saved_inputs = (0,)
 
     def forward(self, a, p):
         self.p = p
@@ -56,7 +56,7 @@ class RPowScalar(Function):
 class Pow(Function):
     """a ** b, both tensors."""
 
-    saves = (0, 1)
+    saved_inputs = (0, 1)
     saves_outputs = True
 
     def forward(self, a, b):
@@ -116,7 +116,7 @@ sqrt = _unary(Sqrt, "sqrt", "Elementwise square root.")
 
 # -- more unary math ------------------------------------------------------------------
 class Abs(Function):
-    saves = (0,)
+    saved_inputs = (0,)
 
     def forward(self, a):
         self.saved = (a,)
@@ -136,7 +136,7 @@ def abs(x):
 class Log1p(Function):
     """log(1 + a), accurate for tiny a (where 1 + a would round to 1)."""
 
-    saves = (0,)
+    saved_inputs = (0,)
 
     def forward(self, a):
         self.saved = (a,)
@@ -147,7 +147,7 @@ class Log1p(Function):
 
 
 class Sin(Function):
-    saves = (0,)
+    saved_inputs = (0,)
 
     def forward(self, a):
         self.saved = (a,)
@@ -158,7 +158,7 @@ class Sin(Function):
 
 
 class Cos(Function):
-    saves = (0,)
+    saved_inputs = (0,)
 
     def forward(self, a):
         self.saved = (a,)
@@ -184,7 +184,7 @@ def sign(x):
 class Maximum(Function):
     """Elementwise max; ties split the gradient evenly (as PyTorch does)."""
 
-    saves = (0, 1)
+    saved_inputs = (0, 1)
 
     def forward(self, a, b):
         self.saved = (a, b)
@@ -196,7 +196,7 @@ class Maximum(Function):
 
 
 class Minimum(Function):
-    saves = (0, 1)
+    saved_inputs = (0, 1)
 
     def forward(self, a, b):
         self.saved = (a, b)
@@ -218,7 +218,7 @@ minimum = _binary(Minimum, "minimum")
 
 
 class Clamp(Function):
-    saves = (0,)
+    saved_inputs = (0,)
 
     def forward(self, a, lo, hi):
         self.saved = (a,)

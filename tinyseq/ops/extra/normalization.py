@@ -18,7 +18,7 @@ class LayerNorm(Function):
         xhat = xc * rstd
         weight = affine[0] if has_weight else None
         self.saved = (xhat, rstd, weight)
-        self.saves = (1,) if has_weight else ()
+        self.saved_inputs = (1,) if has_weight else ()
         self.axes, self.n_affine, self.has_weight = axes, len(affine), has_weight
         y = xhat if weight is None else xhat * weight
         return y + affine[-1] if len(affine) > int(has_weight) else y

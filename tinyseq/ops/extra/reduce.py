@@ -21,7 +21,7 @@ class Norm2(Function):
     """Euclidean norm over ``axis``; the gradient x / norm is 0 where the norm is 0
     (the subgradient PyTorch picks), not nan."""
 
-    saves = (0,)
+    saved_inputs = (0,)
     saves_outputs = True  # the norm, which the returned tensor views
 
     def forward(self, a, axis, keepdims):
@@ -110,7 +110,7 @@ class Prod(Function):
     the product of the others, from running products from both ends: exact where
     some elements are zero, where out / x would divide by zero."""
 
-    saves = (0,)
+    saved_inputs = (0,)
 
     def forward(self, a, axis, keepdims):
         self.saved = (a,)

@@ -62,7 +62,7 @@ def erf_array(xp, a):
 class Erf(Function):
     """erf(a); d/da = 2/sqrt(pi) exp(-a^2)."""
 
-    saves = (0,)
+    saved_inputs = (0,)
 
     def forward(self, a):
         self.saved = (a,)

@@ -47,10 +47,10 @@ class RNNCellOp(Function):
 
     x (B, I), h (B, H), W_ih (H, I), W_hh (H, H)[, b_ih (H,), b_hh (H,)] -> h' (B, H)."""
 
-    saves = (0, 1, 2, 3)
+    saved_inputs = (0, 1, 2, 3)
     saves_outputs = True  # the kernel's backward reads h'
 
-    def uses_saved(self, i):  # x and h for the weights' gradients, the weights for theirs
+    def uses_saved_input(self, i):  # x and h for the weights' gradients, the weights for theirs
         return self.needs((2, 3, 0, 1)[i])
 
     def forward(self, x, h, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
@@ -74,10 +74,10 @@ class LSTMCellOp(Function):
     x (B, I), h (B, H), c (B, H), W_ih (4H, I), W_hh (4H, H)[, b_ih (4H,), b_hh (4H,)]
     -> (h' (B, H), c' (B, H))."""
 
-    saves = (0, 1, 2, 3, 4)
+    saved_inputs = (0, 1, 2, 3, 4)
     saves_outputs = True  # the kernel's backward reads h'
 
-    def uses_saved(self, i):  # as RNNCellOp's, and c, which the cell's backward reads
+    def uses_saved_input(self, i):  # as RNNCellOp's, and c, which the cell's backward reads
         return i == 2 or self.needs((3, 4, None, 0, 1)[i])
 
     def forward(self, x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
@@ -99,9 +99,9 @@ class GRUCellOp(Function):
 
     x (B, I), h (B, H), W_ih (3H, I), W_hh (3H, H)[, b_ih (3H,), b_hh (3H,)] -> h' (B, H)."""
 
-    saves = (0, 1, 2, 3)
+    saved_inputs = (0, 1, 2, 3)
 
-    def uses_saved(self, i):  # as RNNCellOp's, and h, which the cell's backward reads
+    def uses_saved_input(self, i):  # as RNNCellOp's, and h, which the cell's backward reads
         return i == 1 or self.needs((2, None, 0, 1)[i])
 
     def forward(self, x, h, w_ih, w_hh, b_ih=None, b_hh=None):
@@ -145,10 +145,10 @@ class ConvLSTMCellOp(Function):
     hg (B, 4h, H, W): the state's, or absent (zero state); c (B, h, H, W) or
     absent (zero). -> (h' (B, h, H, W), c' (B, h, H, W))."""
 
-    saves = (-1,)  # c, which the cell's backward reads
+    saved_inputs = (-1,)  # c, which the cell's backward reads
     saves_outputs = True  # and h', which it reads too
 
-    def uses_saved(self, i):
+    def uses_saved_input(self, i):
         return self.has[1]
 
     def forward(self, xg, *rest, has_h, has_c):

@@ -22,6 +22,7 @@ from . import (  # noqa: F401
     utils,
     viz,  # noqa: F401  (drawing; imports graphviz only when drawing)
 )
+from ._tensor import Tensor
 from .autograd import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .backend import (
     default_device,
@@ -78,7 +79,6 @@ from .ops.extra.factories import (
 )
 from .random import Generator
 from .serialization import CheckpointError, load, save
-from .tensor import Tensor
 
 pi = _math.pi
 e = _math.e

@@ -18,9 +18,9 @@ import numbers
 import numpy as np
 
 from . import ops
+from ._tensor import Tensor, as_dtype, check_fill
 from .autograd import is_grad_enabled
 from .backend import get_backend, host_rng
-from .tensor import Tensor, as_dtype, check_fill
 from .utils.data.dataset import TensorDataset, as_tensor
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._tensor import Tensor, _draw, _size
 from .backend import get_backend
 from .dtypes import _default_float, as_dtype, bool_, check_fill, float16, float32, get_default_dtype, int64
-from .tensor import Tensor, _draw, _size
 
 
 def tensor(data, dtype=None, requires_grad=False, device=None) -> Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import autograd
-from .tensor import Tensor
+from ._tensor import Tensor
 
 
 class GradcheckError(AssertionError):

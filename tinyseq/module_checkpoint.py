@@ -149,8 +149,8 @@ def _argument_names(cls, args):
 
 
 def _encode_arg(value, path, arrays, encode, cls, name):
+    from ._tensor import Tensor
     from .nn.module import Module
-    from .tensor import Tensor
 
     if isinstance(value, Module):
         return encode_module(value, path, arrays, encode, with_state=False)
@@ -192,6 +192,7 @@ _MOVED = {
     "tinyseq.nn.rnn_layers.": "tinyseq.nn.recurrent.stack.",
     "tinyseq.nn.rnn_cells.": "tinyseq.nn.recurrent.cells.",
     "tinyseq.nn.conv_recurrent.": "tinyseq.nn.recurrent.conv.",
+    "tinyseq.tensor.": "tinyseq._tensor.",
 }
 
 

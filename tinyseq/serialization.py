@@ -28,6 +28,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ._tensor import Tensor
 from .module_checkpoint import (  # noqa: F401  (ts.serialization.safe_globals, as PyTorch)
     CheckpointError,
     add_safe_globals,
@@ -37,7 +38,6 @@ from .module_checkpoint import (  # noqa: F401  (ts.serialization.safe_globals, 
     get_safe_globals,
     safe_globals,
 )
-from .tensor import Tensor
 
 _STRUCTURE = "structure.json"
 _FORMAT = "tinyseq-checkpoint"

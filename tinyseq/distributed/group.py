@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 import sys
 
+from .._tensor import Tensor
 from ..backend import canonical, default_device, set_default_device
-from ..tensor import Tensor
 from .mpi import OPS, MpiComm, import_mpi
 
 BACKENDS = ("mpi", "nccl")

@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from ..tensor import Tensor
+from .._tensor import Tensor
 from . import group as _group
 
 

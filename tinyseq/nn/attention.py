@@ -14,9 +14,9 @@ import math
 import numpy as np
 
 from .. import ops
+from .._tensor import Tensor
 from ..autograd import OpError
 from ..factories import empty, zeros
-from ..tensor import Tensor
 from . import init
 from .dropout import dropout
 from .linear import Linear, linear

@@ -6,8 +6,8 @@ import warnings
 
 import numpy as np
 
+from .._tensor import Tensor
 from ..autograd import OpError
-from ..tensor import Tensor
 from .module import Module
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from .._tensor import Tensor
 from ..autograd import no_grad
 from ..factories import empty
-from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .linear import _size

@@ -5,8 +5,8 @@ other. A sequence length of 0 is refused, as PyTorch refuses it."""
 
 from __future__ import annotations
 
+from .._tensor import Tensor
 from ..autograd import OpError, is_grad_enabled
-from ..tensor import Tensor
 
 
 def _zeros_like_graph(shapes, x, sources):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
+from .._tensor import Tensor
 from ..autograd import OpError
 from ..ops import log_softmax, pad, relu, sigmoid, softmax, tanh  # noqa: F401  (re-exported)
 from ..ops.extra.conv import conv1d, conv2d  # noqa: F401  (re-exported)
@@ -12,7 +13,6 @@ from ..ops.extra.embedding import embedding  # noqa: F401  (re-exported)
 from ..ops.extra.normalization import layer_norm  # noqa: F401  (re-exported)
 from ..ops.extra.pooling import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d  # noqa: F401  (re-exported)
 from ..ops.fused.xent import SoftmaxCrossEntropy
-from ..tensor import Tensor
 from .dropout import dropout, dropout1d, dropout2d  # noqa: F401  (re-exported)
 from .linear import linear  # noqa: F401  (re-exported)
 

@@ -9,9 +9,9 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from .._tensor import Tensor, _HookHandle, as_dtype, parse_to_args
 from ..autograd import scope
 from ..backend import get_backend
-from ..tensor import Tensor, _HookHandle, as_dtype, parse_to_args
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 

@@ -25,7 +25,7 @@ Beyond it:
 Every registered op is also ``tinyseq.ops.<name>``.
 """
 
-from ..tensor import Tensor
+from .._tensor import Tensor
 from . import extra, registry  # noqa: F401  (extra declares its ops on import)
 
 registry.install(globals(), None, Tensor)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._tensor import Tensor
 from ..autograd import OpError
 from ..dtypes import promote_types, result_type
-from ..tensor import Tensor
 from .convert import cast
 
 _scalar_cache: dict = {}

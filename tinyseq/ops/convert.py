@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from .._tensor import Tensor, parse_to_args
 from ..autograd import Function
 from ..backend import get_backend
 from ..dtypes import as_dtype, check_cast
-from ..tensor import Tensor, parse_to_args
 
 
 class Clone(Function):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._tensor import Tensor
 from ..autograd import Function, OpError
 from ..dtypes import get_default_dtype
-from ..tensor import Tensor
 from .args import pair
 from .convert import cast
 

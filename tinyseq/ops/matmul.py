@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from .._tensor import Tensor
 from ..autograd import Function, OpError
-from ..tensor import Tensor
 from .args import pair
 
 

@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
+from .._tensor import Tensor
 from ..autograd import Function, OpError
-from ..tensor import Tensor
 from .args import axes_of
 from .convert import cast, clone
 from .elementwise import exp

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
+from .._tensor import Tensor, _size, normalize_index
 from ..autograd import Function, OpError, _share_version
-from ..tensor import Tensor, _size, normalize_index
 from .args import as_tensors, axes_of
 from .convert import clone
 

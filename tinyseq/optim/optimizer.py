@@ -12,8 +12,8 @@ import copy
 
 import numpy as np
 
+from .._tensor import Tensor
 from ..autograd import enable_grad
-from ..tensor import Tensor
 
 
 class Optimizer:

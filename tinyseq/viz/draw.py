@@ -151,7 +151,7 @@ def _check_args(detail, max_steps, direction, rankdir):
 
 def _leaf_names(leaves: dict, params) -> dict:
     """id(leaf) -> label name: ``params`` first, then a Parameter's qualified name."""
-    from ..tensor import Tensor
+    from .._tensor import Tensor
 
     given = {}
     if params is not None:

@@ -85,7 +85,7 @@ def flow_norms(graph: Graph, grad=None, who: str = "viz.gradient_norms") -> tupl
 
 
 def _seeds(roots, grad, who):
-    from ..tensor import Tensor
+    from .._tensor import Tensor
 
     if grad is None:
         return [r.xp.ones(r._data.shape, dtype=r._data.dtype) for r in roots]
@@ -174,7 +174,7 @@ def plot_gradient_flow(source, *, ax=None, title="Gradient flow through time", g
 
 def _series(source, grad) -> list:
     """[(label, norms)] from any of the forms plot_gradient_flow accepts."""
-    from ..tensor import Tensor
+    from .._tensor import Tensor
 
     def lanes(obj):
         if isinstance(obj, (Tensor, list, tuple)):

@@ -35,7 +35,7 @@ def step(t):
 
 def as_roots(root, who: str) -> list:
     """A tensor or a sequence of tensors -> a list of tensors."""
-    from ..tensor import Tensor
+    from .._tensor import Tensor
 
     roots = [root] if isinstance(root, Tensor) else list(root) if isinstance(root, (list, tuple)) else None
     if not roots or not all(isinstance(r, Tensor) for r in roots):

@@ -35,9 +35,9 @@ import weakref
 
 import numpy as np
 
+from ..._tensor import Tensor
 from ...autograd import is_grad_enabled
 from ...distributed import group as _group
-from ...tensor import Tensor
 from ..module import Module
 
 _FIRST_BUCKET_BYTES = 1 << 20

@@ -26,10 +26,10 @@ import itertools
 import math
 
 from ... import ops
+from ..._tensor import Tensor
 from ...autograd import OpError, scope
 from ...factories import empty, zeros
 from ...ops.fused.cells import ConvLSTMCellOp, GRUCellOp, LSTMCellOp, RNNCellOp
-from ...tensor import Tensor
 from .. import init
 from ..module import Module, Parameter
 from . import checks

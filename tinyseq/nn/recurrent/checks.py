@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import warnings
 
+from ..._tensor import Tensor
 from ...autograd import OpError
-from ...tensor import Tensor
 
 
 def positive(owner, what, value, minimum=1, word="integer"):

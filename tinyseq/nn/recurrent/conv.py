@@ -18,8 +18,8 @@ halves train the one weight.
 from __future__ import annotations
 
 from ... import ops
+from ..._tensor import Tensor
 from ...autograd import OpError
-from ...tensor import Tensor
 from .. import empty_batch
 from . import checks
 from .cells import channel_vector, conv_lstm_step, conv_params

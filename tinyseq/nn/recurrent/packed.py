@@ -22,10 +22,10 @@ from typing import NamedTuple
 import numpy as np
 
 from ... import ops
+from ..._tensor import Tensor
 from ...backend import get_backend
 from ...data import pad_sequences
 from ...dtypes import check_fill
-from ...tensor import Tensor
 
 __all__ = ["PackedSequence", "pack_padded_sequence", "pad_packed_sequence", "pad_sequence", "pack_sequence"]
 

@@ -32,9 +32,9 @@ them (see Workspace).
 
 from __future__ import annotations
 
+from ..._tensor import Tensor
 from ...autograd import Function, Terms, check_versions, dense, is_anomaly_enabled, scope
 from ...ops.fused.kernels import cell_kernels
-from ...tensor import Tensor
 
 
 class Workspace:

@@ -32,9 +32,9 @@ from __future__ import annotations
 import numpy as np
 
 from ... import ops
+from ..._tensor import Tensor
 from ...autograd import OpError, scope
 from ...ops.shape import Stack
-from ...tensor import Tensor
 from .. import empty_batch
 from .. import functional as F
 from ..module import Module

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
+from ..._tensor import Tensor
 from ...factories import tensor
-from ...tensor import Tensor
 
 
 def _grads(parameters) -> list:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._tensor import Tensor
 from ...autograd import OpError
-from ...tensor import Tensor
 
 
 def one_dim(x, dim, name):

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import string
 
+from ..._tensor import Tensor
 from ...autograd import Function, OpError
-from ...tensor import Tensor
 from ..args import as_tensors
 
 _LETTERS = set(string.ascii_letters)

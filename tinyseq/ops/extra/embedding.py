@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._tensor import Tensor
 from ...autograd import Function, OpError
-from ...tensor import Tensor
 
 
 class Embedding(Function):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._tensor import Tensor
 from ...backend import get_backend
 from ...dtypes import int64
 from ...factories import _factory, full, ones, rand, randn, zeros
-from ...tensor import Tensor
 
 
 def from_numpy(array) -> Tensor:

@@ -8,9 +8,9 @@ import math
 
 import numpy as np
 
+from ..._tensor import Tensor
 from ...autograd import Function, OpError
 from ...dtypes import check_fill, get_default_dtype
-from ...tensor import Tensor
 from ..args import const, pair
 from ..convert import cast
 from ..elementwise import _binary, _unary, div, where

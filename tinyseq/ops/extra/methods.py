@@ -4,9 +4,9 @@ a method-only line of the op registry (ops/extra/__init__.py); none records a ne
 
 from __future__ import annotations
 
+from ..._tensor import Tensor, _draw, _size
 from ...backend import get_backend
 from ...dtypes import as_dtype, check_fill
-from ...tensor import Tensor, _draw, _size
 
 _TYPE_NAMES = {
     "float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",

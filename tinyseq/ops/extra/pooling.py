@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
+from ..._tensor import Tensor
 from ...autograd import OpError
-from ...tensor import Tensor
 from .args import ntuple, positive_int
 from .pad import pad
 from .reduce import max as _max

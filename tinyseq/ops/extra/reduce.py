@@ -9,8 +9,8 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..._tensor import Tensor
 from ...autograd import Function, OpError
-from ...tensor import Tensor
 from ..args import axes_of
 from ..convert import cast, clone
 from ..reduce import Amax, Amin, _expand_back, amax, mean, sum

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...tensor import Tensor
+from ..._tensor import Tensor
 
 
 def multinomial(input, num_samples, replacement=False) -> Tensor:

@@ -8,8 +8,8 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..._tensor import Tensor
 from ...autograd import Function, OpError
-from ...tensor import Tensor
 from .args import index_array, one_dim
 
 _Sorted = namedtuple("sort", ["values", "indices"])

@@ -10,8 +10,8 @@ import warnings
 
 import numpy as np
 
+from ..._tensor import Tensor
 from ...backend import host_rng
-from ...tensor import Tensor
 
 
 def as_tensor(x, name: str) -> Tensor:

@@ -10,8 +10,8 @@ import numbers
 
 import numpy as np
 
+from ..._tensor import Tensor
 from ...backend import host_rng
-from ...tensor import Tensor
 
 
 def _rng(generator):

@@ -4,7 +4,10 @@ node that made it).
 The ops (``+``, ``@``, ``reshape``, ``sum``, ``to``, ...) are not written here:
 ``tinyseq.ops`` attaches each one that its registry marks as a Tensor method, so an
 op is declared in one place only. This module holds the state, autograd's entry
-points, conversions and the in-place updates (never recorded in the graph)."""
+points, conversions and the in-place updates (never recorded in the graph).
+
+The module is ``_tensor``, as PyTorch's ``torch._tensor``, so that ``ts.tensor`` (the
+factory) does not hide it."""
 
 from __future__ import annotations
 

@@ -13,8 +13,25 @@ from .module import Module
 
 def dropout(input, p=0.5, training=True):
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p), in training."""
+    return _drop(input, p, training, "dropout", input.shape)
+
+
+def _feature_dropout(input, p, training, name):
+    """Zero whole channels: one draw per (sample, channel) of an (N, C, *) input."""
+    _check_p(p, name)
+    if input.ndim < 2:
+        raise OpError(f"{name}: needs an input of shape (N, C, *), got {input.shape}")
+    return _drop(input, p, training, name, input.shape[:2] + (1,) * (input.ndim - 2))
+
+
+def _check_p(p, name):
     if not 0 <= p <= 1:
-        raise ValueError(f"dropout: probability must be in [0, 1], got {p}")
+        raise ValueError(f"{name}: probability must be in [0, 1], got {p}")
+
+
+def _drop(input, p, training, name, shape):
+    """input times a mask of ``shape`` (broadcast over input): 0 with probability p, else 1/(1-p)."""
+    _check_p(p, name)
     if not training or p == 0:
         return input
     if p == 1:
@@ -22,28 +39,10 @@ def dropout(input, p=0.5, training=True):
     be = input._backend
     # generators draw float32 or float64 only; the mask's precision does not matter
     draw = input.dtype if input.dtype.itemsize >= 4 else np.float32
-    keep = be.rng.random(input.shape, dtype=draw) >= p
+    keep = be.rng.random(shape, dtype=draw) >= p
     mask = keep.astype(input.dtype)
     mask *= input.dtype.type(1 / (1 - p))  # in place: one array fewer per call
     return input * Tensor._make(mask, be)
-
-
-def _feature_dropout(input, p, training, name):
-    """Zero whole channels: one draw per (sample, channel) of an (N, C, *) input."""
-    if not 0 <= p <= 1:
-        raise ValueError(f"{name}: probability must be in [0, 1], got {p}")
-    if input.ndim < 2:
-        raise OpError(f"{name}: needs an input of shape (N, C, *), got {input.shape}")
-    if not training or p == 0:
-        return input
-    if p == 1:
-        return input * 0.0
-    be = input._backend
-    draw = input.dtype if input.dtype.itemsize >= 4 else np.float32
-    shape = input.shape[:2] + (1,) * (input.ndim - 2)
-    keep = be.rng.random(shape, dtype=draw) >= p
-    mask = Tensor._make(keep.astype(input.dtype) * input.dtype.type(1 / (1 - p)), be)
-    return input * mask
 
 
 def dropout1d(input, p=0.5, training=True, inplace=False):

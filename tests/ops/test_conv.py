@@ -106,13 +106,13 @@ def test_chunked_equals_unchunked(monkeypatch, kw, per_chunk, device):
 
     whole = run()
     # 5 images in chunks of per_chunk: the last chunk is partial for 2 and 3
-    monkeypatch.setattr(conv_ops._Geometry, "chunk", lambda self, itemsize, budget: per_chunk)
+    monkeypatch.setattr(conv_ops._ConvGeometry, "chunk", lambda self, itemsize, budget: per_chunk)
     for a, c in zip(whole, run()):
         np.testing.assert_allclose(a, c, rtol=1e-13, atol=1e-12)
 
 
 def test_chunk_size_follows_the_byte_budget(monkeypatch):
-    geo = conv_ops._Geometry((10, 3, 6, 7), (4, 3, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    geo = conv_ops._ConvGeometry((10, 3, 6, 7), (4, 3, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
     per_image = geo.K * geo.L * 8
     assert geo.chunk(8, 3 * per_image) == 3
     assert geo.chunk(8, 1) == 1 and geo.chunk(8, 100 * per_image) == 10

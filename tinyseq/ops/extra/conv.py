@@ -36,7 +36,7 @@ def _budget(backend):
     return CHUNK_BYTES if backend.name == "cpu" else DEVICE_CHUNK_BYTES
 
 
-class _Geometry:
+class _ConvGeometry:
     """Sizes of one convolution: input (N, C, H, W), weight (O, C/groups, kh, kw)."""
 
     def __init__(self, x_shape, w_shape, stride, padding, dilation, groups):
@@ -108,7 +108,7 @@ class Conv2d(Function):
     def forward(self, x, w, *b, stride, padding, dilation, groups):
         xp = self.xp
         _check(x, w, b, groups)
-        geo = _Geometry(x.shape, w.shape, stride, padding, dilation, groups)
+        geo = _ConvGeometry(x.shape, w.shape, stride, padding, dilation, groups)
         if geo.Ho <= 0 or geo.Wo <= 0:
             raise OpError(
                 f"conv2d: input {tuple(x.shape)} padded to ({geo.H + padding[0][0] + padding[0][1]}, "

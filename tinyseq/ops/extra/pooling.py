@@ -20,7 +20,7 @@ from .pad import pad
 from .reduce import max as _max
 
 
-class _Geometry:
+class _PoolWindows:
     """Output sizes, paddings and per-dim window indices of one pooling call."""
 
     def __init__(self, op, spatial, kernel, stride, padding, dilation, ceil_mode):
@@ -85,7 +85,7 @@ def _batched(x, n, op):
 def _max_pool(x, n, kernel_size, stride, padding, dilation, ceil_mode, return_indices, op):
     x, unbatched = _batched(x, n, op)
     spatial = x.shape[2:]
-    geo = _Geometry(op, spatial, kernel_size, stride, padding, dilation, ceil_mode)
+    geo = _PoolWindows(op, spatial, kernel_size, stride, padding, dilation, ceil_mode)
     values, local = _max(geo.windows(x, float("-inf")), dim=-1)
     if unbatched:
         values = values.squeeze(0)
@@ -108,7 +108,7 @@ def _max_pool(x, n, kernel_size, stride, padding, dilation, ceil_mode, return_in
 def _avg_pool(x, n, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, op):
     x, unbatched = _batched(x, n, op)
     spatial = x.shape[2:]
-    geo = _Geometry(op, spatial, kernel_size, stride, padding, 1, ceil_mode)
+    geo = _PoolWindows(op, spatial, kernel_size, stride, padding, 1, ceil_mode)
     sums = geo.windows(x, 0.0).sum(dim=-1)
     if divisor_override is not None:
         out = sums / float(positive_int(divisor_override, "divisor_override", op))

@@ -404,7 +404,7 @@ class Terms(list):
 
 
 def dense(g):
-    """A gradient as an array: one kept as a sum of terms (see ops.fused.StepTerms) is evaluated."""
+    """A gradient as an array: one kept as a sum of terms (see nn.recurrent.sequence.StepTerms) is evaluated."""
     return g.dense() if hasattr(g, "dense") else g
 
 

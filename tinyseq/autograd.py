@@ -295,16 +295,16 @@ class Function:
             fn.out_versions = [t._version_counter() for t in res] if multi else [res._version_counter()]
         return res
 
-    def record(self, parents, generation, out_meta, tags=()) -> None:
+    def record(self, parents, generation, out_meta, tags) -> None:
         """Make this op, whose forward has already run, a graph node by hand: what
         ``apply`` does, for a caller that knows the parents without looking at
-        tensors (the recurrent layers' time loop). ``tags`` extend the current
-        scope, as ``scope(**tags)`` around ``apply`` would."""
+        tensors (the recurrent layers' time loop). ``tags``: its whole scope, the
+        current one and its own, as ``scope(**own)`` around ``apply`` would give."""
         self.parents = parents
         self.generation = generation
         self.out_meta = out_meta
         self.seq = next(_creation)
-        self.scope = _local.state.scope[-1] + tags
+        self.scope = tags
 
     @property
     def xp(self):
@@ -569,18 +569,16 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
             if slot is None:
                 slot = pending[parent] = [None] * len(parent.out_meta)
                 push(heap, (-parent.generation, -parent.seq, parent))
+            so_far = slot[idx]
+            if so_far is None:
                 slot[idx] = g
-            elif slot[idx] is None:
+            elif not fresh:
+                slot[idx] = so_far + g
+            elif so_far.__class__ is g.__class__ and isinstance(g, Terms):  # one input's terms: one sum
+                so_far.extend(g)
+            else:  # g is ours to overwrite: sum into it rather than into a new array
+                g += so_far
                 slot[idx] = g
-            elif fresh:  # g is ours to overwrite: sum into it rather than into a new array
-                so_far = slot[idx]
-                if so_far.__class__ is g.__class__ and isinstance(g, Terms):  # one input's terms: one sum
-                    so_far.extend(g)
-                else:
-                    g += so_far
-                    slot[idx] = g
-            else:
-                slot[idx] = slot[idx] + g
         if counts:
             count_down(fn.parents, counts, held)
     if held:

@@ -33,7 +33,7 @@ them (see Workspace).
 from __future__ import annotations
 
 from ..._tensor import Tensor
-from ...autograd import Function, Terms, check_versions, dense, is_anomaly_enabled, scope
+from ...autograd import Function, Terms, check_versions, current_scope, dense, is_anomaly_enabled, scope
 from ...ops.fused.kernels import cell_kernels
 
 
@@ -153,7 +153,7 @@ class RecurrentSequence:
     def __init__(self, kind, reverse=False, bias=True, proj=False, masks=None, nonlinearity="tanh"):
         self.kind, self.reverse, self.bias, self.proj = kind, reverse, bias, proj
         self.masks, self.nonlinearity = masks, nonlinearity
-        self.plain = masks is None and not proj  # LSTMStep's short path: no masks, no projection
+        self.plain = masks is None and not proj  # RNN and LSTM steps' short path: no masks, no projection
         self.dg = self.dgh = self.dhp = self.hf = self.cs = self.tcs = self.gh = None
         # the sums a step sends terms to, besides gx: the shared inputs it reads, in its input order
         self.shared = ("w_hh",) + (("b_hh",) if kind == "gru" and bias else ()) + (("w_hr",) if proj else ())
@@ -205,25 +205,44 @@ class RecurrentSequence:
         if self.proj:
             self.dhp = workspace.take(xp, (self.T,) + self.hs.shape[1:], dtype)
         first = len(step.parents) - len(self.shared)
-        self.gx_terms = TERMS["gx"] if step.needs(0) else None
-        self.wants = tuple(TERMS[w] if step.needs(first + i) else None for i, w in enumerate(self.shared))
+        want = [(0, "gx")] + [(first + i, w) for i, w in enumerate(self.shared)]
+        self.gx_make, *self.shared_make = [(TERMS[w], self.term_shapes[w]) if step.needs(i) else None for i, w in want]
+        self.plain_make = (*(self.gx_make or (None, None)), *(self.shared_make[0] or (None, None)))
         self.waiting = self.consumers
 
     def terms_at(self, t):
         """Step t's gradients for gx and for the shared inputs (a tuple), as one-step StepTerms.
         (Made when the step's backward runs: nothing that lives on may hold them, or the
         sequence and its terms would hold each other.)"""
-        gx = self.gx_terms
+        gx = self.gx_make
         if gx is not None:
-            gx = gx((t,))
-            gx.seq, gx.shape = self, self.term_shapes["gx"]
+            cls, shape = gx
+            gx = cls((t,))
+            gx.seq = self
+            gx.shape = shape
         shared = []
-        for cls in self.wants:
-            if cls is not None:
-                cls = cls((t,))
-                cls.seq, cls.shape = self, self.term_shapes[cls.what]
-            shared.append(cls)
+        for made in self.shared_make:
+            if made is not None:
+                cls, shape = made
+                made = cls((t,))
+                made.seq = self
+                made.shape = shape
+            shared.append(made)
         return gx, tuple(shared)
+
+    def plain_terms(self, t):
+        """terms_at for the steps' short path, whose only shared input is W_hh: (gx term,
+        W_hh term), either None when not wanted. (Without terms_at's loops: this runs per step.)"""
+        G, g_shape, W, w_shape = self.plain_make
+        if G is not None:
+            G = G((t,))
+            G.seq = self
+            G.shape = g_shape
+        if W is not None:
+            W = W((t,))
+            W.seq = self
+            W.shape = w_shape
+        return G, W
 
     def sum_terms(self, what, ts):
         """Evaluate the sum of the steps ``ts``' terms of ``what`` (see StepTerms)."""
@@ -236,16 +255,17 @@ class RecurrentSequence:
             out = xp.zeros_like(self.dg)
             out[steps] = self.dg[steps]
             return out
+        # (xp.dot: for 2-D arrays it is matmul, without its slow path for a single row (T*B = 1))
         pick = (lambda a: a) if full else (lambda a: a[steps])
         if what == "w_hh":  # dW_hh = sum_t dgates_t^T h_{t-1} = DG^T H_prev: one GEMM
             dg = pick(self.dg if self.dgh is None else self.dgh)
             h = pick(self.h_prev_all())
-            return dg.reshape(-1, dg.shape[-1]).T @ h.reshape(-1, h.shape[-1])
+            return xp.dot(dg.reshape(-1, dg.shape[-1]).T, h.reshape(-1, h.shape[-1]))
         if what == "b_hh":  # column sums as a matrix-vector product: several times faster than sum(0)
             dg = pick(self.dgh).reshape(-1, self.dgh.shape[-1])
-            return xp.ones(dg.shape[0], dtype=dg.dtype) @ dg
+            return xp.dot(xp.ones(dg.shape[0], dtype=dg.dtype), dg)
         dhp, hf = pick(self.dhp), pick(self.hf)  # "w_hr": sum_t dh_t^T hf_t
-        return dhp.reshape(-1, dhp.shape[-1]).T @ hf.reshape(-1, hf.shape[-1])
+        return xp.dot(dhp.reshape(-1, dhp.shape[-1]).T, hf.reshape(-1, hf.shape[-1]))
 
     def consumed(self):
         """A consumer has summed its terms; after the last, the gradient buffers go back."""
@@ -301,15 +321,15 @@ class InputProjection(_SumsTerms):
 
     def backward(self, g):
         seq, x2, w_ih = self.saved
-        need = self.needs
+        need, dot = self.needs, self.xp.dot  # dot: see RecurrentSequence.sum_terms
         dg = dense(g).reshape(x2.shape[0], -1)
         grads = [
-            (dg @ w_ih).reshape(seq.T, seq.B, -1) if need(0) else None,
-            dg.T @ x2 if need(1) else None,
+            dot(dg, w_ih).reshape(seq.T, seq.B, -1) if need(0) else None,
+            dot(dg.T, x2) if need(1) else None,
         ]
         if len(self.parents) > 2:
             ones = self.xp.ones(dg.shape[0], dtype=dg.dtype)
-            db = ones @ dg if any(need(i) for i in range(2, len(self.parents))) else None
+            db = dot(ones, dg) if any(need(i) for i in range(2, len(self.parents))) else None
             grads.append(db if need(2) else None)
             if len(self.parents) > 3:  # both biases sit in one sum: the same gradient, as two arrays
                 grads.append((db.copy() if need(2) else db) if need(3) else None)
@@ -377,16 +397,19 @@ class _Step(Function):
         gx: InputProjection's output; h, c: the initial states (c None but for
         an LSTM); weights: the SharedWeight outputs, in ``seq.shared`` order;
         cell, ids: the name and the id counter of the ``cell`` scope tag.
-        Returns (the step outputs h_t in time order, the last h, the last c).
+        Returns (RecurrentOutput's (T, B, P) stack of the step outputs, the last h,
+        the last c).
 
         Each step is one node tagged (t=t, cell=(cell, id)), as ``with scope(...):
         cls.apply(...)`` would make it. The first step does go through ``apply``
         (device checks, grad mode, the parents of h_0 and c_0); the others record
         their node directly, since only the state parents change from step to
-        step: ``apply`` and ``scope`` would cost about a tenth of a batch-1 LSTM's time."""
+        step: ``apply`` and ``scope`` would cost about a tenth of a batch-1 LSTM's
+        time. For the same reason the steps' outputs get no Tensor of their own
+        (only the last one, returned): RecurrentOutput lists them as its parents."""
         be = gx._backend
         lstm = c is not None
-        outs = [None] * seq.T
+        outs = [None] * seq.T  # step t's output: a tensor, or (node, 0) once the steps record themselves
         order = range(seq.T - 1, -1, -1) if seq.reverse else range(seq.T)
         prev = None  # the last node, once the steps record themselves
         for t in order:
@@ -399,30 +422,34 @@ class _Step(Function):
                 outs[t] = h
                 if h._ctx is not None and not is_anomaly_enabled():  # else no graph, or checked step by step
                     prev = h._ctx
+                    outs[t] = (prev, 0)
                     gx_parent, w_parents = prev.parents[0], prev.parents[3 if lstm else 2 :]
                     gxa, w = gx._data, [p._data for p in weights]
                     meta = prev.out_meta  # every step's outputs have the first one's shapes
-                    plain = lstm and seq.plain
+                    plain = seq.plain and cls is not GRUStep
                     h, c = h._data, c._data if lstm else None
+                    base = current_scope()
                 continue
             fn = cls()
             fn.backend = be
-            fn.t = t
-            tags = (("t", t), ("cell", (cell, next(ids))))
-            if plain:
-                h, c = fn._plain(h, c, seq, t)
-                fn.record([gx_parent, (prev, 0), (prev, 1), *w_parents], prev.generation + 1, meta, tags)
-            elif lstm:
-                h, c = fn.forward(gxa, h, c, *w, seq=seq, t=t)
+            tags = base + (("t", t), ("cell", (cell, next(ids))))
+            if lstm:
+                h, c = fn._plain(h, c, seq, t) if plain else fn.forward(gxa, h, c, *w, seq=seq, t=t)
                 fn.record([gx_parent, (prev, 0), (prev, 1), *w_parents], prev.generation + 1, meta, tags)
             else:
-                h = fn.forward(gxa, h, *w, seq=seq, t=t)
+                h = fn._plain(h, seq, t) if plain else fn.forward(gxa, h, *w, seq=seq, t=t)
                 fn.record([gx_parent, (prev, 0), *w_parents], prev.generation + 1, meta, tags)
-            outs[t] = Tensor._make(h, be, fn, 0)
+            outs[t] = (fn, 0)
             prev = fn
-        if prev is not None and lstm:  # c is an array since the first step: its tensor
+        if prev is None:  # the steps made tensors
+            return RecurrentOutput.apply(*outs, seq=seq), outs[order[-1]], c
+        if lstm:  # h and c are arrays since the first step: their tensors
             c = Tensor._make(c, be, prev, 1)
-        return outs, outs[order[-1]], c
+        stacked = RecurrentOutput()
+        stacked.backend = be
+        y = stacked.forward(seq=seq)
+        stacked.record(outs, prev.generation + 1, ((y.shape, y.dtype),), base)
+        return Tensor._make(y, be, stacked, 0), Tensor._make(h, be, prev, 0), c
 
     def _begin(self, seq, t, h_prev):
         """Forward's start: (the slot of seq.hs that step t writes, its row mask or None)."""
@@ -489,13 +516,21 @@ class RNNStep(_Step):
         self.saved = (seq, t, ks, m)
         return h
 
+    def _plain(self, h_prev, seq, t):
+        """Forward of any step but the first, without masks (unroll calls it directly)."""
+        self.t = t
+        h, ks = seq.cell_forward(seq.xp, seq.gx[t], seq.nonlinearity, out=seq.hs[t + seq.ahead],
+                                 rec=seq.xp.dot(h_prev, seq.w_hh_t, out=seq.scratch))  # fmt: skip
+        self.saved = (seq, t, ks, None)
+        return h
+
     def backward(self, dh):
         seq, t, ks, m = self.saved
         if m is None and seq.dg is not None:  # as below, without masks: the common case
             xp = seq.xp
             d = seq.cell_backward(xp, ks, dh, seq.nonlinearity, out=seq.dg[t])
-            gx, shared = seq.terms_at(t)
-            return (gx, xp.dot(d, seq.w_hh) if self.parents[1][0] is not None else None) + shared
+            gx, w_hh = seq.plain_terms(t)
+            return gx, xp.dot(d, seq.w_hh) if self.parents[1][0] is not None else None, w_hh
         seq, t, ks, m, dh, carry = self._unpack(dh)
         d = seq.cell_backward(seq.xp, ks, dh, seq.nonlinearity, out=seq.dg[t])
         gx, shared = seq.terms_at(t)
@@ -552,8 +587,8 @@ class LSTMStep(_Step):
             d, dc_prev = seq.cell_backward(xp, ks, dh, dc, out=seq.dg[t])
             parents = self.parents
             dh_prev = xp.dot(d, seq.w_hh) if parents[1][0] is not None else None
-            gx, shared = seq.terms_at(t)
-            return (gx, dh_prev, dc_prev if parents[2][0] is not None else None) + shared
+            gx, w_hh = seq.plain_terms(t)
+            return gx, dh_prev, dc_prev if parents[2][0] is not None else None, w_hh
         seq, t, ks, m, dh, carry = self._unpack(dh)
         xp = seq.xp
         c_carry = None

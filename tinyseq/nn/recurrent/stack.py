@@ -41,7 +41,7 @@ from ..module import Module
 from . import checks, packed
 from .cells import GATES, cell_ids, new_parameter, uniform_init
 from .equations import gru_cell, lstm_cell, rnn_cell
-from .sequence import GRUStep, InputProjection, LSTMStep, RecurrentOutput, RecurrentSequence, RNNStep, SharedWeight
+from .sequence import GRUStep, InputProjection, LSTMStep, RecurrentSequence, RNNStep, SharedWeight
 
 __all__ = ["RNN", "LSTM", "GRU"]
 
@@ -155,7 +155,10 @@ class _RecurrentLayer(_Stack):
         return 2 if self.bidirectional else 1
 
     def _weights(self, k, d):
-        return [getattr(self, n) for n in self._names[k, d]]
+        # read the parameter store directly (getattr through Module costs ~0.5 us a name, on
+        # every call); a name moved out of it (a reparametrization) still resolves by getattr
+        params = self._parameters
+        return [params[n] if n in params else getattr(self, n) for n in self._names[k, d]]
 
     @property
     def all_weights(self):
@@ -290,10 +293,9 @@ class _RecurrentLayer(_Stack):
         gx = InputProjection.apply(x, w_ih, *biases, seq=seq)
         named = {"w_hh": w_hh, "b_hh": b_hh, "w_hr": w_hr}
         weights = [SharedWeight.apply(named[what], seq=seq, what=what) for what in seq.shared]
-        seq.consumers = sum(t._ctx is not None for t in (gx, *weights))
+        seq.consumers = [t._ctx is not None for t in (gx, *weights)].count(True)
         # one node per step t, in scope(t=t, cell=(cell name, id)), as _steps tags them
-        outs, h, c = _STEP[self.kind].unroll(gx, h, c, weights, seq, _CELL[self.kind], cell_ids)
-        return RecurrentOutput.apply(*outs, seq=seq), h, c
+        return _STEP[self.kind].unroll(gx, h, c, weights, seq, _CELL[self.kind], cell_ids)
 
     def _direction_composed(self, x, k, d, h, c, masks):
         """One layer direction from primitive ops: the equations, step by step."""

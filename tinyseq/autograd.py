@@ -562,20 +562,21 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
                 else:
                     _accumulate_leaf(parent, g, fresh)
                 continue
-            shape = parent.out_meta[idx][0]
-            if g.shape != shape:
-                g = _reduce_to(g, shape)
             slot = pending.get(parent)
             if slot is None:
                 slot = pending[parent] = [None] * len(parent.out_meta)
                 push(heap, (-parent.generation, -parent.seq, parent))
             so_far = slot[idx]
+            if fresh and so_far.__class__ is g.__class__ and isinstance(g, Terms):
+                so_far.extend(g)  # one input's terms: one sum (of the shape the first one was checked for)
+                continue
+            shape = parent.out_meta[idx][0]
+            if g.shape != shape:
+                g = _reduce_to(g, shape)
             if so_far is None:
                 slot[idx] = g
             elif not fresh:
                 slot[idx] = so_far + g
-            elif so_far.__class__ is g.__class__ and isinstance(g, Terms):  # one input's terms: one sum
-                so_far.extend(g)
             else:  # g is ours to overwrite: sum into it rather than into a new array
                 g += so_far
                 slot[idx] = g

@@ -115,7 +115,7 @@ _SPECS = {
         dh_direct = direct;
         """,
     ),
-    "rnn_tanh_bwd": ("T h, T dh", "T d", "d = (T(1) - h * h) * dh;"),
+    "rnn_tanh_bwd": ("T h, T dh", "T d", "d = dh - dh * h * h;"),
     "rnn_relu_bwd": ("T h, T dh", "T d", "d = dh * (h > T(0) ? T(1) : T(0));"),
     # dlogits = (e / s - onehot) * scale[row], e = exp(x - m), as the CPU computes it
     "xent_bwd": (

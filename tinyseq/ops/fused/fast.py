@@ -220,12 +220,11 @@ def gru_cell_backward(xp, saved, dh, dgx=None, dgh=None):
 
 
 @_jit
-def _tanh_back(h, dh, d, k):
-    one = k[1]
+def _tanh_back(h, dh, d):
     for b in range(h.shape[0]):
         for j in range(h.shape[1]):
-            v = h[b, j]
-            d[b, j] = (one - v * v) * dh[b, j]
+            v, g = h[b, j], dh[b, j]
+            d[b, j] = g - g * v * v  # dh (1 - h^2), rounded as the NumPy kernel does
 
 
 def rnn_cell_forward(xp, pre, nonlinearity, out=None, rec=None):
@@ -242,7 +241,7 @@ def rnn_cell_backward(xp, saved, dh, nonlinearity, out=None):
     if nonlinearity != "tanh":
         return np.multiply(dh, h > 0, out=out)
     d = np.empty_like(h) if out is None else out
-    _tanh_back(h, dh, d, _consts(h.dtype))
+    _tanh_back(h, dh, d)
     return d
 
 

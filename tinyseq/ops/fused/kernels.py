@@ -86,6 +86,9 @@ class _Blocks:
             plus_g[:, 2 * H : 3 * H] = 1  # activations + plus_g: s on i, f, o and 1 + tanh on g
             self.scale, self.shift, self.plus_g = (xp.asarray(a) for a in (scale, 1 - scale, plus_g))
         self.half = xp.asarray(np.full((1, 2 * H), 0.5, dtype=dtype))
+        # 1 as an array of the kernels' dtype: numpy converts a Python scalar operand on every
+        # call, which costs more than the arithmetic at batch 1
+        self.one = xp.asarray(np.ones((), dtype=dtype))
         self.xp, self.dtype, self.temps = xp, dtype, {}
 
     def temp(self, B, width):
@@ -165,10 +168,10 @@ def lstm_cell_backward(xp, saved, dh, dc, out=None):
     xp.multiply(dct, i, d[bg])
     dc_prev = xp.multiply(dct, f, dct)
     # Through the activations: s' = s (1 - s) for i, f, o and t' = (1 + t)(1 - t) for g.
-    tmp = xp.subtract(1, a, k.temp(*a.shape))
+    tmp = xp.subtract(k.one, a, k.temp(*a.shape))
     xp.multiply(d, tmp, d)
     if k.wide:
-        xp.add(a[bg], 1, tmp[bg])
+        xp.add(a[bg], k.one, tmp[bg])
         d[bg] *= tmp[bg]
         d[k.lead] *= a[k.lead]
         d[bo] *= o
@@ -221,13 +224,13 @@ def gru_cell_backward(xp, saved, dh, dgx=None, dgh=None):
     dh_direct = xp.multiply(dh, gx[bz])
     xp.subtract(dh, dh_direct, dn)
     tmp = xp.multiply(n, n)
-    xp.subtract(1, tmp, tmp)
+    xp.subtract(k.one, tmp, tmp)
     xp.multiply(dn, tmp, dn)  # through tanh: now w.r.t. n's pre-activation
     dz = xp.subtract(h_prev, n, dgx[bz])
     xp.multiply(dz, dh, dz)
     xp.multiply(dn, gh[bn], dgx[br])
     drz, rz = dgx[k.lead], gx[k.lead]
-    s = xp.subtract(1, rz)
+    s = xp.subtract(k.one, rz)
     xp.multiply(drz, s, drz)
     xp.multiply(drz, rz, drz)
     dgh[k.lead] = drz
@@ -251,10 +254,10 @@ def rnn_cell_forward(xp, pre, nonlinearity, out=None, rec=None):
 def rnn_cell_backward(xp, saved, dh, nonlinearity, out=None):
     """dh: (B, H) -> dpre (B, H), the gradient w.r.t. the pre-activation."""
     (h,) = saved
-    if nonlinearity == "tanh":
-        d = xp.multiply(h, h, out)
-        xp.subtract(1, d, d)
-        xp.multiply(d, dh, d)
+    if nonlinearity == "tanh":  # dh (1 - h^2) as dh - (dh h) h: no scalar operand (see _Blocks.one)
+        d = xp.multiply(dh, h, out)
+        xp.multiply(d, h, d)
+        xp.subtract(dh, d, d)
         return d
     return xp.multiply(dh, h > 0, out)
 

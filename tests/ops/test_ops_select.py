@@ -69,6 +69,23 @@ def test_selection_matches_torch(call):
     _same(ours, ref, x, px)
 
 
+@pytest.mark.parametrize("descending", [False, True])
+def test_sort_places_nan_as_torch(descending):
+    """NaN ranks above every number (+inf included): last ascending, first descending, ties stable."""
+    torch = pytest.importorskip("torch")
+    a = np.array([[3.0, np.nan, 1.0, np.inf, np.nan, -np.inf, 1.0], [np.nan, 2.0, 2.0, 0.0, -1.0, np.nan, 5.0]])
+    for dim in (0, 1):
+        ours, ref = ts.sort(ts.tensor(a), dim=dim, descending=descending), torch.sort(
+            torch.tensor(a), dim=dim, descending=descending, stable=True
+        )
+        np.testing.assert_array_equal(ours.values.numpy(), ref.values.numpy())
+        np.testing.assert_array_equal(ours.indices.numpy(), ref.indices.numpy())
+    largest = descending
+    ours, ref = ts.topk(ts.tensor(a), 3, largest=largest), torch.topk(torch.tensor(a), 3, largest=largest)
+    np.testing.assert_array_equal(ours.values.numpy(), ref.values.numpy())
+    assert np.isnan(ours.values.numpy()[0, :2]).all() == largest
+
+
 def test_methods_and_gradchecks():
     x = ts.tensor(np.random.default_rng(3).standard_normal((3, 5)), requires_grad=True)
     assert ts.gradcheck(lambda x: x.cumsum(0) * x.flip(1), x)

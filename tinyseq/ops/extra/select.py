@@ -101,13 +101,21 @@ def argsort(x, dim=-1, descending=False):
     if descending:  # negated, so that a stable ascending sort keeps ties in order
         data = -(data.astype(np.int64) if data.dtype.kind in "bu" else data)
     if x.ndim == 0:
-        order = xp.zeros((), dtype=np.int64)
-    else:
-        try:
-            order = xp.argsort(data, axis=d, kind="stable")
-        except (TypeError, NotImplementedError):  # CuPy's argsort is always stable and may refuse kind
-            order = xp.argsort(data, axis=d)
+        return Tensor._make(xp.zeros((), dtype=np.int64), x._backend)
+    order = _stable_argsort(xp, data, d)
+    if descending and data.dtype.kind in "fc" and xp.isnan(data).any():
+        # PyTorch ranks NaN above every number, so a descending order starts with the NaNs
+        # (in their order); the negated sort put them last
+        nan_at = xp.isnan(xp.take_along_axis(data, order, axis=d))
+        order = xp.take_along_axis(order, _stable_argsort(xp, ~nan_at, d), axis=d)
     return Tensor._make(order.astype(np.int64), x._backend)
+
+
+def _stable_argsort(xp, a, axis):
+    try:
+        return xp.argsort(a, axis=axis, kind="stable")
+    except (TypeError, NotImplementedError):  # CuPy's argsort is always stable and may refuse kind
+        return xp.argsort(a, axis=axis)
 
 
 def sort(x, dim=-1, descending=False):

@@ -60,6 +60,10 @@ def test_every_step_lists_its_slice_of_the_projection_its_state_and_the_shared_w
                 assert [w.name for w in ws] == ["SharedWeight"] * len(shared)
                 assert [params[id(w.parents[0][0])] for w in ws] == [s + sfx for s in shared]
                 assert all(w.steps == T for w in ws)
+            # the layer output stacks h_t of every step, in time order
+            (stacked,) = [fn for fn in nodes if fn.name == "RecurrentOutput" and dict(fn.scope)["layer"] == k
+                          and dict(fn.scope)["direction"] == d]  # fmt: skip
+            assert [(p.name, p.t, i) for p, i in stacked.parents] == [(STEPS[kind], t, 0) for t in range(T)]
 
 
 def test_no_node_exists_only_to_order_others():

@@ -37,7 +37,7 @@ def test_gpu_check_script_runs_end_to_end_on_the_fake_gpu(tmp_path):
     if importlib.util.find_spec("torch") is not None:  # the PyTorch side ran too, and computed the same step
         assert rows["E"]["grad_rel_diff"] < 1e-4
     assert {"env.txt", "gpu_tests.log", "gpu_bench.log", "gpu_profile.txt"} <= {p.name for p in tmp_path.iterdir()}
-    assert "sequence.py" in (tmp_path / "gpu_profile.txt").read_text()  # the step nodes show up
+    assert "steps.py" in (tmp_path / "gpu_profile.txt").read_text()  # the step nodes show up
     if (tmp_path / "distributed_bench.json").exists():  # mpi4py installed: the nccl stage ran, on the fake NCCL
         assert "distributed exit code: 0" in (tmp_path / "distributed_tests.log").read_text()
         assert json.loads((tmp_path / "distributed_bench.json").read_text())[0]["backend"] == "nccl"

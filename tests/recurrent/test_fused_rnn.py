@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import tinyseq as ts
-from tinyseq.nn.recurrent import sequence
+from tinyseq.nn.recurrent import sequence, steps
 from tinyseq.ops.fused import kernels as fused
 
 RNG = np.random.default_rng(0)
@@ -285,7 +285,7 @@ def test_unrolled_steps_record_the_nodes_apply_would(monkeypatch, kind, kw, h0_g
     state = (h0, ts.zeros(L * D, 2, 4)) if kind == "LSTM" else h0
     graphs, grads = [], []
     for by_apply in (False, True):
-        monkeypatch.setattr(sequence, "is_anomaly_enabled", lambda by_apply=by_apply: by_apply)
+        monkeypatch.setattr(steps, "is_anomaly_enabled", lambda by_apply=by_apply: by_apply)
         m.zero_grad()
         h0.grad = None
         out, h_n = m(x, state)
@@ -293,8 +293,8 @@ def test_unrolled_steps_record_the_nodes_apply_would(monkeypatch, kind, kw, h0_g
         (out * out).sum().backward()
         grads.append([p.grad.numpy().copy() for p in m.parameters()] + ([h0.grad.numpy()] if h0_grad else []))
     assert graphs[0] == graphs[1]
-    steps = [n for n in graphs[0] if n[0].endswith("Step")]
-    assert len(steps) == 5 * D * L
+    recorded = [n for n in graphs[0] if n[0].endswith("Step")]
+    assert len(recorded) == 5 * D * L
     for a, b in zip(*grads):
         np.testing.assert_array_equal(a, b)
 

@@ -172,10 +172,10 @@ class _Values:
 
 
 def _fused_state(fn, idx):
-    """Output ``idx`` of a fused recurrent step (``nn.recurrent.sequence._Step``), read from the buffers it
+    """Output ``idx`` of a fused recurrent step (``nn.recurrent.steps._Step``), read from the buffers it
     wrote in the forward pass (h_t in ``seq.hs``, c_t in ``seq.cs``); None for any other node,
     or when the buffer does not have the output's shape."""
-    from ..nn.recurrent.sequence import _Step
+    from ..nn.recurrent.steps import _Step
 
     if not isinstance(fn, _Step) or not fn.saved:
         return None

@@ -41,7 +41,8 @@ from ..module import Module
 from . import checks, packed
 from .cells import GATES, cell_ids, new_parameter, uniform_init
 from .equations import gru_cell, lstm_cell, rnn_cell
-from .sequence import GRUStep, InputProjection, LSTMStep, RecurrentSequence, RNNStep, SharedWeight
+from .sequence import InputProjection, RecurrentSequence, SharedWeight
+from .steps import GRUStep, LSTMStep, RNNStep
 
 __all__ = ["RNN", "LSTM", "GRU"]
 

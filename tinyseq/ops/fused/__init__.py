@@ -7,5 +7,5 @@ cells    RNN/LSTM/GRU cell steps and the ConvLSTM gate step
 xent     softmax cross-entropy
 
 Not part of the core's line budget. The recurrent layers' per-step nodes live with
-the layers (``tinyseq.nn.recurrent.sequence``).
+the layers (``tinyseq.nn.recurrent.steps``).
 """

@@ -12,9 +12,11 @@ so intermediate activations die with their tensors unless a node saved them
 explicitly (``self.saved``). Nodes never reference their outputs, so graphs
 hold no reference cycles and are freed by reference counting alone.
 
-``backward`` pops nodes from a heap keyed by generation (a node's generation is
-one more than its deepest parent), so every node runs after all of its
-consumers, without recursion: 100,000-step chains are fine.
+``backward`` pops nodes from a heap, newest first (a node is made after its
+inputs, so every node runs after all of its consumers), without recursion:
+100,000-step chains are fine. Newest first, not deepest first: the transpose of
+a Linear's weight runs right after the product that used it, so its gradient
+is ready early (DistributedDataParallel starts sending it), not at the end.
 """
 
 from __future__ import annotations
@@ -51,8 +53,8 @@ class _PerThread(threading.local):
 
 _local = _PerThread()
 
-# Creation order of graph nodes. backward breaks generation ties with it (not id(), an
-# address that differs between runs), so gradients sum in the same order every run.
+# Creation order of graph nodes: backward's order (not id(), an address that differs
+# between runs), so gradients sum in the same order every run.
 _creation = itertools.count()
 
 
@@ -511,14 +513,14 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
         slot = pending.get(fn)
         if slot is None:
             slot = pending[fn] = [None] * len(fn.out_meta)
-            push(heap, (-fn.generation, -fn.seq, fn))
+            push(heap, (-fn.seq, fn))
         slot[root._idx] = g if slot[root._idx] is None else slot[root._idx] + g
     if counts:
         count_down([(root, -1) for root in roots if root._ctx is None], counts, held)
     anomaly = _local.state.anomaly
     pop = heapq.heappop
     while heap:
-        fn = pop(heap)[2]
+        fn = pop(heap)[1]
         out_grads = pending.pop(fn)
         if fn.saved is None:
             raise RuntimeError(
@@ -565,7 +567,7 @@ def backward(roots, grads, retain_graph=False, accumulate=True, observer=None, i
             slot = pending.get(parent)
             if slot is None:
                 slot = pending[parent] = [None] * len(parent.out_meta)
-                push(heap, (-parent.generation, -parent.seq, parent))
+                push(heap, (-parent.seq, parent))
             so_far = slot[idx]
             if fresh and so_far.__class__ is g.__class__ and isinstance(g, Terms):
                 so_far.extend(g)  # one input's terms: one sum (of the shape the first one was checked for)

@@ -55,6 +55,31 @@ def test_hooks_fire_once_with_the_whole_gradient_in_torchs_order():
     assert events.index("w3") < events.index("h1")
 
 
+def _linears(lib):
+    lib.manual_seed(0)
+    return lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.Tanh(), lib.nn.Linear(4, 2)).double()
+
+
+def _linear_events(lib, model):
+    events = []
+    for name, p in model.named_parameters():
+        p.register_post_accumulate_grad_hook(lambda p, name=name: events.append(name))
+    h = model[1](model[0](lib.ones(5, 3, dtype=lib.float64)))
+    h.register_hook(lambda g: events.append("h"))
+    model[2](h).sum().backward()
+    return events
+
+
+def test_a_linear_weights_gradient_is_ready_right_after_its_product():
+    """Backward runs the newest node first: the transpose of a Linear's weight, made just before
+    the product, runs right after it, not once everything deeper in the graph has run (which
+    would hand DistributedDataParallel every weight gradient at the very end)."""
+    events = _linear_events(ts, _linears(ts))
+    assert events == ["2.bias", "2.weight", "h", "0.bias", "0.weight"]
+    torch = pytest.importorskip("torch")
+    assert events == _linear_events(torch, _linears(torch))
+
+
 def test_each_backward_fires_again_and_grad_accumulates():
     w = ts.tensor([1.0, 2.0], dtype=ts.float64, requires_grad=True)
     seen = []

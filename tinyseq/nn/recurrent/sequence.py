@@ -17,8 +17,8 @@ Step t's gradient for W_hh is dgates_t^T h_{t-1}, for gx it is dgates_t in
 slice t. The step returns such a term as a ``StepTerms`` (the steps it sums
 over, and the buffers that hold their factors); the engine adds terms that
 meet on the same edge by merging their step lists, and the consumer node
-evaluates the whole sum when it runs, after every step (it has a lower
-generation): SharedWeight computes dW_hh = sum_t dgates_t^T h_{t-1} =
+evaluates the whole sum when it runs, after every step (it was made before
+them): SharedWeight computes dW_hh = sum_t dgates_t^T h_{t-1} =
 DG^T H_prev as one GEMM, InputProjection reads dgates of all steps as the one
 (T, B, G*H) buffer they were written into, instead of T small products or
 T scattered slices. A term evaluated alone (``dense()``) is exactly that

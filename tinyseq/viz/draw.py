@@ -78,6 +78,7 @@ STYLES = {
     "weights": {"shape": "box", "style": "filled", "fillcolor": "#dfe9ff", "color": "#3d6cb9", "fontsize": "9"},
     "leaf": {"shape": "note", "style": "filled", "fillcolor": "#c6dbff", "color": "#3d6cb9"},
     "input": {"shape": "box", "style": "rounded,filled", "fillcolor": "#f4f4f4", "color": "#9a9a9a"},
+    "const": {"shape": "box", "style": "rounded,dashed", "color": "#9a9a9a", "fontsize": "9"},
     "state0": {"shape": "plaintext", "fontsize": "12"},
     "output": {"shape": "box", "style": "rounded,filled", "fillcolor": "#c8efc8", "color": "#2e7d32"},
     "elided": {"shape": "box", "style": "rounded,dashed", "color": "#8c8c8c", "fontcolor": "#555555"},
@@ -269,6 +270,7 @@ class _Builder:
         self.line_ends = None  # (names of the nodes that end a state line, of those that start one)
         self.line_edges = []  # state arrows along a line, drawn after the others (see _line_edges)
         self.branch = {}  # DOT name of a state -> the corner beside it where its arrow turns down
+        self.after_input = {}  # box key -> whether it reads, in its step, a value computed from x_t
 
     # -- 1. what each node is drawn as -----------------------------------------------------
     def _views(self):
@@ -793,6 +795,8 @@ class _Builder:
                     if not src[1] or self.backward:
                         continue
                     role = self._input_role(fn, pos) if b.sid is not None else "x"
+                    if role == "x" and b.sid is not None and self._after_input(b):
+                        role = "const"  # computed from the step's input (log_softmax's max): not an input
                     self._const_node(b, role, src[1], targets, seen)
                     continue
                 pb, pfn, pidx = src[1], src[2], src[3]
@@ -945,7 +949,8 @@ class _Builder:
                 self.out.edge(name, t, STATE_EDGE + extra)
 
     def _const_node(self, b, role, shape, targets, seen):
-        """A constant read by a box: h₀ / c₀ at a row's first step, x_t elsewhere in a step."""
+        """A constant read by a box: h₀ / c₀ at a row's first step, x_t elsewhere in a step, or, for
+        role "const", a constant computed inside the step (see ``_after_input``)."""
         out = self.out
         first = b.sid is not None and b.t == self.first_t.get(b.row)
         if role in ("h", "c") and first:
@@ -962,6 +967,16 @@ class _Builder:
         if b.sid is not None and role == "x":
             key = ("x", b.row[0], b.t, shape)  # one x_t for all the rows that read it
             label = f"x{_sub(b.t)}"
+        elif role == "const":  # drawn inside its step, beside the op that reads it
+            name = self.const_names.get(("k", b.key, shape))
+            if name is None:
+                name = self.const_names[("k", b.key, shape)] = f"k{len(self.const_names)}"
+                out.node(b.sid, name, "const\n" + format_shape(shape) if self.show_shapes else "const", "const")
+            for t in targets:
+                if (name, t) not in seen:
+                    seen.add((name, t))
+                    out.edge(name, t, "")
+            return
         else:
             key = ("k", b.key, shape)
             label = "input"
@@ -978,6 +993,32 @@ class _Builder:
             if (name, t) not in seen:
                 seen.add((name, t))
                 out.edge(name, t, "")
+
+    def _after_input(self, b) -> bool:
+        """True when box ``b`` of a step reads, inside its step, a value computed from an input the
+        step reads (x_t): a constant that ``b`` reads is then part of the step's computation (the max
+        that log_softmax subtracts, taken without gradient), not another input."""
+        memo = self.after_input
+        if b.key in memo:
+            return memo[b.key]
+        found, stack = {}, [b]
+        while stack:  # b's ancestors inside its step
+            x = stack.pop()
+            if x.key in found or x.key in memo:
+                continue
+            found[x.key] = x
+            stack.extend(src[1] for _, src in self.parents.get(x.key, ()) if src[0] == "box" and src[1].sid == b.sid)
+        for x in sorted(found.values(), key=lambda x: x.gen):  # parents first
+            ups = [src[1] for _, src in self.parents.get(x.key, ()) if src[0] == "box" and src[1].sid == b.sid]
+            memo[x.key] = any(memo[u.key] or self._reads_input(u) for u in ups)
+        return memo[b.key]
+
+    def _reads_input(self, b) -> bool:
+        """True when box ``b`` reads a constant that is no state (h_{t-1}, c_{t-1}): an input x_t."""
+        return any(
+            src[0] == "const" and src[1] and self._input_role(fn, pos) not in ("h", "c")
+            for (fn, pos), src in self.parents.get(b.key, ())
+        )
 
     def _initial_states(self):
         """The "h₀" / "h₀, c₀" nodes, in the cluster of the step they start, and their arrows."""

@@ -136,3 +136,24 @@ def test_op_detail_gru_h_runs_level_along_the_top_and_turns_down_to_the_next_mat
             (path,) = lay.paths[into]
             assert max(abs(py - y) for _, py in path) < 2, (fused, t)  # level into z·h ...
             assert lay.box[zhs[t + 1]][0] < lay.box[hs[t + 1]][0]  # ... which starts the line in its step
+
+
+@pytest.mark.parametrize("cls, layers, steps", [(ts.nn.LSTM, 2, 5), (ts.nn.GRU, 3, 3), (ts.nn.RNN, 2, 6)])
+def test_arrows_between_layers_go_up_inside_their_column(cls, layers, steps):
+    ts.manual_seed(0)
+    out, _ = cls(3, 4, num_layers=layers, bidirectional=True)(ts.randn(steps, 2, 3))
+    g = ts.viz.draw(out.sum())
+    src, lay = g.source, Layout(g)
+    where = step_of(src)
+    cells = [n for n in where if nodes(src)[n]["label"].split("\\n")[0].endswith("Cell")]
+    between = [(s, d) for s, d, a in edges(src) if s in cells and d in cells and a.get("style") != "invis"
+               and where[s].split(" · ")[0].split()[1] != where[d].split(" · ")[0].split()[1]]  # fmt: skip
+    assert len(between) == 4 * (layers - 1) * steps  # both directions below into both above, at each t
+    for s, d in between:
+        assert where[s].split(" · ")[1] == where[d].split(" · ")[1]  # from step t to step t
+        # within the two cells' horizontal span: no detour around the cells between them
+        lo = min(lay.box[s][0], lay.box[d][0]) - 3
+        hi = max(lay.box[s][2], lay.box[d][2]) + 3
+        for path in lay.paths[(s, d)]:
+            assert all(lo <= x <= hi for x, _ in path), (where[s], where[d], lo, hi, min(x for x, _ in path),
+                                                         max(x for x, _ in path))  # fmt: skip

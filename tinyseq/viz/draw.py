@@ -609,7 +609,8 @@ class _Builder:
             fill = None
             if norms is not None and b.kind == "cell" and b.sid is not None and b.sid[1] in norms:
                 fill = grad_colour(norms[b.sid[1]], self.top_norm)
-            out.node(b.sid, b.name, label, b.kind, fill=fill, group=self._column(b.t) if b.kind == "cell" else None)
+            group = self._column(b.t, self._is_reverse_row(b.row)) if b.kind == "cell" else None
+            out.node(b.sid, b.name, label, b.kind, fill=fill, group=group)
             if b.kind == "gate" and b.sid is not None and b.label in GATE_KEYS:
                 self.gates.setdefault((b.row, b.t), {})[GATE_KEYS[b.label]] = b.name
 
@@ -1060,6 +1061,11 @@ class _Builder:
         # at detail="op" the input arrows name the weight they are multiplied by (the product is
         # computed for all steps at once, outside them); a cell names its weights in its box
         label = " ".join(self._glue_weights(gb)) if self.detail != "cell" else ""
+        # Into a cell of a reverse row, each arrow from below is drawn twice, the second time
+        # invisible: Graphviz counts a crossing of that pair twice, so the arrow from the forward
+        # cell below to the reverse cell above crosses the other diagonal inside the column
+        # instead of going around the reverse cell in between (around its h₀ at the last step).
+        twice = self.detail == "cell" and b.kind == "cell" and self._is_reverse_row(b.row)
         for r in rows:
             src_b = self._box_at(r, b.t)
             if src_b is None:
@@ -1069,6 +1075,8 @@ class _Builder:
                 if (src, t) not in seen:
                     seen.add((src, t))
                     self.out.edge(src, t, f"xlabel={_q(label)}" if label else "")
+                    if twice:
+                        self.out.edge(src, t, "style=invis")
         for e in entries:
             if self.backward and e[0] == "const":
                 continue  # no gradient flows into a constant input
@@ -1077,6 +1085,8 @@ class _Builder:
                 if (name, t) not in seen:
                     seen.add((name, t))
                     self.out.edge(name, t, f"xlabel={_q(label)}" if label and i == 0 else "")
+                    if twice:
+                        self.out.edge(name, t, "style=invis")
 
     def _glue_weights(self, gb) -> list:
         """Short names of the row weights read inside a glue region (W_ih ... of the input projection)."""
@@ -1138,16 +1148,20 @@ class _Builder:
                     self.out.edge(self._source(pb, entry[2]), name, "")
         return name
 
-    def _column(self, t):
+    def _column(self, t, reverse=False):
         """The Graphviz group of the cells, x_t and y_t at step t (detail="cell"): edges between
-        them are kept straight, so each step's column stays in line from x_t up to y_t."""
+        them are kept straight, so each step's column stays in line from x_t up to y_t. The cells
+        of rows running backwards have a group of their own beside it: in one line with the
+        forward cells, an arrow from layer 0's forward cell to layer 1's reverse cell had to
+        go around the two cells between them, out of the column."""
         if self.detail != "cell":
             return None
         cols = self.columns
         if cols is None:
             order = sorted(self.xsteps, key=lambda t: step_sort_key((("t", t),)))
             cols = self.columns = {t: f"col{i}" for i, t in enumerate(order)}
-        return cols.get(t)
+        col = cols.get(t)
+        return f"{col}r" if col and reverse else col
 
     def _x_home(self, b, name):
         """The cluster x_t (DOT name ``name``, read by step box ``b``) is drawn in: none at

@@ -138,22 +138,25 @@ def test_op_detail_gru_h_runs_level_along_the_top_and_turns_down_to_the_next_mat
             assert lay.box[zhs[t + 1]][0] < lay.box[hs[t + 1]][0]  # ... which starts the line in its step
 
 
-@pytest.mark.parametrize("cls, layers, steps", [(ts.nn.LSTM, 2, 5), (ts.nn.GRU, 3, 3), (ts.nn.RNN, 2, 6)])
-def test_arrows_between_layers_go_up_inside_their_column(cls, layers, steps):
+@pytest.mark.parametrize("cls, layers, steps", [(ts.nn.LSTM, 2, 5), (ts.nn.GRU, 3, 3), (ts.nn.RNN, 2, 6), (ts.nn.LSTM, 1, 5)])
+def test_arrows_from_x_t_and_between_layers_go_up_inside_their_column(cls, layers, steps):
     ts.manual_seed(0)
     out, _ = cls(3, 4, num_layers=layers, bidirectional=True)(ts.randn(steps, 2, 3))
     g = ts.viz.draw(out.sum())
     src, lay = g.source, Layout(g)
     where = step_of(src)
     cells = [n for n in where if nodes(src)[n]["label"].split("\\n")[0].endswith("Cell")]
-    between = [(s, d) for s, d, a in edges(src) if s in cells and d in cells and a.get("style") != "invis"
-               and where[s].split(" · ")[0].split()[1] != where[d].split(" · ")[0].split()[1]]  # fmt: skip
-    assert len(between) == 4 * (layers - 1) * steps  # both directions below into both above, at each t
+    xs = {n: "₀₁₂₃₄₅".index(a["label"][1]) for n, a in nodes(src).items() if a.get("label", "")[:1] == "x"}
+    layer = {n: where[n].split()[1] for n in cells}
+    between = [(s, d) for s, d, a in edges(src) if a.get("style") != "invis" and d in cells
+               and (s in xs or s in cells and layer[s] != layer[d])]  # fmt: skip
+    assert len(between) == 2 * steps + 4 * (layers - 1) * steps  # x_t into both directions, each layer into both above
     for s, d in between:
-        assert where[s].split(" · ")[1] == where[d].split(" · ")[1]  # from step t to step t
-        # within the two cells' horizontal span: no detour around the cells between them
+        step = int(where[d].split("t=")[1])
+        assert (xs[s] if s in xs else int(where[s].split("t=")[1])) == step  # from step t (or x_t) to step t
+        # within the horizontal span of the two nodes: no detour around the cells between them
         lo = min(lay.box[s][0], lay.box[d][0]) - 3
         hi = max(lay.box[s][2], lay.box[d][2]) + 3
         for path in lay.paths[(s, d)]:
-            assert all(lo <= x <= hi for x, _ in path), (where[s], where[d], lo, hi, min(x for x, _ in path),
+            assert all(lo <= x <= hi for x, _ in path), (s, where[d], lo, hi, min(x for x, _ in path),
                                                          max(x for x, _ in path))  # fmt: skip

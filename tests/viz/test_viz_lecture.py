@@ -364,7 +364,7 @@ def svg_shapes(svg: str) -> dict:
     """node or edge title ("a->b") -> [(x, y)] of its first shape (outline or path), from Graphviz's SVG."""
     out = {}
     for title, attrs_ in _SHAPE_SVG.findall(svg):
-        title = title.replace("&#45;&gt;", "->")
+        title = re.sub(r":\w+", "", title.replace("&#45;&gt;", "->"))  # "a:ne->b": drop the port
         m = re.search(r'cx="([-\d.]+)" cy="([-\d.]+)" rx="([-\d.]+)" ry="([-\d.]+)"', attrs_)
         if m:
             cx, cy, rx, ry = map(float, m.groups())
@@ -426,7 +426,7 @@ def test_bilstm_inputs_reach_the_reverse_row_between_the_forward_cells():
     src, svg = g.source, g.pipe(format="svg", encoding="utf-8")
     shapes = svg_shapes(svg)
     found = re.findall(r'<title>([^<]+)</title>\s*<path[^>]*d="([^"]+)"', svg)
-    paths = {t.replace("&#45;&gt;", "->"): d for t, d in found}
+    paths = {re.sub(r":\w+", "", t.replace("&#45;&gt;", "->")): d for t, d in found}  # "a:ne->b": a port
     cells = labelled(src, "LSTMCell")
     box = {c: (min(x for x, _ in shapes[c]), max(x for x, _ in shapes[c]), min(y for _, y in shapes[c]),
                max(y for _, y in shapes[c])) for c in cells}  # fmt: skip

@@ -6,9 +6,10 @@ flowing horizontally from step to step (steps drawn as their equations: an
 LSTM's c and a GRU's h on one level through the steps, the gates in the same
 order in each); one row per layer and direction, layer 0 at the bottom, a
 reverse direction on its own row with its state arrows running right to left. Each row's shared weights are drawn once, in a
-node at the row's start, and named inside every step that uses them. The cells,
-x_t and y_t of one step share a Graphviz group, which keeps the column straight
-and lets the arrows into a row above pass between the cells of the rows below.
+node at the row's start, and named inside every step that uses them. The forward
+cells, x_t and y_t of one step share a Graphviz group, which keeps the column
+straight, and the reverse cells one beside it, so that the arrows into a row above
+pass between the cells of the rows below, inside their column.
 
 How it is built:
 
@@ -1084,9 +1085,11 @@ class _Builder:
             for i, t in enumerate(targets):
                 if (name, t) not in seen:
                     seen.add((name, t))
-                    self.out.edge(name, t, f"xlabel={_q(label)}" if label and i == 0 else "")
-                    if twice:
-                        self.out.edge(name, t, "style=invis")
+                    if twice:  # leaving x_t on its right, so that the reverse cells stay right of the forward ones
+                        self.out.edge(name, t, "tailport=ne")
+                        self.out.edge(name, t, "tailport=ne style=invis")
+                    else:
+                        self.out.edge(name, t, f"xlabel={_q(label)}" if label and i == 0 else "")
 
     def _glue_weights(self, gb) -> list:
         """Short names of the row weights read inside a glue region (W_ih ... of the input projection)."""
@@ -1211,7 +1214,10 @@ class _Builder:
             self.out.node(None, name, label, "output", group=self._column(t))
             self.ycol.setdefault(t, []).append(name)
             for s in srcs:
-                self.out.edge(self._source(s, 0), name, "")
+                # a reverse cell's arrow comes in on y_t's right: the reverse cells stay right of the
+                # forward ones in every column (see _glue_edges)
+                back = self.detail == "cell" and s.kind == "cell" and self._is_reverse_row(s.row)
+                self.out.edge(self._source(s, 0), name, "headport=se" if back else "")
             names.append(name)
         self.ynodes[gb.key] = names
         return names

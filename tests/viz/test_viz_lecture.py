@@ -468,7 +468,7 @@ def test_a_constant_computed_in_a_step_is_drawn_as_a_constant_not_as_x_t(detail)
             h = ts.tanh(w_xh @ x[t] + w_hh @ h)
             loss = loss - ts.log_softmax(w_hy @ h, dim=0)[t, 0]
     src = ts.viz.draw(loss, detail=detail, params={"Wxh": w_xh, "Whh": w_hh, "Why": w_hy}).source
-    for t, sub in enumerate("₀₁₂"):
+    for sub in "₀₁₂":
         (xt,) = labelled(src, f"x{sub}")
         assert nodes(src)[xt]["label"] == f"x{sub}\\n(5, 1)"
         (dst,) = [d for s, d, a in edges(src) if s == xt and a.get("style") != "invis"]

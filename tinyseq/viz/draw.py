@@ -5,11 +5,12 @@ right; the input x_t below each step and its output y_t above; h (and c)
 flowing horizontally from step to step (steps drawn as their equations: an
 LSTM's c and a GRU's h on one level through the steps, the gates in the same
 order in each); one row per layer and direction, layer 0 at the bottom, a
-reverse direction on its own row with its state arrows running right to left. Each row's shared weights are drawn once, in a
-node at the row's start, and named inside every step that uses them. The forward
-cells, x_t and y_t of one step share a Graphviz group, which keeps the column
-straight, and the reverse cells one beside it, so that the arrows into a row above
-pass between the cells of the rows below, inside their column.
+reverse direction on its own row with its state arrows running right to left.
+Each row's shared weights are drawn once, in a node at the row's start, and
+named inside every step that uses them. The forward cells, x_t and y_t of one
+step share a Graphviz group, which keeps the column straight, and the reverse
+cells one beside it, so that the arrows into a row above pass between the cells
+of the rows below, inside their column.
 
 How it is built:
 
@@ -1335,6 +1336,9 @@ class _Builder:
                 for order in GATE_ORDER:
                     side = [named[k] for k in order if k in named]
                     if len(side) > 1:
+                        # one level (o would otherwise rise beside c, onto c's line), ordered: invisible
+                        # flat edges, the declaration order and the ports, as Graphviz keeps flat edges'
+                        # order only now and then
                         out.raw(f"{{rank=same; {'; '.join(side)}}}")
                         out.raw(f"{' -> '.join(side)} [style=invis]")
                         out.arrange(side)

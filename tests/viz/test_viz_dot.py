@@ -3,7 +3,7 @@
 import re
 
 _NODE = re.compile(r"^\t+(\w+) \[(.*)\]$")
-_EDGE = re.compile(r"^\t+(\w+) -> (\w+)(?: \[(.*)\])?$")
+_EDGE = re.compile(r"^\t+(\w+)(?::\w+)? -> (\w+)(?::\w+)?(?: \[(.*)\])?$")  # a port (n:ne) is dropped
 _ATTR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|[^ \]]+)')
 _CLUSTER = re.compile(r'subgraph (cluster_\w+) \{\n\t+graph \[label="((?:[^"\\]|\\.)*)"(.*)\]')
 

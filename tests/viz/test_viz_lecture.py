@@ -364,7 +364,7 @@ def svg_shapes(svg: str) -> dict:
     """node or edge title ("a->b") -> [(x, y)] of its first shape (outline or path), from Graphviz's SVG."""
     out = {}
     for title, attrs_ in _SHAPE_SVG.findall(svg):
-        title = title.replace("&#45;&gt;", "->")
+        title = re.sub(r":\w+", "", title.replace("&#45;&gt;", "->"))  # "a:ne->b": drop the port
         m = re.search(r'cx="([-\d.]+)" cy="([-\d.]+)" rx="([-\d.]+)" ry="([-\d.]+)"', attrs_)
         if m:
             cx, cy, rx, ry = map(float, m.groups())
@@ -426,7 +426,7 @@ def test_bilstm_inputs_reach_the_reverse_row_between_the_forward_cells():
     src, svg = g.source, g.pipe(format="svg", encoding="utf-8")
     shapes = svg_shapes(svg)
     found = re.findall(r'<title>([^<]+)</title>\s*<path[^>]*d="([^"]+)"', svg)
-    paths = {t.replace("&#45;&gt;", "->"): d for t, d in found}
+    paths = {re.sub(r":\w+", "", t.replace("&#45;&gt;", "->")): d for t, d in found}  # "a:ne->b": a port
     cells = labelled(src, "LSTMCell")
     box = {c: (min(x for x, _ in shapes[c]), max(x for x, _ in shapes[c]), min(y for _, y in shapes[c]),
                max(y for _, y in shapes[c])) for c in cells}  # fmt: skip
@@ -456,3 +456,25 @@ def test_an_input_sequence_that_requires_grad_is_drawn_as_x_t_not_as_a_shared_we
     (w,) = labelled(src, "shared by every step:")
     assert "(3, 2, 3)" not in nodes(src)[w]["label"] and "(3, 2, 3)" not in src
     assert all(len(labelled(src, f"x{sub}")) == 1 for sub in "₀₁₂")
+
+
+@pytest.mark.parametrize("detail", ["cell", "op"])
+def test_a_constant_computed_in_a_step_is_drawn_as_a_constant_not_as_x_t(detail):
+    # min_char_rnn's step: log_softmax subtracts the max of its input, taken without gradient
+    w_xh, w_hh, w_hy = (ts.randn(*s, requires_grad=True) for s in [(4, 5), (4, 4), (5, 4)])
+    x, h, loss = ts.randn(3, 5, 1), ts.zeros(4, 1), 0.0
+    for t in range(3):
+        with ts.viz.step(t):
+            h = ts.tanh(w_xh @ x[t] + w_hh @ h)
+            loss = loss - ts.log_softmax(w_hy @ h, dim=0)[t, 0]
+    src = ts.viz.draw(loss, detail=detail, params={"Wxh": w_xh, "Whh": w_hh, "Why": w_hy}).source
+    for sub in "₀₁₂":
+        (xt,) = labelled(src, f"x{sub}")
+        assert nodes(src)[xt]["label"] == f"x{sub}\\n(5, 1)"
+        (dst,) = [d for s, d, a in edges(src) if s == xt and a.get("style") != "invis"]
+        assert nodes(src)[dst]["label"].lower().startswith("matmul · wxh")
+    consts = labelled(src, "const")
+    assert [nodes(src)[k]["label"] for k in consts] == ["const\\n(1, 1)"] * 3
+    steps = members(src)
+    assert sorted(t for t in steps if set(steps[t]) & set(consts)) == ["t=0", "t=1", "t=2"]  # one inside each step
+    assert not [n for n, a in nodes(src).items() if "(1, 1)" in a.get("label", "") and n not in consts]

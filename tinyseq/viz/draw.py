@@ -2,12 +2,15 @@
 
 The picture (rankdir "BT", the default): one column per time step, left to
 right; the input x_t below each step and its output y_t above; h (and c)
-flowing horizontally from step to step; one row per layer and direction,
-layer 0 at the bottom, a reverse direction on its own row with its state
-arrows running right to left. Each row's shared weights are drawn once, in a
-node at the row's start, and named inside every step that uses them. The cells,
-x_t and y_t of one step share a Graphviz group, which keeps the column straight
-and lets the arrows into a row above pass between the cells of the rows below.
+flowing horizontally from step to step (steps drawn as their equations: an
+LSTM's c and a GRU's h on one level through the steps, the gates in the same
+order in each); one row per layer and direction, layer 0 at the bottom, a
+reverse direction on its own row with its state arrows running right to left.
+Each row's shared weights are drawn once, in a node at the row's start, and
+named inside every step that uses them. The forward cells, x_t and y_t of one
+step share a Graphviz group, which keeps the column straight, and the reverse
+cells one beside it, so that the arrows into a row above pass between the cells
+of the rows below, inside their column.
 
 How it is built:
 
@@ -33,7 +36,7 @@ from __future__ import annotations
 import gc
 import math
 
-from .equations import OP_LABELS, label_of, template
+from .equations import GATE_KEYS, OP_LABELS, label_of, template
 from .graph import Graph, as_roots, format_shape, split_step, step_label, step_sort_key
 
 DETAILS = ("cell", "op", "literal", "module")
@@ -52,6 +55,16 @@ SHARED_WEIGHT_OPS = frozenset(("SharedWeight",))
 # Fused nodes with a cell state: output 1 is c; input 2 is c_{t-1}, input 1 h_{t-1}.
 C_STATE_OPS = frozenset(("LSTMStep", "LSTMCellOp", "ConvLSTMCellOp"))
 H_INPUT_OPS = frozenset(("LSTMStep", "GRUStep", "RNNStep", "LSTMCellOp", "GRUCellOp", "RNNCellOp"))
+# detail="op": the gates that sit side by side in every step, in this order left to right
+# (the forget gate first, next to where c comes in; then what c gains, then the output gate).
+GATE_ORDER = (("f", "i", "g", "o"), ("z", "r"))
+# Where the arrows into 2, 3 or 4 gates leave the node they all read, left to right: sides and top
+# only (a corner of a wide ellipse lies outside it, and Graphviz then loses the arrow).
+GATE_PORTS = {2: ("w", "e"), 3: ("w", "n", "e"), 4: ("w", "n", "n", "e")}
+# The state lines, level across a row as in the lecture's figures: an LSTM's c runs through f·c
+# into c, a GRU's h through z·h into h; the previous step's state enters the first, the second
+# hands it on.
+STATE_LINES = (("f*c", "c"), ("z*h", "h_gru"))
 DEFAULT_FULL = 8  # max_steps=None draws sequences up to this long in full ...
 DEFAULT_KEEP = 6  # ... and keeps the first 3 and the last 3 steps of longer ones
 MAX_PLAIN = 240  # a graph without time steps draws at most this many boxes ...
@@ -67,6 +80,7 @@ STYLES = {
     "weights": {"shape": "box", "style": "filled", "fillcolor": "#dfe9ff", "color": "#3d6cb9", "fontsize": "9"},
     "leaf": {"shape": "note", "style": "filled", "fillcolor": "#c6dbff", "color": "#3d6cb9"},
     "input": {"shape": "box", "style": "rounded,filled", "fillcolor": "#f4f4f4", "color": "#9a9a9a"},
+    "const": {"shape": "box", "style": "rounded,dashed", "color": "#9a9a9a", "fontsize": "9"},
     "state0": {"shape": "plaintext", "fontsize": "12"},
     "output": {"shape": "box", "style": "rounded,filled", "fillcolor": "#c8efc8", "color": "#2e7d32"},
     "elided": {"shape": "box", "style": "rounded,dashed", "color": "#8c8c8c", "fontcolor": "#555555"},
@@ -254,6 +268,11 @@ class _Builder:
         self.columns = None  # t -> Graphviz group of that step's column
         self.x_inside = set()  # x_t nodes drawn inside their step (detail="op")
         self.occurrence = {}  # id(fn) -> (op name, how many ops of that name came before it in its step)
+        self.gates = {}  # (row, t) -> {gate key: DOT name} of a step drawn as its equations
+        self.line_ends = None  # (names of the nodes that end a state line, of those that start one)
+        self.line_edges = []  # state arrows along a line, drawn after the others (see _line_edges)
+        self.branch = {}  # DOT name of a state -> the corner beside it where its arrow turns down
+        self.after_input = {}  # box key -> whether it reads, in its step, a value computed from x_t
 
     # -- 1. what each node is drawn as -----------------------------------------------------
     def _views(self):
@@ -592,7 +611,10 @@ class _Builder:
             fill = None
             if norms is not None and b.kind == "cell" and b.sid is not None and b.sid[1] in norms:
                 fill = grad_colour(norms[b.sid[1]], self.top_norm)
-            out.node(b.sid, b.name, label, b.kind, fill=fill, group=self._column(b.t) if b.kind == "cell" else None)
+            group = self._column(b.t, self._is_reverse_row(b.row)) if b.kind == "cell" else None
+            out.node(b.sid, b.name, label, b.kind, fill=fill, group=group)
+            if b.kind == "gate" and b.sid is not None and b.label in GATE_KEYS:
+                self.gates.setdefault((b.row, b.t), {})[GATE_KEYS[b.label]] = b.name
 
     def _used_weights(self, b, positions=None) -> list:
         """Short names of the row weights box ``b`` reads, in the order of the row's weight node."""
@@ -622,6 +644,8 @@ class _Builder:
                 label += " · " + " ".join(used)
             kind = "op" if key in OP_LABELS else "gate"
             self.out.node(b.sid, f"{b.name}_{local}", label, kind)
+            if kind == "gate":
+                self.gates.setdefault((b.row, b.t), {})[key] = f"{b.name}_{local}"
             for src in srcs:
                 if isinstance(src, str):
                     self.out.edge(f"{b.name}_{src}", f"{b.name}_{local}", "")
@@ -774,6 +798,8 @@ class _Builder:
                     if not src[1] or self.backward:
                         continue
                     role = self._input_role(fn, pos) if b.sid is not None else "x"
+                    if role == "x" and b.sid is not None and self._after_input(b):
+                        role = "const"  # computed from the step's input (log_softmax's max): not an input
                     self._const_node(b, role, src[1], targets, seen)
                     continue
                 pb, pfn, pidx = src[1], src[2], src[3]
@@ -796,6 +822,7 @@ class _Builder:
             if text:
                 a.append("xlabel=" + _q(text))
             self._state_edge(pb, b, src, t, a)
+        self._line_edges()
         self._initial_states()
         self._outputs(seen)
 
@@ -817,8 +844,10 @@ class _Builder:
         if self.show_shapes and len(shape) and not text:
             lines.append(format_shape(shape))
         if lines:
-            # xlabel: a label that does not take part in the layout (flat edges stay straight)
-            key = "xlabel" if same_row else "label"
+            # xlabel: a label that does not take part in the layout (flat edges stay straight); also
+            # inside a step drawn op by op, where a labelled arrow would move the gates and the state lines
+            in_step = self.detail == "op" and pb.sid is not None and pb.sid == b.sid
+            key = "xlabel" if same_row or in_step else "label"
             attrs.append(f"{key}=" + _q(" ".join(lines[:1]) + ("\n" + "\n".join(lines[1:]) if lines[1:] else "")))
         for t in targets:
             if same_row and self.detail == "cell":
@@ -845,6 +874,9 @@ class _Builder:
         of the node it enters, and runs level into it (through a corner point in ``pb``'s
         step), as h and c run along an unrolled LSTM in the lecture's figure."""
         back = self._reverse_order(pb, b)
+        if self._on_line(src, dst):  # along a level state line (see _equation_layout): no corners
+            self.line_edges.append((src, dst, attrs))  # all rows run forward (see _level_rows)
+            return
         if self.detail != "op" or (pb.kind == "cell" and b.kind == "cell"):
             if pb.kind != "cell" or b.kind != "cell":  # steps of several nodes: keep the ranks of each
                 attrs = attrs + ["constraint=false"]
@@ -858,6 +890,7 @@ class _Builder:
         self.corners += 2
         for name in (a, z):
             self.out.node(pb.sid, name, "", "corner", group=a)  # one group: the vertical stays straight
+        self.branch.setdefault(src, a)
         line = [x for x in attrs if not x.startswith(("xlabel=", "label="))]
         twin = self._twin(pb, b, dst)  # the node of pb's step that plays dst's part: b goes beside it
         self.out.raw(f"{{rank=same; {src}; {a}}}")
@@ -919,7 +952,8 @@ class _Builder:
                 self.out.edge(name, t, STATE_EDGE + extra)
 
     def _const_node(self, b, role, shape, targets, seen):
-        """A constant read by a box: h₀ / c₀ at a row's first step, x_t elsewhere in a step."""
+        """A constant read by a box: h₀ / c₀ at a row's first step, x_t elsewhere in a step, or, for
+        role "const", a constant computed inside the step (see ``_after_input``)."""
         out = self.out
         first = b.sid is not None and b.t == self.first_t.get(b.row)
         if role in ("h", "c") and first:
@@ -936,6 +970,16 @@ class _Builder:
         if b.sid is not None and role == "x":
             key = ("x", b.row[0], b.t, shape)  # one x_t for all the rows that read it
             label = f"x{_sub(b.t)}"
+        elif role == "const":  # drawn inside its step, beside the op that reads it
+            name = self.const_names.get(("k", b.key, shape))
+            if name is None:
+                name = self.const_names[("k", b.key, shape)] = f"k{len(self.const_names)}"
+                out.node(b.sid, name, "const\n" + format_shape(shape) if self.show_shapes else "const", "const")
+            for t in targets:
+                if (name, t) not in seen:
+                    seen.add((name, t))
+                    out.edge(name, t, "")
+            return
         else:
             key = ("k", b.key, shape)
             label = "input"
@@ -952,6 +996,32 @@ class _Builder:
             if (name, t) not in seen:
                 seen.add((name, t))
                 out.edge(name, t, "")
+
+    def _after_input(self, b) -> bool:
+        """True when box ``b`` of a step reads, inside its step, a value computed from an input the
+        step reads (x_t): a constant that ``b`` reads is then part of the step's computation (the max
+        that log_softmax subtracts, taken without gradient), not another input."""
+        memo = self.after_input
+        if b.key in memo:
+            return memo[b.key]
+        found, stack = {}, [b]
+        while stack:  # b's ancestors inside its step
+            x = stack.pop()
+            if x.key in found or x.key in memo:
+                continue
+            found[x.key] = x
+            stack.extend(src[1] for _, src in self.parents.get(x.key, ()) if src[0] == "box" and src[1].sid == b.sid)
+        for x in sorted(found.values(), key=lambda x: x.gen):  # parents first
+            ups = [src[1] for _, src in self.parents.get(x.key, ()) if src[0] == "box" and src[1].sid == b.sid]
+            memo[x.key] = any(memo[u.key] or self._reads_input(u) for u in ups)
+        return memo[b.key]
+
+    def _reads_input(self, b) -> bool:
+        """True when box ``b`` reads a constant that is no state (h_{t-1}, c_{t-1}): an input x_t."""
+        return any(
+            src[0] == "const" and src[1] and self._input_role(fn, pos) not in ("h", "c")
+            for (fn, pos), src in self.parents.get(b.key, ())
+        )
 
     def _initial_states(self):
         """The "h₀" / "h₀, c₀" nodes, in the cluster of the step they start, and their arrows."""
@@ -993,6 +1063,11 @@ class _Builder:
         # at detail="op" the input arrows name the weight they are multiplied by (the product is
         # computed for all steps at once, outside them); a cell names its weights in its box
         label = " ".join(self._glue_weights(gb)) if self.detail != "cell" else ""
+        # Into a cell of a reverse row, each arrow from below is drawn twice, the second time
+        # invisible: Graphviz counts a crossing of that pair twice, so the arrow from the forward
+        # cell below to the reverse cell above crosses the other diagonal inside the column
+        # instead of going around the reverse cell in between (around its h₀ at the last step).
+        twice = self.detail == "cell" and b.kind == "cell" and self._is_reverse_row(b.row)
         for r in rows:
             src_b = self._box_at(r, b.t)
             if src_b is None:
@@ -1002,6 +1077,8 @@ class _Builder:
                 if (src, t) not in seen:
                     seen.add((src, t))
                     self.out.edge(src, t, f"xlabel={_q(label)}" if label else "")
+                    if twice:
+                        self.out.edge(src, t, "style=invis")
         for e in entries:
             if self.backward and e[0] == "const":
                 continue  # no gradient flows into a constant input
@@ -1009,7 +1086,11 @@ class _Builder:
             for i, t in enumerate(targets):
                 if (name, t) not in seen:
                     seen.add((name, t))
-                    self.out.edge(name, t, f"xlabel={_q(label)}" if label and i == 0 else "")
+                    if twice:  # leaving x_t on its right, so that the reverse cells stay right of the forward ones
+                        self.out.edge(name, t, "tailport=ne")
+                        self.out.edge(name, t, "tailport=ne style=invis")
+                    else:
+                        self.out.edge(name, t, f"xlabel={_q(label)}" if label and i == 0 else "")
 
     def _glue_weights(self, gb) -> list:
         """Short names of the row weights read inside a glue region (W_ih ... of the input projection)."""
@@ -1071,16 +1152,20 @@ class _Builder:
                     self.out.edge(self._source(pb, entry[2]), name, "")
         return name
 
-    def _column(self, t):
+    def _column(self, t, reverse=False):
         """The Graphviz group of the cells, x_t and y_t at step t (detail="cell"): edges between
-        them are kept straight, so each step's column stays in line from x_t up to y_t."""
+        them are kept straight, so each step's column stays in line from x_t up to y_t. The cells
+        of rows running backwards have a group of their own beside it: in one line with the
+        forward cells, an arrow from layer 0's forward cell to layer 1's reverse cell had to
+        go around the two cells between them, out of the column."""
         if self.detail != "cell":
             return None
         cols = self.columns
         if cols is None:
             order = sorted(self.xsteps, key=lambda t: step_sort_key((("t", t),)))
             cols = self.columns = {t: f"col{i}" for i, t in enumerate(order)}
-        return cols.get(t)
+        col = cols.get(t)
+        return f"{col}r" if col and reverse else col
 
     def _x_home(self, b, name):
         """The cluster x_t (DOT name ``name``, read by step box ``b``) is drawn in: none at
@@ -1130,7 +1215,10 @@ class _Builder:
             self.out.node(None, name, label, "output", group=self._column(t))
             self.ycol.setdefault(t, []).append(name)
             for s in srcs:
-                self.out.edge(self._source(s, 0), name, "")
+                # a reverse cell's arrow comes in on y_t's right: the reverse cells stay right of the
+                # forward ones in every column (see _glue_edges)
+                back = self.detail == "cell" and s.kind == "cell" and self._is_reverse_row(s.row)
+                self.out.edge(self._source(s, 0), name, "headport=se" if back else "")
             names.append(name)
         self.ynodes[gb.key] = names
         return names
@@ -1165,6 +1253,7 @@ class _Builder:
         """Invisible edges and rank constraints: steps left to right, rows bottom to top."""
         out = self.out
         anchors = {}  # row -> [(t, node name)] in drawing order
+        beside_gates = self._equation_layout()
         for r in self.rows:
             col = []
             ts = self.row_ts[r]
@@ -1183,7 +1272,7 @@ class _Builder:
             names = [n for _, n in col]
             extra = list(self.state0.get(r, [])) if self.detail == "cell" else []
             wnode = self.weight_nodes.get(r)
-            if wnode:
+            if wnode and r not in beside_gates:
                 extra.append(wnode)
             if len(names) + len(extra) > 1:
                 out.raw(f"{{rank=same; {'; '.join(extra + names)}}}")
@@ -1224,6 +1313,92 @@ class _Builder:
                 out.raw(f"{{rank=same; {'; '.join(all_names)}}}")
                 for a, c in zip(names, names[1:]):
                     out.raw(f"{a} -> {c} [style=invis]")
+
+    def _equation_layout(self) -> set:
+        """Steps drawn as their equations (detail="op"), all rows running forward: the gates side by
+        side in the same order in every step (``GATE_ORDER``), the state lines (``STATE_LINES``) each
+        on one level across its row, and the row's weight node at the row's start, level with the
+        gates of its first step. Returns the rows whose weight node is placed.
+
+        Not with a reverse row: these hints on top of a reverse row's can leave Graphviz (graphviz-pure
+        at least) without a ranking, and a picture that renders comes first."""
+        if not self._level_rows():
+            return set()
+        out = self.out
+        placed = set()
+        into = {}  # gate DOT name -> indices of the edges into it
+        for i, (_, dst, _, _) in enumerate(out.edges):
+            into.setdefault(dst, []).append(i)
+        for row in self.rows:
+            steps = [self.gates[(row, t)] for t in self.row_ts[row] if (row, t) in self.gates]
+            lines, start = {}, None
+            for named in steps:
+                for order in GATE_ORDER:
+                    side = [named[k] for k in order if k in named]
+                    if len(side) > 1:
+                        # one level (o would otherwise rise beside c, onto c's line), ordered: invisible
+                        # flat edges, the declaration order and the ports, as Graphviz keeps flat edges'
+                        # order only now and then
+                        out.raw(f"{{rank=same; {'; '.join(side)}}}")
+                        out.raw(f"{' -> '.join(side)} [style=invis]")
+                        out.arrange(side)
+                        self._gate_ports(side, into)
+                    if side and start is None:
+                        start = side[0]
+                for i, keys in enumerate(STATE_LINES):
+                    lines.setdefault(i, []).extend(named[k] for k in keys if k in named)
+            for line in lines.values():
+                if len(line) > 1:
+                    out.raw(f"{{rank=same; {'; '.join(line)}}}")
+            wnode = self.weight_nodes.get(row)
+            if wnode and start is not None:
+                out.raw(f"{{rank=same; {wnode}; {start}}}")
+                out.raw(f"{wnode} -> {start} [style=invis]")
+                placed.add(row)
+        return placed
+
+    def _level_rows(self) -> bool:
+        """True when ``_equation_layout`` lays out the gates and state lines (see there)."""
+        return bool(self.gates) and not any(self._is_reverse_row(r) for r in self.rows)
+
+    def _gate_ports(self, side, into, up=1):
+        """The arrows from a node that all the gates ``side`` read (an LSTM's pre-activation) leave
+        it from left to right in the gates' order: that is what makes Graphviz keep the order. Gates
+        that each read a node of their own (a GRU's r and z, each from its own sum) pass the order
+        on to those nodes, ``up`` levels up."""
+        edges = self.out.edges
+        found = [into.get(name, ()) for name in side]
+        shared = set.intersection(*({edges[i][0] for i in f} for f in found))
+        for src in sorted(shared):
+            picked = [[i for i in f if edges[i][0] == src] for f in found]
+            # (an arrow with a label in the layout takes a node of its own: no port for those)
+            if all(len(p) == 1 and "label=" not in edges[p[0]][2].replace("xlabel=", "") for p in picked):
+                for (i,), port in zip(picked, GATE_PORTS[len(side)]):
+                    _, dst, attrs, raw = edges[i]
+                    edges[i] = (f"{src}:{port}", dst, attrs, raw)
+        if not shared and up and all(len(f) == 1 for f in found):
+            parents = [edges[f[0]][0] for f in found]
+            if len(set(parents)) == len(parents) and all(":" not in p for p in parents):
+                self._gate_ports(parents, into, up - 1)
+
+    def _on_line(self, src, dst) -> bool:
+        """True when a state arrow src -> dst runs along a state line (``STATE_LINES``): from the
+        node that ends it in one step to the node that starts it in the next."""
+        ends = self.line_ends
+        if ends is None:
+            named = list(self.gates.values()) if self._level_rows() else []
+            ends = self.line_ends = ({n[b] for n in named for _, b in STATE_LINES if b in n},
+                                     {n[a] for n in named for a, _ in STATE_LINES if a in n})  # fmt: skip
+        return src in ends[0] and dst in ends[1]
+
+    def _line_edges(self):
+        """The arrows along the state lines. A state that also turns down to the next step's
+        matmul (a GRU's h) goes on from the corner where it turns, so the line stays straight."""
+        for src, dst, attrs in self.line_edges:
+            start = self.branch.get(src, src)
+            if start != src:
+                attrs = [a for a in attrs if not a.startswith("xlabel=")]  # named once, on the arrow that turns
+            self.out.edge(start, dst, " ".join(attrs))
 
     def _gap(self, order):
         """Where in the steps ``order`` the elided steps were, or None."""
@@ -1306,6 +1481,23 @@ class _Out:
         self.heads = []  # the rows' weight nodes: written first, so that they start their rows
         self.edges = []
         self.raws = []
+        self.arranged = {}  # node name -> its place among the nodes to declare in a given order
+
+    def arrange(self, names):
+        """Declare the nodes ``names`` of one cluster in this order (in the slots they take): Graphviz
+        starts from the order of declaration and keeps it where nothing else decides."""
+        self.arranged.update((n, i) for i, n in enumerate(names))
+
+    def _arranged(self, lines):
+        order = self.arranged
+        if not order:
+            return lines
+        slots = [i for i, line in enumerate(lines) if line.split(" ", 1)[0] in order]
+        picked = sorted((lines[i] for i in slots), key=lambda line: order[line.split(" ", 1)[0]])
+        lines = list(lines)
+        for i, line in zip(slots, picked):
+            lines[i] = line
+        return lines
 
     def node(self, sid, name, label, kind, fill=None, group=None):
         extra = (f' fillcolor="{fill}"' if fill else "") + (f" group={group}" if group else "")
@@ -1361,7 +1553,7 @@ class _Out:
             i += 1
             # labelloc "b" is the top of the cluster when the graph grows upwards (BT)
             body.append(f"\t\tgraph [label={_q(label)} fillcolor={_q(fill)} {CLUSTER_STYLE}]\n")
-            body.extend(f"\t\t{line}\n" for line in self.clusters[sid])
+            body.extend(f"\t\t{line}\n" for line in self._arranged(self.clusters[sid]))
             body.append("\t}\n")
         body.extend(f"\t{line}\n" for line in self.outside)
         flip = builder.backward

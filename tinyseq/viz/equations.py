@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from ..nn.recurrent.equations import GATE_LABELS
 
+# A composed cell's node carries its label; the drawing places it by its key.
+GATE_KEYS = {label: key for key, label in GATE_LABELS.items()}
+
 # How detail="op" labels the primitive ops that carry no gate name.
 OP_LABELS = {"MatMul": "matmul", "Add": "+", "Sub": "−", "Mul": "×", "Sigmoid": "σ", "Tanh": "tanh", "Relu": "relu"}
 

@@ -519,8 +519,8 @@ _SCRIPT = r"""
         }
       });
       div.querySelectorAll("g.edge").forEach(function (g) {
-        var ends = g.querySelector("title").textContent.split("->");
-        entry.edges.push({ g: g, a: ends[0], b: ends[1] });
+        var ends = g.querySelector("title").textContent.split("->");  // "a:port" where the edge has a port
+        entry.edges.push({ g: g, a: ends[0].split(":")[0], b: ends[1].split(":")[0] });
       });
       layouts.push(entry);
     });

@@ -1,0 +1,163 @@
+"""Where Graphviz puts things in the lecture-style drawings: gates, weight boxes, state lines,
+the arrows between layers. Positions come from Graphviz's JSON output (points, y up)."""
+
+import json
+
+import pytest
+from test_viz_dot import edges, labelled, members, nodes
+
+import tinyseq as ts
+from tinyseq.viz.render import find_renderer
+
+pytestmark = pytest.mark.skipif(find_renderer() is None, reason="no Graphviz renderer")
+
+GATES = {"f = σ(·)  forget": "f", "i = σ(·)  input": "i", "g = tanh(·)  c̃": "g", "o = σ(·)  output": "o",
+         "z = σ(·)  update": "z", "r = σ(·)  reset": "r", "n = tanh(·)  new": "n"}  # fmt: skip
+
+
+class Layout:
+    """Node boxes, cluster boxes and edge paths of a drawing, as Graphviz laid it out."""
+
+    def __init__(self, g):
+        data = json.loads(g.pipe(format="json", encoding="utf-8"))
+        self.box, self.cluster, self.paths = {}, {}, {}
+        names = {}
+        for o in data["objects"]:
+            names[o["_gvid"]] = o["name"]
+            if "pos" in o:
+                x, y = map(float, o["pos"].split(","))
+                w, h = float(o["width"]) * 36, float(o["height"]) * 36  # half sizes, in points
+                self.box[o["name"]] = (x - w, y - h, x + w, y + h)
+            elif "bb" in o and o.get("label"):
+                self.cluster[o["name"]] = tuple(map(float, o["bb"].split(",")))
+        for e in data.get("edges", []):
+            pts = [p for op in e.get("_draw_", []) if op["op"] == "b" for p in op["points"]]
+            self.paths.setdefault((names[e["tail"]], names[e["head"]]), []).append(sample(pts))
+
+    def x(self, name):
+        x0, _, x1, _ = self.box[name]
+        return (x0 + x1) / 2
+
+    def y(self, name):
+        _, y0, _, y1 = self.box[name]
+        return (y0 + y1) / 2
+
+
+def sample(pts):
+    """Points along a cubic B-spline path p0 (c1 c2 p)*, each piece sampled 8 times."""
+    out = [tuple(pts[0])] if pts else []
+    for i in range(1, len(pts) - 2, 3):
+        p0, p1, p2, p3 = pts[i - 1], pts[i], pts[i + 1], pts[i + 2]
+        for k in range(1, 9):
+            u = k / 8
+            out.append(tuple(
+                (1 - u) ** 3 * a + 3 * (1 - u) ** 2 * u * b + 3 * (1 - u) * u**2 * c + u**3 * d
+                for a, b, c, d in zip(p0, p1, p2, p3)
+            ))  # fmt: skip
+    return out
+
+
+def op_picture(cls, fused, steps=3, layers=1):
+    ts.manual_seed(0)
+    out, _ = cls(3, 4, num_layers=layers, fused=fused)(ts.randn(steps, 2, 3))
+    g = ts.viz.draw(out.sum(), detail="op")
+    return g, g.source, Layout(g)
+
+
+def step_of(src):
+    """DOT name -> full step name of the cluster it is drawn in."""
+    return {n: step for step, names in members(src).items() for n in names}
+
+
+def named(src, step_nodes, label):
+    (name,) = [n for n in step_nodes if nodes(src)[n].get("label") == label]
+    return name
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("cls, order", [(ts.nn.LSTM, "figo"), (ts.nn.GRU, "zr")])
+def test_op_detail_draws_the_gates_in_one_order_in_every_step(cls, order, fused):
+    for steps, layers in [(3, 1), (4, 1)] + ([(3, 2)] if cls is ts.nn.LSTM else []):
+        _, src, lay = op_picture(cls, fused, steps, layers)
+        seen = {}
+        for step, names in members(src).items():
+            gates = {GATES[nodes(src)[n]["label"]]: n for n in names if nodes(src)[n].get("label") in GATES}
+            seen[step] = "".join(sorted(order, key=lambda k: lay.x(gates[k])))  # left to right
+        assert set(seen.values()) == {order}, (steps, layers, seen)
+
+
+@pytest.mark.parametrize("cls", [ts.nn.LSTM, ts.nn.GRU])
+def test_op_detail_puts_the_shared_weights_at_the_start_of_their_row(cls):
+    for layers in (1, 2):
+        _, src, lay = op_picture(cls, True, 3, layers)
+        where = step_of(src)
+        for w in labelled(src, "shared by every step:"):
+            layer = nodes(src)[w]["label"].split("\\n")[1].split()[0].rsplit("_l", 1)[1]  # weight_ih_l1 -> 1
+            row = [n for n in where if where[n].startswith(f"layer {layer} ")]
+            x0, y0, x1, y1 = lay.box[w]
+            ys = [lay.y(n) for n in row]
+            bottom, top = min(ys), max(ys)
+            # left of the row's first step, close to it ...
+            left = min(lay.box[n][0] for n in row)
+            assert x1 < left and left - x1 < 60, (layers, w, x1, left)
+            # ... and level with the middle of the row, not its bottom
+            assert bottom + (top - bottom) / 4 < (y0 + y1) / 2 < top - (top - bottom) / 4, (layers, w)
+
+
+def test_op_detail_lstm_c_runs_level_from_step_to_step():
+    for fused in (True, False):
+        _, src, lay = op_picture(ts.nn.LSTM, fused, 4)
+        steps = members(src)
+        cs = [named(src, steps[f"layer 0 → · t={t}"], "c = f·c + i·g") for t in range(4)]
+        fcs = [named(src, steps[f"layer 0 → · t={t}"], "f · c") for t in range(4)]
+        y = lay.y(cs[0])
+        assert all(abs(lay.y(n) - y) < 1 for n in cs + fcs), fused  # one line: f·c and c of every step
+        for t in range(3):
+            (path,) = lay.paths[(cs[t], fcs[t + 1])]  # c_t straight into the next step's f·c ...
+            assert max(abs(py - y) for _, py in path) < 2, (fused, t)  # ... level all the way
+            assert min(px for px, _ in path) >= lay.box[cs[t]][2] - 1
+            assert max(px for px, _ in path) <= lay.box[fcs[t + 1]][0] + 1
+        labels = [a.get("xlabel") for s, d, a in edges(src) if (s, d) in set(zip(cs, fcs[1:]))]
+        assert labels == ["c"] * 3
+
+
+def test_op_detail_gru_h_runs_level_along_the_top():
+    for fused in (True, False):
+        _, src, lay = op_picture(ts.nn.GRU, fused, 3)
+        steps = members(src)
+        hs = [named(src, steps[f"layer 0 → · t={t}"], "h = (1 − z)·n + z·h") for t in range(3)]
+        zhs = [named(src, steps[f"layer 0 → · t={t}"], "z · h") for t in range(3)]
+        y = lay.y(hs[0])
+        assert all(abs(lay.y(n) - y) < 1 for n in hs + zhs), fused
+        for t in range(2):
+            inside = set(steps[f"layer 0 → · t={t + 1}"])
+            (into,) = [(s, d) for s, d in lay.paths if d == zhs[t + 1] and s not in inside]  # from step t
+            (path,) = lay.paths[into]
+            assert max(abs(py - y) for _, py in path) < 2, (fused, t)  # level into z·h ...
+            assert lay.box[zhs[t + 1]][0] < lay.box[hs[t + 1]][0]  # ... which starts the line in its step
+
+
+@pytest.mark.parametrize(
+    "cls, layers, steps", [(ts.nn.LSTM, 2, 5), (ts.nn.GRU, 3, 3), (ts.nn.RNN, 2, 6), (ts.nn.LSTM, 1, 5)]
+)
+def test_arrows_from_x_t_and_between_layers_go_up_inside_their_column(cls, layers, steps):
+    ts.manual_seed(0)
+    out, _ = cls(3, 4, num_layers=layers, bidirectional=True)(ts.randn(steps, 2, 3))
+    g = ts.viz.draw(out.sum())
+    src, lay = g.source, Layout(g)
+    where = step_of(src)
+    cells = [n for n in where if nodes(src)[n]["label"].split("\\n")[0].endswith("Cell")]
+    xs = {n: "₀₁₂₃₄₅".index(a["label"][1]) for n, a in nodes(src).items() if a.get("label", "")[:1] == "x"}
+    layer = {n: where[n].split()[1] for n in cells}
+    between = [(s, d) for s, d, a in edges(src) if a.get("style") != "invis" and d in cells
+               and (s in xs or s in cells and layer[s] != layer[d])]  # fmt: skip
+    assert len(between) == 2 * steps + 4 * (layers - 1) * steps  # x_t into both directions, each layer into both above
+    for s, d in between:
+        step = int(where[d].split("t=")[1])
+        assert (xs[s] if s in xs else int(where[s].split("t=")[1])) == step  # from step t (or x_t) to step t
+        # within the horizontal span of the two nodes: no detour around the cells between them
+        lo = min(lay.box[s][0], lay.box[d][0]) - 3
+        hi = max(lay.box[s][2], lay.box[d][2]) + 3
+        for path in lay.paths[(s, d)]:
+            assert all(lo <= x <= hi for x, _ in path), (s, where[d], lo, hi, min(x for x, _ in path),
+                                                         max(x for x, _ in path))  # fmt: skip

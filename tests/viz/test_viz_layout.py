@@ -4,7 +4,7 @@ the arrows between layers. Positions come from Graphviz's JSON output (points, y
 import json
 
 import pytest
-from test_viz_dot import edges, labelled, members, nodes
+from test_viz_dot import clusters, edges, labelled, members, nodes, step_name
 
 import tinyseq as ts
 from tinyseq.viz.render import find_renderer
@@ -161,3 +161,116 @@ def test_arrows_from_x_t_and_between_layers_go_up_inside_their_column(cls, layer
         for path in lay.paths[(s, d)]:
             assert all(lo <= x <= hi for x, _ in path), (s, where[d], lo, hi, min(x for x, _ in path),
                                                          max(x for x, _ in path))  # fmt: skip
+
+
+SUBSCRIPT = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+
+
+def step_spans(src, lay):
+    """full step name (see test_viz_dot.step_name) -> (x0, x1) of its cluster as laid out."""
+    out, row = {}, ""
+    for i, (label, _) in enumerate(clusters(src)):
+        name, row = step_name(label, row)
+        if name:
+            x0, _, x1, _ = lay.cluster[f"cluster_{i}"]
+            out[name] = (x0, x1)
+    return out
+
+
+def outputs_by_step(src):
+    """t -> DOT name of the y_t node."""
+    ys = {}
+    for n, a in nodes(src).items():
+        head = a.get("label", "").split("\\n")[0]
+        if head[:1] == "y" and head[1:] and head[1:].translate(SUBSCRIPT).isdigit():
+            ys[int(head[1:].translate(SUBSCRIPT))] = n
+    return ys
+
+
+def assert_each_y_above_its_step(g, top_row):
+    """Every y_t's centre lies within the x span of the step cluster ``top_row · t=t``."""
+    src, lay = g.source, Layout(g)
+    spans, ys = step_spans(src, lay), outputs_by_step(src)
+    assert ys, "no y_t drawn"
+    for t, y in ys.items():
+        x0, x1 = spans[f"{top_row} · t={t}"]
+        assert x0 <= lay.x(y) <= x1, (t, round(lay.x(y)), (x0, x1))
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("cls", [ts.nn.LSTM, ts.nn.GRU])
+def test_op_detail_puts_each_y_t_above_its_step(cls, fused):
+    for steps in (2, 3, 5):
+        g, _, _ = op_picture(cls, fused, steps)
+        assert_each_y_above_its_step(g, "layer 0 →")
+    g, _, _ = op_picture(cls, fused, 3, layers=2)
+    assert_each_y_above_its_step(g, "layer 1 →")
+
+
+@pytest.mark.parametrize(
+    "make, top_row",
+    [
+        (lambda: ts.nn.LSTM(3, 4)(ts.randn(3, 2, 3)), "layer 0 →"),
+        (lambda: ts.nn.LSTM(3, 4, num_layers=2, bidirectional=True)(ts.randn(5, 2, 3)), "layer 1 →"),
+        (lambda: ts.nn.GRU(3, 4, num_layers=3)(ts.randn(4, 2, 3)), "layer 2 →"),
+        (lambda: ts.nn.ConvLSTM(2, 3, 3, bidirectional=True)(ts.randn(4, 1, 2, 8, 8)), "layer 0 →"),
+    ],
+    ids=["lstm", "bilstm-2-layers", "gru-3-layers", "biconvlstm"],
+)  # fmt: skip
+def test_cell_detail_puts_each_y_t_above_its_step(make, top_row):
+    ts.manual_seed(0)
+    out, _ = make()
+    assert_each_y_above_its_step(ts.viz.draw(out.sum()), top_row)
+
+
+def elision_boxes(src):
+    """DOT names of the rows' "… n steps …" nodes."""
+    return [n for n, a in nodes(src).items() if a.get("label", "").startswith("… ") and "steps" in a["label"]]
+
+
+def elided_lstm():
+    """The README's first drawing: a 2-layer bidirectional LSTM over 20 steps, 4 of them drawn."""
+    ts.manual_seed(0)
+    lstm = ts.nn.LSTM(input_size=8, hidden_size=32, num_layers=2, bidirectional=True)
+    out, _ = lstm(ts.randn(20, 4, 8), lengths=[20, 17, 9, 3])
+    return ts.viz.draw(out.sum(), max_steps=4)
+
+
+@pytest.mark.parametrize(
+    "make, rows",
+    [
+        (elided_lstm, 4),
+        (lambda: ts.viz.draw(ts.nn.GRU(3, 4, num_layers=3)(ts.randn(12, 2, 3))[0].sum()), 3),
+        (lambda: ts.viz.draw(ts.nn.RNN(3, 4, bidirectional=True)(ts.randn(10, 2, 3))[0].sum(), max_steps=5), 2),
+    ],
+    ids=["readme-bilstm", "gru-3-layers", "birnn"],
+)  # fmt: skip
+def test_the_elided_steps_of_all_rows_stand_in_one_column(make, rows):
+    ts.manual_seed(0)
+    g = make()
+    src, lay = g.source, Layout(g)
+    boxes = elision_boxes(src)
+    dots = [n for n, a in nodes(src).items() if a.get("label") == "…"]  # in the rows of x_t and y_t
+    assert len(boxes) == rows and len(dots) == 2
+    xs = [lay.x(n) for n in boxes + dots]
+    assert max(xs) - min(xs) <= 3, {n: round(lay.x(n)) for n in boxes + dots}
+    # ... between the last step drawn before the gap and the first one after it, in every row
+    spans = step_spans(src, lay)
+    for n in boxes:
+        y = lay.y(n)
+        row = sorted((x0, x1) for name, (x0, x1) in spans.items()
+                     if any(abs(lay.y(m) - y) < 1 for m in members(src)[name]))  # fmt: skip
+        before = max(x1 for _, x1 in row if x1 <= lay.x(n))
+        after = min(x0 for x0, _ in row if x0 >= lay.x(n))
+        x0, _, x1, _ = lay.box[n]
+        assert before <= x0 and x1 <= after, (n, before, after)
+
+
+@pytest.mark.parametrize("cls, kw", [(ts.nn.GRU, {"num_layers": 2}), (ts.nn.LSTM, {"bidirectional": True})])
+def test_op_detail_elides_the_same_steps_of_all_rows_in_one_column(cls, kw):
+    ts.manual_seed(0)
+    out, _ = cls(3, 4, **kw)(ts.randn(10, 2, 3))
+    g = ts.viz.draw(out.sum(), detail="op")
+    src, lay = g.source, Layout(g)
+    xs = [lay.x(n) for n in elision_boxes(src)]
+    assert len(xs) == 2 and max(xs) - min(xs) <= 3, xs

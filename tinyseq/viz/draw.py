@@ -65,6 +65,8 @@ GATE_PORTS = {2: ("w", "e"), 3: ("w", "n", "e"), 4: ("w", "n", "n", "e")}
 # into c, a GRU's h through z·h into h; the previous step's state enters the first, the second
 # hands it on.
 STATE_LINES = (("f*c", "c"), ("z*h", "h_gru"))
+# detail="op": the weight of the arrow from a step's h to its y_t (see _y_nodes)
+Y_WEIGHT = 8
 DEFAULT_FULL = 8  # max_steps=None draws sequences up to this long in full ...
 DEFAULT_KEEP = 6  # ... and keeps the first 3 and the last 3 steps of longer ones
 MAX_PLAIN = 240  # a graph without time steps draws at most this many boxes ...
@@ -1218,7 +1220,14 @@ class _Builder:
                 # a reverse cell's arrow comes in on y_t's right: the reverse cells stay right of the
                 # forward ones in every column (see _glue_edges)
                 back = self.detail == "cell" and s.kind == "cell" and self._is_reverse_row(s.row)
-                self.out.edge(self._source(s, 0), name, "headport=se" if back else "")
+                # a step drawn as its equations has no column group (see _column): a heavy arrow keeps
+                # y_t above the step's h, where the light arrows from all the y_t into their sum
+                # pulled them together above the middle steps. Not with a reverse row: at this detail
+                # its steps stand beside the forward ones' columns, and arrows pulling y_t both ways
+                # stretched the steps of both rows apart
+                heavy = self.detail != "cell" and not any(self._is_reverse_row(r) for r in rows)
+                attrs = "headport=se" if back else (f"weight={Y_WEIGHT}" if heavy else "")
+                self.out.edge(self._source(s, 0), name, attrs)
             names.append(name)
         self.ynodes[gb.key] = names
         return names
@@ -1293,6 +1302,9 @@ class _Builder:
                 first = self._anchor(self.rows[0], t)[0]
                 if b is not None and b.kind == "template" and first and xs[0] in self.x_inside:
                     out.raw(f"{first} -> {xs[0]} [style=invis]")
+        # the rows' "… n steps …" nodes, bottom row first
+        ells = [self.ellipsis[r] for r in self.rows if r in self.ellipsis]
+        column = list(ells)
         for attr in ("xcol", "ycol"):
             cols = getattr(self, attr)
             if not cols:
@@ -1302,17 +1314,29 @@ class _Builder:
             all_names = [n for t in order for n in cols[t]]
             gap = self._gap(order)
             if gap is not None:
-                # "…" in the x (or y) row where steps are left out; the rows' "…" nodes sit in line with it
+                # "…" in the x (or y) row where steps are left out
                 dots = f"{attr}_dots"
                 out.node(None, dots, "…", "state0")
                 names.insert(gap, dots)
                 all_names.append(dots)
-                for ell in self.ellipsis.values():
-                    out.raw(f"{dots} -> {ell} [style=invis]" if attr == "xcol" else f"{ell} -> {dots} [style=invis]")
+                if ells and self.detail == "cell":
+                    column = [dots] + column if attr == "xcol" else column + [dots]
+                else:
+                    # (steps drawn as their equations are tall: a heavy edge from x's "…" or into y's,
+                    # straight up through a row's many ranks, can leave Graphviz no route between
+                    # the clusters; light edges keep these two "…" near the column)
+                    for ell in ells:
+                        a, c = (dots, ell) if attr == "xcol" else (ell, dots)
+                        out.raw(f"{a} -> {c} [style=invis]")
             if len(names) > 1:
                 out.raw(f"{{rank=same; {'; '.join(all_names)}}}")
                 for a, c in zip(names, names[1:]):
                     out.raw(f"{a} -> {c} [style=invis]")
+        if len(column) > 1:
+            # one column: a chain of heavy edges, each node to the one above. With light edges from
+            # the x row's "…" to each row's node only, each stood in the middle of its own row's gap,
+            # and a reverse row's gap lies further right (its cells sit right of the forward ones).
+            out.raw(f"{' -> '.join(column)} [style=invis weight=100]")
 
     def _equation_layout(self) -> set:
         """Steps drawn as their equations (detail="op"), all rows running forward: the gates side by

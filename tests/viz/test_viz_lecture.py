@@ -7,6 +7,7 @@ import time
 
 import pytest
 from test_viz_dot import clusters, edges, labelled, members, nodes, step_names
+from test_viz_layout import sample
 
 import tinyseq as ts
 from tinyseq.viz.draw import GRAD_DECADES, grad_colour, short_name
@@ -405,17 +406,7 @@ def test_op_detail_h_leaves_each_step_on_its_right_and_enters_the_next_on_its_le
 def path_points(d: str) -> list:
     """Points along an SVG edge path "M p C p p p ..." (each cubic sampled 8 times)."""
     nums = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", d)]
-    pts = list(zip(nums[::2], nums[1::2]))
-    out = [pts[0]]
-    for i in range(1, len(pts) - 2, 3):
-        p0, p1, p2, p3 = pts[i - 1], pts[i], pts[i + 1], pts[i + 2]
-        for k in range(1, 9):
-            u = k / 8
-            out.append(tuple(
-                (1 - u) ** 3 * a + 3 * (1 - u) ** 2 * u * b + 3 * (1 - u) * u**2 * c + u**3 * e
-                for a, b, c, e in zip(p0, p1, p2, p3)
-            ))  # fmt: skip
-    return out
+    return sample(list(zip(nums[::2], nums[1::2])))
 
 
 @needs_renderer

@@ -274,3 +274,60 @@ def test_op_detail_elides_the_same_steps_of_all_rows_in_one_column(cls, kw):
     src, lay = g.source, Layout(g)
     xs = [lay.x(n) for n in elision_boxes(src)]
     assert len(xs) == 2 and max(xs) - min(xs) <= 3, xs
+
+
+def step_boxes(src, lay):
+    """full step name -> (x0, y0, x1, y1) of its cluster as laid out."""
+    out, row = {}, ""
+    for i, (label, _) in enumerate(clusters(src)):
+        name, row = step_name(label, row)
+        if name:
+            out[name] = lay.cluster[f"cluster_{i}"]
+    return out
+
+
+H_LABELS = ("h = o · tanh(c)", "h = (1 − z)·n + z·h")
+
+
+@pytest.mark.parametrize("steps", [10, 13])
+@pytest.mark.parametrize("cls", [ts.nn.LSTM, ts.nn.GRU])
+def test_op_detail_with_elided_steps_draws_every_shown_step_bottom_up_in_time_order(cls, steps):
+    _, src, lay = op_picture(cls, True, steps)
+    shown = members(src)
+    names = [f"layer 0 → · t={t}" for t in (0, 1, 2, steps - 3, steps - 2, steps - 1)]
+    assert set(names) <= set(shown) and len(elision_boxes(src)) == 1, sorted(shown)
+    for name in names:
+        inside = shown[name]
+        (h,) = [n for n in inside if nodes(src)[n].get("label") in H_LABELS]
+        gates = [n for n in inside if nodes(src)[n].get("label") in GATES]
+        (x,) = [n for n in inside if nodes(src)[n].get("label", "")[:1] == "x"]
+        assert len(gates) == (4 if cls is ts.nn.LSTM else 3), name
+        # the step reads bottom-up: x_t, then the gates, then h (Graphviz's y grows upwards)
+        assert all(lay.box[x][3] < lay.box[gate][1] for gate in gates), name
+        assert all(lay.box[gate][3] < lay.box[h][1] for gate in gates), name
+    boxes = step_boxes(src, lay)
+    spans = [boxes[name] for name in names]
+    for (a0, _, a1, _), (b0, _, b1, _) in zip(spans, spans[1:]):
+        assert a1 <= b0, names  # left to right in time order, side by side
+    (ell,) = elision_boxes(src)
+    x0, _, x1, _ = lay.box[ell]
+    assert boxes[names[2]][2] <= x0 and x1 <= boxes[names[3]][0]  # the elided steps stand between t=2 and t=T-3
+
+
+def boxes_meet(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.parametrize("steps", [3, 10])
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("cls", [ts.nn.LSTM, ts.nn.GRU])
+def test_op_detail_stacks_the_layers_without_overlap(cls, fused, steps):
+    _, src, lay = op_picture(cls, fused, steps, layers=2)
+    boxes = step_boxes(src, lay)
+    rows = [{n: b for n, b in boxes.items() if n.startswith(f"layer {k} ")} for k in (0, 1)]
+    assert all(len(r) == min(steps, 6) for r in rows), sorted(boxes)
+    named = sorted(boxes)
+    for i, a in enumerate(named):
+        for b in named[i + 1 :]:
+            assert not boxes_meet(boxes[a], boxes[b]), (a, boxes[a], b, boxes[b])
+    assert max(b[3] for b in rows[0].values()) <= min(b[1] for b in rows[1].values())  # layer 1 above layer 0

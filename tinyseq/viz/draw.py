@@ -810,7 +810,7 @@ class _Builder:
                     continue
                 if pb.name is None:
                     if pb.sid is not None and b.sid is not None and pb.row == b.row:
-                        self._edge_from_ellipsis(pb, b, targets, seen)
+                        self._edge_from_ellipsis(pb, b, targets, seen, self._input_role(fn, pos))
                     elif self.plain_cut and pb.key in self.plain_cut:
                         for t in targets:
                             if ("eplain", t) not in seen:
@@ -936,10 +936,25 @@ class _Builder:
         seen.add((src, name))
         if self._reverse_order(pb, b):
             self.out.edge(name, src, "dir=back " + STATE_EDGE, raw=True)
+        elif self.detail == "op" and pb.kind == "template":
+            # "…" stands level with the steps' first nodes, below h: a plain arrow from h up into
+            # it would turn the step upside down. Like a state arrow between two steps (see
+            # _state_edge), it leaves h sideways and goes down beside the step, then level into "…"
+            a, z = f"r{self.corners}", f"r{self.corners + 1}"
+            self.corners += 2
+            for corner in (a, z):
+                self.out.node(pb.sid, corner, "", "corner", group=a)
+            first = self._anchor(pb.row, pb.t)[0]
+            self.out.raw(f"{{rank=same; {src}; {a}}}")
+            self.out.raw(f"{{rank=same; {z}; {first}}}")
+            self.out.raw(f"{first} -> {z} [style=invis]")
+            self.out.edge(src, a, STATE_EDGE + " dir=none")
+            self.out.edge(z, a, STATE_EDGE + " dir=none")
+            self.out.edge(z, name, STATE_EDGE + ' xlabel="h"')
         else:
             self.out.edge(src, name, STATE_EDGE)
 
-    def _edge_from_ellipsis(self, pb, b, targets, seen):
+    def _edge_from_ellipsis(self, pb, b, targets, seen, role=""):
         name = self.ellipsis.get(pb.row)
         if name is None:
             return
@@ -950,8 +965,23 @@ class _Builder:
             extra = " constraint=false" if self.detail == "op" else ""
             if self._reverse_order(pb, b):
                 self.out.edge(t, name, "dir=back " + STATE_EDGE + extra, raw=True)
-            else:
+                continue
+            first = self._anchor(b.row, b.t)[0] if self.detail == "op" and b.kind == "template" else None
+            if first is None or t == first:
                 self.out.edge(name, t, STATE_EDGE + extra)
+                continue
+            # a node above the step's first one (an LSTM's f·c, on the c line): level out of "…"
+            # to a corner left of the step's first node, straight up, level into the node
+            z, a = f"r{self.corners}", f"r{self.corners + 1}"
+            self.corners += 2
+            for corner in (z, a):
+                self.out.node(b.sid, corner, "", "corner", group=z)
+            self.out.raw(f"{{rank=same; {z}; {first}}}")
+            self.out.raw(f"{{rank=same; {a}; {t}}}")
+            self.out.raw(f"{z} -> {first} [style=invis]")
+            self.out.edge(name, z, STATE_EDGE + " dir=none")
+            self.out.edge(z, a, STATE_EDGE + " dir=none")
+            self.out.edge(a, t, STATE_EDGE + (f" xlabel={_q(role)}" if role in ("h", "c") else ""))
 
     def _const_node(self, b, role, shape, targets, seen):
         """A constant read by a box: h₀ / c₀ at a row's first step, x_t elsewhere in a step, or, for
@@ -1325,8 +1355,12 @@ class _Builder:
                     # (steps drawn as their equations are tall: a heavy edge from x's "…" or into y's,
                     # straight up through a row's many ranks, can leave Graphviz no route between
                     # the clusters; light edges keep these two "…" near the column)
+                    # (the bottom row's steps take x_t in, above their first nodes, where that row's
+                    # "…" stands: x's "…" goes above it too)
+                    inside = self.x_inside and self.rows[0] in self.ellipsis
                     for ell in ells:
-                        a, c = (dots, ell) if attr == "xcol" else (ell, dots)
+                        below = attr == "ycol" or (inside and ell == self.ellipsis[self.rows[0]])
+                        a, c = (ell, dots) if below else (dots, ell)
                         out.raw(f"{a} -> {c} [style=invis]")
             if len(names) > 1:
                 out.raw(f"{{rank=same; {'; '.join(all_names)}}}")

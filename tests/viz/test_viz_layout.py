@@ -289,10 +289,10 @@ def step_boxes(src, lay):
 H_LABELS = ("h = o · tanh(c)", "h = (1 − z)·n + z·h")
 
 
-@pytest.mark.parametrize("steps", [10, 13])
+@pytest.mark.parametrize("fused, steps", [(True, 10), (True, 13), (False, 10)])
 @pytest.mark.parametrize("cls", [ts.nn.LSTM, ts.nn.GRU])
-def test_op_detail_with_elided_steps_draws_every_shown_step_bottom_up_in_time_order(cls, steps):
-    _, src, lay = op_picture(cls, True, steps)
+def test_op_detail_with_elided_steps_draws_every_shown_step_bottom_up_in_time_order(cls, fused, steps):
+    _, src, lay = op_picture(cls, fused, steps)
     shown = members(src)
     names = [f"layer 0 → · t={t}" for t in (0, 1, 2, steps - 3, steps - 2, steps - 1)]
     assert set(names) <= set(shown) and len(elision_boxes(src)) == 1, sorted(shown)

@@ -780,7 +780,7 @@ class _Builder:
                 kind = src[0]
                 if dst_elided:
                     if kind == "box" and src[1].name is not None and b.sid is not None:
-                        self._edge_to_ellipsis(src[1], b, seen)
+                        self._edge_to_ellipsis(src[1], b, seen, src[2], src[3])
                     continue
                 targets = self._targets(b, pos)
                 if kind == "leaf":
@@ -926,7 +926,7 @@ class _Builder:
         """True when an edge runs from a later step to an earlier one (a reverse row)."""
         return step_sort_key((("t", pb.t),)) > step_sort_key((("t", b.t),))
 
-    def _edge_to_ellipsis(self, pb, b, seen):
+    def _edge_to_ellipsis(self, pb, b, seen, pfn, pidx):
         name = self.ellipsis.get(b.row)
         if name is None or pb.row != b.row:
             return
@@ -936,7 +936,7 @@ class _Builder:
         seen.add((src, name))
         if self._reverse_order(pb, b):
             self.out.edge(name, src, "dir=back " + STATE_EDGE, raw=True)
-        elif self.detail == "op" and pb.kind == "template":
+        elif self.detail == "op" and self._anchor(pb.row, pb.t)[0] not in (None, src):
             # "…" stands level with the steps' first nodes, below h: a plain arrow from h up into
             # it would turn the step upside down. Like a state arrow between two steps (see
             # _state_edge), it leaves h sideways and goes down beside the step, then level into "…"
@@ -950,7 +950,8 @@ class _Builder:
             self.out.raw(f"{first} -> {z} [style=invis]")
             self.out.edge(src, a, STATE_EDGE + " dir=none")
             self.out.edge(z, a, STATE_EDGE + " dir=none")
-            self.out.edge(z, name, STATE_EDGE + ' xlabel="h"')
+            role = self._state_role(pfn, 0 if pb.kind == "template" else pidx)  # src is output 0 of a template
+            self.out.edge(z, name, STATE_EDGE + f" xlabel={_q(role)}")
         else:
             self.out.edge(src, name, STATE_EDGE)
 
@@ -966,7 +967,7 @@ class _Builder:
             if self._reverse_order(pb, b):
                 self.out.edge(t, name, "dir=back " + STATE_EDGE + extra, raw=True)
                 continue
-            first = self._anchor(b.row, b.t)[0] if self.detail == "op" and b.kind == "template" else None
+            first = self._anchor(b.row, b.t)[0] if self.detail == "op" else None
             if first is None or t == first:
                 self.out.edge(name, t, STATE_EDGE + extra)
                 continue
@@ -1323,7 +1324,10 @@ class _Builder:
                 a = self._anchor(lower, t)[1]
                 b = self._anchor(upper, t)[0]
                 if a and b:
-                    out.raw(f"{a} -> {b} [style=invis]")
+                    # a step drawn as its equations has its h₀ (c₀) a rank below its first node: the
+                    # row above then starts two ranks up, or its first step reaches into the row below
+                    gap = " minlen=2" if self.detail == "op" and self.state0.get(upper) else ""
+                    out.raw(f"{a} -> {b} [style=invis{gap}]")
         if self.rows and self.detail != "cell":
             # a step drawn as its equations takes x_t above h's matmul (its first node), so that
             # h runs level into that matmul from the step before without crossing x_t's arrow

@@ -1310,7 +1310,11 @@ class _Builder:
                     col.append((t, first))
             anchors[r] = col
             names = [n for _, n in col]
-            extra = list(self.state0.get(r, [])) if self.detail == "cell" else []
+            # h₀ (c₀) level with the row's steps. A step drawn as its equations has it below instead,
+            # except in a row above another: there it stood level with the top of the row below, and
+            # the first step's box reached into that row's
+            level = self.detail == "cell" or (self.detail == "op" and r != self.rows[0])
+            extra = list(self.state0.get(r, [])) if level else []
             wnode = self.weight_nodes.get(r)
             if wnode and r not in beside_gates:
                 extra.append(wnode)
@@ -1324,10 +1328,7 @@ class _Builder:
                 a = self._anchor(lower, t)[1]
                 b = self._anchor(upper, t)[0]
                 if a and b:
-                    # a step drawn as its equations has its h₀ (c₀) a rank below its first node: the
-                    # row above then starts two ranks up, or its first step reaches into the row below
-                    gap = " minlen=2" if self.detail == "op" and self.state0.get(upper) else ""
-                    out.raw(f"{a} -> {b} [style=invis{gap}]")
+                    out.raw(f"{a} -> {b} [style=invis]")
         if self.rows and self.detail != "cell":
             # a step drawn as its equations takes x_t above h's matmul (its first node), so that
             # h runs level into that matmul from the step before without crossing x_t's arrow

@@ -307,7 +307,7 @@ def test_op_detail_with_elided_steps_draws_every_shown_step_bottom_up_in_time_or
         assert all(lay.box[gate][3] < lay.box[h][1] for gate in gates), name
     boxes = step_boxes(src, lay)
     spans = [boxes[name] for name in names]
-    for (a0, _, a1, _), (b0, _, b1, _) in zip(spans, spans[1:]):
+    for (_, _, a1, _), (b0, _, _, _) in zip(spans, spans[1:]):
         assert a1 <= b0, names  # left to right in time order, side by side
     (ell,) = elision_boxes(src)
     x0, _, x1, _ = lay.box[ell]

@@ -107,7 +107,7 @@ def argsort(x, dim=-1, descending=False):
         # PyTorch ranks NaN above every number, so a descending order starts with the NaNs
         # (in their order); the negated sort put them last
         nan_at = xp.isnan(xp.take_along_axis(data, order, axis=d))
-        order = xp.take_along_axis(order, _stable_argsort(xp, ~nan_at, d), axis=d)
+        order = xp.take_along_axis(order, _stable_argsort(xp, (~nan_at).astype(np.int8), d), axis=d)
     return Tensor._make(order.astype(np.int64), x._backend)
 
 

@@ -11,8 +11,8 @@ import tinyseq as ts
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 
-# Test files import helpers by module name (`import device_cases`, `from test_fused_rnn import
-# _graph_nodes`) from whichever folder of tests/ holds them, so every folder is on the path
+# Test files import helpers by module name (`import device_cases`, `from graph_walk import
+# graph_nodes`) from whichever folder of tests/ holds them, so every folder is on the path
 # (packages such as pytorch_programs are imported by their own name instead). Not
 # support/fakegpu: its stand-in `cupy` belongs only to the subprocesses that ask for it.
 for folder in [TESTS, *sorted(TESTS.iterdir())]:

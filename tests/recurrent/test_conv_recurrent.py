@@ -7,6 +7,7 @@ convolutional recurrent layers of its own)."""
 
 import numpy as np
 import pytest
+from graph_walk import graph_nodes
 
 import tinyseq as ts
 from tinyseq import nn
@@ -438,22 +439,6 @@ def test_fused_convlstm_with_wide_rows_equals_composed():
     _fused_cell_equals_composed(1, 4, 24)
 
 
-# -- argument checking, time-step scopes, a short training run ---------------------------
-
-
-def _nodes(*roots):
-    """Every graph node behind ``roots`` (iterative walk)."""
-    seen, stack, out = set(), [r._ctx for r in roots if r._ctx is not None], []
-    while stack:
-        fn = stack.pop()
-        if id(fn) in seen:
-            continue
-        seen.add(id(fn))
-        out.append(fn)
-        stack.extend(p for p, idx in fn.parents if p is not None and idx >= 0)
-    return out
-
-
 # -- errors ------------------------------------------------------------------------------
 def test_cell_rejects_bad_frames_and_states():
     cell = nn.ConvLSTMCell(3, 4, 3)
@@ -550,7 +535,7 @@ def test_relu_convrnn():
 def test_layer_tags_steps_and_cells():
     m = nn.ConvLSTM(1, 2, 3, num_layers=2, bidirectional=True)
     out, (h, c) = m(ts.randn(3, 1, 1, 4, 4))
-    nodes = _nodes(out, h, c)
+    nodes = graph_nodes(out, h, c)
     tags = [dict(fn.scope) for fn in nodes]
     steps = {(t["layer"], t["direction"], t["t"]) for t in tags if "t" in t}
     assert steps == {(k, d, t) for k in range(2) for d in range(2) for t in range(3)}
@@ -570,7 +555,7 @@ def test_layer_tags_steps_and_cells():
 def test_cell_call_is_one_tagged_box():
     cell = nn.ConvGRUCell(1, 2, 3)
     h = cell(ts.randn(1, 1, 4, 4), ts.randn(1, 2, 4, 4))
-    boxes = {dict(fn.scope).get("cell") for fn in _nodes(h)}
+    boxes = {dict(fn.scope).get("cell") for fn in graph_nodes(h)}
     assert len(boxes) == 1 and next(iter(boxes))[0] == "ConvGRUCell"
 
 
@@ -630,7 +615,7 @@ def test_frames_convolved_at_once_when_they_have_enough_channels():
     for cin, hoisted in ((1, False), (16, True)):  # 3x3 kernel: 9 or 144 frame columns
         m = nn.ConvLSTM(cin, 2, 3)
         out, _ = m(ts.randn(4, 1, cin, 5, 5))
-        convs = [dict(fn.scope) for fn in _nodes(out) if type(fn).__name__ == "Conv2d"]
+        convs = [dict(fn.scope) for fn in graph_nodes(out) if type(fn).__name__ == "Conv2d"]
         assert len(convs) == 4
         outside_steps = [s for s in convs if "t" not in s]
         assert len(outside_steps) == (1 if hoisted else 0)

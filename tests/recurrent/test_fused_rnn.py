@@ -3,6 +3,7 @@ per-step layer graph, and the corners of its shared buffers."""
 
 import numpy as np
 import pytest
+from graph_walk import graph_nodes
 
 import tinyseq as ts
 from tinyseq.nn.recurrent import sequence, steps
@@ -253,7 +254,7 @@ def test_parameter_gradients_share_no_memory(kind, kw):
 def _graph(*roots):
     """Every node behind ``roots``, described without ids: (op, parents, generation, scope, outputs),
     parents as (op or leaf shape, output index), in creation order."""
-    nodes = sorted(_graph_nodes(*roots), key=lambda fn: fn.seq)
+    nodes = sorted(graph_nodes(*roots), key=lambda fn: fn.seq)
 
     def parent(p, i):
         if p is None:
@@ -310,20 +311,8 @@ def test_unrolled_steps_without_a_graph_and_with_frozen_weights():
     out, _ = m(x, (h0, ts.zeros(1, 2, 4)))  # only h_0 needs a gradient: the token is a constant
     out.sum().backward()
     assert h0.grad is not None and all(p.grad is None for p in m.parameters())
-    steps = [fn for fn in _graph_nodes(out) if fn.name == "LSTMStep"]
+    steps = [fn for fn in graph_nodes(out) if fn.name == "LSTMStep"]
     assert len(steps) == 4 and all(fn.parents[0][0] is None for fn in steps)
-
-
-def _graph_nodes(*roots):
-    """Every node behind ``roots``."""
-    seen, stack, nodes = set(), [r._ctx for r in roots if r._ctx is not None], []
-    while stack:
-        fn = stack.pop()
-        if id(fn) not in seen:
-            seen.add(id(fn))
-            nodes.append(fn)
-            stack.extend(p for p, i in fn.parents if p is not None and i >= 0)
-    return nodes
 
 
 def test_anomaly_mode_names_the_node_and_step_of_a_nan():

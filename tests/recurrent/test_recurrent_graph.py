@@ -8,7 +8,7 @@ weight's gradient; the batched GEMM that sums them is the SharedWeight node."""
 
 import numpy as np
 import pytest
-from test_fused_rnn import _graph_nodes
+from graph_walk import graph_nodes
 
 import tinyseq as ts
 from tinyseq import autograd
@@ -36,7 +36,7 @@ def test_every_step_lists_its_slice_of_the_projection_its_state_and_the_shared_w
     m = _model(kind, kw, num_layers=2, bidirectional=bidirectional)
     T = 5
     out, _ = m(ts.randn(T, 2, 3, dtype=ts.float64))
-    nodes = _graph_nodes(out)
+    nodes = graph_nodes(out)
     params = {id(p): name for name, p in m.named_parameters()}
     D = 2 if bidirectional else 1
     for k in range(2):
@@ -70,7 +70,7 @@ def test_no_node_exists_only_to_order_others():
     # every node's outputs are used as values: no 0-d tokens, no buffers passed beside the graph
     m = _model("LSTM", {}, num_layers=2, bidirectional=True)
     out, (h, c) = m(ts.randn(4, 2, 3, dtype=ts.float64))
-    for fn in _graph_nodes(out, h, c):
+    for fn in graph_nodes(out, h, c):
         assert all(shape != () for shape, _ in fn.out_meta), fn.name
         assert all(not isinstance(p, autograd.Function) or i >= 0 for p, i in fn.parents)
 
@@ -115,7 +115,7 @@ def test_each_steps_weight_term_is_its_share_of_the_gradient(kind, kw, shared, l
 def test_step_terms_add_by_joining_and_evaluate_on_demand():
     m = _model("LSTM", {})
     out, _ = m(ts.randn(6, 2, 3, dtype=ts.float64))
-    step = next(fn for fn in _graph_nodes(out) if fn.name == "LSTMStep")
+    step = next(fn for fn in graph_nodes(out) if fn.name == "LSTMStep")
     seq = step.saved[0]
     seq.start_backward(step)
     seq.dg[...] = RNG.standard_normal(seq.dg.shape)

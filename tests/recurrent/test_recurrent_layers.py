@@ -7,6 +7,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from graph_walk import graph_nodes
 
 import tinyseq as ts
 from tinyseq.autograd import OpError
@@ -295,18 +296,6 @@ def test_dropout_with_one_layer_warns():
 
 
 # -- time-step scopes ---------------------------------------------------------------------------
-def graph_nodes(*roots):
-    seen, stack, nodes = set(), [r._ctx for r in roots if r._ctx is not None], []
-    while stack:
-        fn = stack.pop()
-        if id(fn) in seen:
-            continue
-        seen.add(id(fn))
-        nodes.append(fn)
-        stack.extend(p for p, i in fn.parents if p is not None and i >= 0)
-    return nodes
-
-
 @pytest.mark.parametrize("fused", [True, False])
 def test_steps_are_tagged_with_layer_direction_t_and_cell(fused):
     lstm = ts.nn.LSTM(3, 4, num_layers=2, bidirectional=True, fused=fused)

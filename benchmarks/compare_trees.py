@@ -26,22 +26,17 @@ import sys
 
 from recurrent import CASES  # benchmarks/ is the script's own directory
 
-# Run in a subprocess: argv = tree, case spec as JSON. Prints the faster half of the step times.
+# Run in a subprocess: argv = tree, case spec as JSON, benchmarks/. Prints the faster half of the step times.
 _CHILD = r"""
 import json, sys, time
 import numpy as np
-sys.path.insert(0, sys.argv[1])
+sys.path[:0] = [sys.argv[1], sys.argv[3]]
 import tinyseq as ts
+from recurrent import _input
 kind, kw, T, B, I, one_hot, H = json.loads(sys.argv[2])
 ts.manual_seed(0)
 model = getattr(ts.nn, kind)(I, H, **kw)
-rng = np.random.default_rng(0)
-if one_hot:
-    x = np.zeros((T, B, I), np.float32)
-    x[np.arange(T)[:, None], np.arange(B)[None, :], rng.integers(0, I, (T, B))] = 1
-else:
-    x = rng.standard_normal((T, B, I)).astype(np.float32)
-x = ts.tensor(x)
+x = ts.tensor(_input(np, T, B, I, one_hot))
 def step():
     model.zero_grad()
     model(x)[0].sum().backward()
@@ -61,7 +56,8 @@ def _time(tree, spec, threads, kernels):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads), TINYSEQ_KERNELS=kernels)  # fmt: skip
     env.pop("PYTHONPATH", None)  # the tree comes first on sys.path, nothing else
-    out = subprocess.run([sys.executable, "-c", _CHILD, tree, json.dumps(spec)],
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = subprocess.run([sys.executable, "-c", _CHILD, tree, json.dumps(spec), here],
                          capture_output=True, text=True, env=env)  # fmt: skip
     if out.returncode:
         sys.exit(f"compare_trees: {tree}: {out.stderr.strip().splitlines()[-1]}")

@@ -66,7 +66,7 @@ class _Step(Function):
                     gx_parent, w_parents = prev.parents[0], prev.parents[3 if lstm else 2 :]
                     gxa, w = gx._data, [p._data for p in weights]
                     meta = prev.out_meta  # every step's outputs have the first one's shapes
-                    plain = seq.plain and cls is not GRUStep
+                    plain = seq.plain and hasattr(cls, "_plain")  # the steps that have a short path
                     h, c = h._data, c._data if lstm else None
                     base = current_scope()
                 continue
